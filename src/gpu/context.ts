@@ -1,0 +1,261 @@
+// The GPU runtime every kernel goes through: a compute-pipeline cache keyed by the full WGSL text
+// (so by every specialisation baked into it), a buffer pool, per-dispatch shape parameters packed
+// into one uniform buffer per submission, and many dispatches recorded into one compute pass and
+// submitted together.
+
+import { BufferPool } from './pool.js';
+import type { AdapterDescription } from './device.js';
+
+/** A storage buffer bound to a kernel; offset and size in bytes (offset aligned to the device's storage alignment). */
+export interface Binding {
+  buffer: GPUBuffer;
+  offset?: number;
+  size?: number;
+}
+
+/** One compute kernel: its name (for error messages and profiles), its u32 parameters, and its WGSL. */
+export interface Kernel {
+  name: string;
+  /** Names of the u32 fields of the uniform struct `P` (binding 0); floats travel as bit patterns. */
+  params: readonly string[];
+  /** The shader after the uniform declaration: storage bindings from @binding(1) on, and `fn main`. */
+  wgsl: string;
+}
+
+export type Params = Record<string, number>;
+
+const UNIFORM_ARENA_BYTES = 1 << 18;
+const MAP_READ = 0x0001;
+const COPY_DST = 0x0008;
+const UNIFORM = 0x0040;
+
+/** Bit pattern of a float32, for float uniform parameters. */
+export function f32bits(x: number): number {
+  return new Uint32Array(new Float32Array([x]).buffer)[0];
+}
+
+export interface DispatchTiming {
+  name: string;
+  ns: number;
+}
+
+export class Gpu {
+  readonly limits: GPUSupportedLimits;
+  readonly pool: BufferPool;
+  /** Largest workgroup this device runs (compatibility mode: 128 unless raised, we raise it). */
+  readonly maxInvocations: number;
+  readonly storageAlignment: number;
+  readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** Time spent creating pipelines (shader compilation), milliseconds. */
+  compileMs = 0;
+  dispatches = 0;
+  submissions = 0;
+
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly uniformSlot: number;
+  private readonly uniforms: GPUBuffer;
+  private readonly uniformData = new Uint32Array(UNIFORM_ARENA_BYTES / 4);
+  private uniformUsed = 0;
+  private readonly staging: BufferPool;
+  private errors: string[] = [];
+  private profiler: Profiler | null = null;
+
+  constructor(readonly device: GPUDevice, readonly adapter: AdapterDescription) {
+    this.limits = device.limits;
+    this.maxInvocations = device.limits.maxComputeInvocationsPerWorkgroup;
+    this.storageAlignment = device.limits.minStorageBufferOffsetAlignment;
+    this.uniformSlot = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
+    this.pool = new BufferPool(device);
+    this.staging = new BufferPool(device, MAP_READ | COPY_DST);
+    this.uniforms = device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: UNIFORM | COPY_DST });
+    device.addEventListener('uncapturederror', (event) => {
+      this.errors.push((event as GPUUncapturedErrorEvent).error.message);
+    });
+  }
+
+  /** The compute pipeline for a kernel, compiled once per distinct WGSL text. */
+  pipeline(kernel: Kernel): GPUComputePipeline {
+    const code = uniformHeader(kernel.params) + kernel.wgsl;
+    let pipeline = this.pipelines.get(code);
+    if (!pipeline) {
+      const start = performance.now();
+      const module = this.device.createShaderModule({ code, label: kernel.name });
+      pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel.name });
+      this.compileMs += performance.now() - start;
+      this.pipelines.set(code, pipeline);
+    }
+    return pipeline;
+  }
+
+  /** Records one dispatch of `kernel` over `groups` workgroups, its bindings from @binding(1) on. */
+  run(kernel: Kernel, bindings: Binding[], groups: [number, number?, number?], params: Params = {}): void {
+    const pipeline = this.pipeline(kernel);
+    const [x, y = 1, z = 1] = groups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxGroups || y > maxGroups || z > maxGroups) {
+      throw new Error(`${kernel.name}: dispatch of ${x}x${y}x${z} workgroups exceeds the device limit of ${maxGroups} per dimension`);
+    }
+    const slotBytes = Math.max(16, Math.ceil((kernel.params.length * 4) / 16) * 16);
+    if (this.uniformUsed + slotBytes > UNIFORM_ARENA_BYTES) this.flush();
+    const uniformOffset = this.uniformUsed;
+    kernel.params.forEach((name, i) => {
+      const value = params[name];
+      if (value === undefined) throw new Error(`${kernel.name}: parameter ${name} was not given`);
+      this.uniformData[uniformOffset / 4 + i] = value >>> 0;
+    });
+    this.uniformUsed += Math.ceil(slotBytes / this.uniformSlot) * this.uniformSlot;
+
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniforms, offset: uniformOffset, size: slotBytes } }];
+    bindings.forEach((b, i) => {
+      // dawn.node reads an explicit `size: undefined` as a size, so leave the key out when unset.
+      const resource: GPUBufferBinding = { buffer: b.buffer, offset: b.offset ?? 0 };
+      if (b.size !== undefined) resource.size = b.size;
+      entries.push({ binding: i + 1, resource });
+    });
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+
+    const pass = this.computePass(kernel.name);
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.dispatches++;
+    if (this.profiler) this.endPass();
+  }
+
+  /** Copies `data` into `buffer` after all work recorded so far. */
+  upload(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    this.flush();
+    this.device.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Copies `byteLength` bytes of `buffer` from `byteOffset` back to the CPU, after all work recorded so far. */
+  async read(buffer: GPUBuffer, byteOffset: number, byteLength: number): Promise<ArrayBuffer> {
+    const alignedStart = byteOffset - (byteOffset % 4);
+    const alignedLength = Math.ceil((byteOffset + byteLength - alignedStart) / 4) * 4;
+    const staging = this.staging.acquire(alignedLength);
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(buffer, alignedStart, staging, 0, alignedLength);
+    this.flush();
+    await staging.mapAsync(MAP_READ, 0, alignedLength);
+    const out = staging.getMappedRange(0, alignedLength).slice(byteOffset - alignedStart, byteOffset - alignedStart + byteLength);
+    staging.unmap();
+    this.staging.release(staging);
+    this.throwErrors();
+    return out;
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.uniformUsed > 0) {
+      this.device.queue.writeBuffer(this.uniforms, 0, this.uniformData.buffer, 0, this.uniformUsed);
+      this.uniformUsed = 0;
+    }
+    this.profiler?.resolve(this.encoder);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.submissions++;
+  }
+
+  /** Resolves when the GPU has finished all submitted work; reports any GPU error met on the way. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwErrors();
+  }
+
+  /**
+   * Runs `work` with a GPU timestamp around every dispatch (where the adapter has timestamp queries)
+   * and returns the time of each; dispatches then each get a compute pass of their own.
+   */
+  async profile(work: () => void | Promise<void>): Promise<DispatchTiming[] | null> {
+    if (!this.device.features.has('timestamp-query')) return null;
+    await this.sync();
+    const profiler = (this.profiler = new Profiler(this.device));
+    try {
+      await work();
+      this.flush();
+      return await profiler.timings();
+    } finally {
+      this.profiler = null;
+    }
+  }
+
+  private throwErrors(): void {
+    if (this.errors.length === 0) return;
+    const message = this.errors.join('\n');
+    this.errors = [];
+    throw new Error(`WebGPU error: ${message}`);
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    return (this.encoder ??= this.device.createCommandEncoder());
+  }
+
+  private computePass(name: string): GPUComputePassEncoder {
+    if (!this.pass) {
+      const timestampWrites = this.profiler?.next(name);
+      this.pass = this.commandEncoder().beginComputePass(timestampWrites ? { timestampWrites } : {});
+    }
+    return this.pass;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+}
+
+function uniformHeader(params: readonly string[]): string {
+  const fields = params.length > 0 ? params.map((p) => `  ${p}: u32,`).join('\n') : '  unused: u32,';
+  return `struct Params {\n${fields}\n}\n@group(0) @binding(0) var<uniform> P: Params;\n`;
+}
+
+/** Timestamp queries around each dispatch, resolved into one buffer per submission. */
+class Profiler {
+  private names: string[] = [];
+  private sets: { querySet: GPUQuerySet; count: number; result: GPUBuffer }[] = [];
+  private current: GPUQuerySet | null = null;
+  private used = 0;
+  private static readonly CAPACITY = 2048;
+
+  constructor(private device: GPUDevice) {}
+
+  next(name: string): GPUComputePassTimestampWrites {
+    if (!this.current || this.used + 2 > Profiler.CAPACITY) {
+      this.current = this.device.createQuerySet({ type: 'timestamp', count: Profiler.CAPACITY });
+      this.used = 0;
+      this.sets.push({ querySet: this.current, count: 0, result: this.device.createBuffer({ size: Profiler.CAPACITY * 8, usage: 0x0200 | 0x0004 /* QUERY_RESOLVE | COPY_SRC */ }) });
+    }
+    this.names.push(name);
+    const begin = this.used;
+    this.used += 2;
+    this.sets[this.sets.length - 1].count = this.used;
+    return { querySet: this.current, beginningOfPassWriteIndex: begin, endOfPassWriteIndex: begin + 1 };
+  }
+
+  resolve(encoder: GPUCommandEncoder): void {
+    for (const set of this.sets) if (set.count > 0) encoder.resolveQuerySet(set.querySet, 0, set.count, set.result, 0);
+  }
+
+  async timings(): Promise<DispatchTiming[]> {
+    const out: DispatchTiming[] = [];
+    let index = 0;
+    for (const set of this.sets) {
+      const staging = this.device.createBuffer({ size: set.count * 8, usage: MAP_READ | COPY_DST });
+      const encoder = this.device.createCommandEncoder();
+      encoder.copyBufferToBuffer(set.result, 0, staging, 0, set.count * 8);
+      this.device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(MAP_READ);
+      const stamps = new BigUint64Array(staging.getMappedRange());
+      for (let i = 0; i < set.count; i += 2) out.push({ name: this.names[index++], ns: Number(stamps[i + 1] - stamps[i]) });
+      staging.destroy();
+      set.querySet.destroy();
+      set.result.destroy();
+    }
+    return out;
+  }
+}

@@ -1,0 +1,58 @@
+// GPU buffer pool. Sizes are rounded up to one of four classes per power of two (at most 25% slack),
+// released buffers wait in a free list of their class and are handed out again, so that a training
+// step allocates no new GPU buffer once the first step has run.
+//
+// Reuse is safe without fences: a buffer is only ever written by work submitted to the one queue,
+// and the queue runs that work in order.
+
+export const STORAGE_USAGE = 0x0080 /* STORAGE */ | 0x0004 /* COPY_SRC */ | 0x0008; /* COPY_DST */
+
+export function sizeClass(bytes: number): number {
+  const minimum = 256;
+  if (bytes <= minimum) return minimum;
+  const step = 2 ** Math.max(Math.floor(Math.log2(bytes)) - 2, 0);
+  return Math.ceil(bytes / step) * step;
+}
+
+export class BufferPool {
+  private free = new Map<number, GPUBuffer[]>();
+  /** Bytes in every buffer this pool created and has not destroyed, in use or free. */
+  heldBytes = 0;
+  peakHeldBytes = 0;
+  inUseBytes = 0;
+  /** Buffers created since construction; flat during steady-state training. */
+  created = 0;
+
+  constructor(private device: GPUDevice, private usage: number = STORAGE_USAGE) {}
+
+  acquire(bytes: number): GPUBuffer {
+    const size = sizeClass(bytes);
+    const list = this.free.get(size);
+    this.inUseBytes += size;
+    const reused = list?.pop();
+    if (reused) return reused;
+    this.created++;
+    this.heldBytes += size;
+    this.peakHeldBytes = Math.max(this.peakHeldBytes, this.heldBytes);
+    return this.device.createBuffer({ size, usage: this.usage });
+  }
+
+  release(buffer: GPUBuffer): void {
+    const size = buffer.size;
+    this.inUseBytes -= size;
+    let list = this.free.get(size);
+    if (!list) this.free.set(size, (list = []));
+    list.push(buffer);
+  }
+
+  /** Destroys the free buffers (the ones in use stay valid). */
+  trim(): void {
+    for (const list of this.free.values()) {
+      for (const buffer of list) {
+        this.heldBytes -= buffer.size;
+        buffer.destroy();
+      }
+    }
+    this.free.clear();
+  }
+}
