@@ -11,6 +11,7 @@
 // Epilogue, per output row: optional scale and shift (folded batch norm, bias), optional ReLU.
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
+import { type EpilogueBindings, epilogueCode } from './conv_common.js';
 
 export interface MatmulTiling {
   TM: number;
@@ -29,13 +30,6 @@ export interface Operand {
   batch: number;
 }
 
-export interface MatmulEpilogue {
-  /** Per output row: y = acc * scale[row] + shift[row]. Either may be omitted. */
-  scale?: { binding: Binding; off: number };
-  shift?: { binding: Binding; off: number };
-  relu?: boolean;
-}
-
 export interface MatmulArgs {
   M: number;
   N: number;
@@ -46,11 +40,18 @@ export interface MatmulArgs {
   /** Number of (A, B) batches summed; `splits` groups of them are written to C[0..splits). */
   batches: number;
   splits: number;
-  epilogue?: MatmulEpilogue;
+  /** Per output row (an output channel of a 1x1 convolution). */
+  epilogue: EpilogueBindings;
   tiling?: MatmulTiling;
 }
 
-export const DEFAULT_TILING: MatmulTiling = { TM: 32, TN: 32, TK: 16, RM: 4, RN: 4 };
+/** 64 invocations with 8x8 register blocks where both sides are long; narrower tiles for short sides. */
+export function chooseTiling(M: number, N: number): MatmulTiling {
+  if (M <= 32 && N > 32) return { TM: 32, TN: 64, TK: 16, RM: 4, RN: 8 };
+  if (N <= 32 && M > 32) return { TM: 64, TN: 32, TK: 16, RM: 8, RN: 4 };
+  if (M <= 32 && N <= 32) return { TM: 32, TN: 32, TK: 16, RM: 4, RN: 4 };
+  return { TM: 64, TN: 64, TK: 16, RM: 8, RN: 8 };
+}
 
 const PARAMS = ['M', 'N', 'K', 'aOff', 'aRow', 'aCol', 'aBatch', 'bOff', 'bRow', 'bCol', 'bBatch', 'cOff', 'cRow', 'cCol', 'cBatch', 'batches', 'perSplit', 'scaleOff', 'shiftOff'] as const;
 
@@ -60,19 +61,13 @@ interface Variant {
   aUnitK: boolean;
   bUnitN: boolean;
   vec4: boolean;
-  scale: boolean;
-  shift: boolean;
-  relu: boolean;
 }
 
-function kernel(v: Variant): Kernel {
+function kernel(v: Variant, epi: EpilogueBindings): Kernel {
   const { TM, TN, TK, RM, RN } = v.tiling;
   const WX = TN / RN;
   const WY = TM / RM;
   const threads = WX * WY;
-  let binding = 4;
-  const scaleBinding = v.scale ? binding++ : 0;
-  const shiftBinding = v.shift ? binding++ : 0;
   // A tile loads: element i of the TK x TM tile; walk k fastest when A has unit stride along k.
   const loadA = tileLoad('A', 'As', 'aBase', 'P.aRow', 'P.aCol', TM, TK, v.aUnitK, 'm0', 'P.M', v.vec4, threads);
   const loadB = tileLoad('B', 'Bs', 'bBase', 'P.bCol', 'P.bRow', TN, TK, !v.bUnitN, 'n0', 'P.N', v.vec4, threads);
@@ -85,8 +80,7 @@ function kernel(v: Variant): Kernel {
 @group(0) @binding(1) var<storage, read> A: array<${v.vec4 ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> B: array<${v.vec4 ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
-${v.scale ? `@group(0) @binding(${scaleBinding}) var<storage, read> scale: array<f32>;` : ''}
-${v.shift ? `@group(0) @binding(${shiftBinding}) var<storage, read> shift: array<f32>;` : ''}
+${epi.declarations(4)}
 
 var<workgroup> As: array<f32, ${TK * TM}>;
 var<workgroup> Bs: array<f32, ${TK * TN}>;
@@ -120,15 +114,11 @@ ${range(RN).map((j) => `        b[${j}] = Bs[kk * ${TN}u + lid.x + ${j * WX}u];`
   for (var i = 0u; i < ${RM}u; i++) {
     let m = m0 + lid.y + i * ${WY}u;
     if (m >= P.M) { break; }
-    ${v.scale ? 'let s = scale[P.scaleOff + m];' : ''}
-    ${v.shift ? 'let t = shift[P.shiftOff + m];' : ''}
     for (var j = 0u; j < ${RN}u; j++) {
       let n = n0 + lid.x + j * ${WX}u;
       if (n < P.N) {
         var y = acc[i * ${RN}u + j];
-        ${v.scale ? 'y = y * s;' : ''}
-        ${v.shift ? 'y = y + t;' : ''}
-        ${v.relu ? 'y = max(y, 0.0);' : ''}
+        ${epilogueCode(epi, 'y', 'm')}
         C[cBase + m * P.cRow + n * P.cCol] = y;
       }
     }
@@ -202,24 +192,18 @@ function canVec4(args: MatmulArgs, aUnitK: boolean, bUnitN: boolean, t: MatmulTi
 }
 
 export function matmul(gpu: Gpu, args: MatmulArgs): void {
-  const tiling = args.tiling ?? DEFAULT_TILING;
+  const tiling = args.tiling ?? chooseTiling(args.M, args.N);
   const aUnitK = args.a.col === 1;
   const bUnitN = args.b.col === 1;
-  const epi = args.epilogue ?? {};
   const variant: Variant = {
     tiling,
     aUnitK,
     bUnitN,
     vec4: canVec4(args, aUnitK, bUnitN, tiling) && (aUnitK || args.a.row === 1) && (bUnitN || args.b.row === 1),
-    scale: Boolean(epi.scale),
-    shift: Boolean(epi.shift),
-    relu: Boolean(epi.relu),
   };
-  const bindings = [args.a.binding, args.b.binding, args.c.binding];
-  if (epi.scale) bindings.push(epi.scale.binding);
-  if (epi.shift) bindings.push(epi.shift.binding);
+  const bindings = [args.a.binding, args.b.binding, args.c.binding, ...args.epilogue.bindings];
   const perSplit = Math.ceil(args.batches / args.splits);
-  gpu.run(kernel(variant), bindings, [Math.ceil(args.N / tiling.TN), Math.ceil(args.M / tiling.TM), args.splits], {
+  gpu.run(kernel(variant, args.epilogue), bindings, [Math.ceil(args.N / tiling.TN), Math.ceil(args.M / tiling.TM), args.splits], {
     M: args.M,
     N: args.N,
     K: args.K,
@@ -237,7 +221,6 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
     cBatch: args.c.batch,
     batches: args.batches,
     perSplit,
-    scaleOff: epi.scale?.off ?? 0,
-    shiftOff: epi.shift?.off ?? 0,
+    ...args.epilogue.offsets,
   });
 }

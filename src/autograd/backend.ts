@@ -1,0 +1,70 @@
+// The primitives every backend provides: the GPU backend runs them as WGSL kernels, the CPU backend
+// runs the plain reference. Autograd ops are written once on top of them. Every primitive writes
+// into an output the caller allocated (a view, so in-place updates and writes into slices work).
+
+import type { Expr } from '../kernels/expr.js';
+import type { SgdHyper } from '../kernels/sgd.js';
+import type { AdamHyper } from '../kernels/adam.js';
+import type { AdapterDescription } from '../gpu/device.js';
+import type { DType, Storage, Tensor } from './tensor.js';
+
+export interface Conv2dParams {
+  stride: [number, number];
+  padding: [number, number];
+  groups: number;
+}
+
+/** Applied per output channel after a convolution or per output row after a matmul: y = relu?(acc * scale + shift). */
+export interface Epilogue {
+  scale?: Tensor;
+  shift?: Tensor;
+  relu?: boolean;
+}
+
+export interface PoolParams {
+  kernel: number;
+  stride: number;
+  padding: number;
+}
+
+export type { AdamHyper, SgdHyper };
+
+export interface Backend {
+  readonly name: string;
+  /** The GPU adapter, or null for the CPU reference. */
+  readonly adapter: AdapterDescription | null;
+
+  alloc(elements: number, dtype: DType): Storage;
+  upload(data: Float32Array | Int32Array): Storage;
+  free(storage: Storage): void;
+  /** The view's elements in row-major order. */
+  read(t: Tensor): Promise<Float32Array | Int32Array>;
+  /** Waits until all work recorded so far has finished. */
+  sync(): Promise<void>;
+
+  /** out = expr(inputs), all of out's shape (inputs broadcast by stride-0 views). */
+  map(expr: Expr, inputs: Tensor[], out: Tensor, floats?: number[]): void;
+  /**
+   * out[k] = sum of exprs[k](inputs) over the dimensions where `reduceDims` is true. Inputs have the
+   * full shape; out has shape [exprs.length, ...that shape with reduced dimensions set to 1].
+   */
+  reduce(exprs: Expr[], inputs: Tensor[], out: Tensor, reduceDims: boolean[], floats?: number[]): void;
+
+  /** out[b] = epilogue(a[b] . b[b]) for [B, M, K] x [B, K, N] views; with `sumBatches`, out [1, M, N] is the sum over b. */
+  matmul(a: Tensor, b: Tensor, out: Tensor, options?: { epilogue?: Epilogue; sumBatches?: boolean }): void;
+  conv2d(x: Tensor, w: Tensor, out: Tensor, p: Conv2dParams, epilogue?: Epilogue): void;
+  conv2dGradInput(dy: Tensor, w: Tensor, dx: Tensor, p: Conv2dParams): void;
+  conv2dGradWeight(dy: Tensor, x: Tensor, dw: Tensor, p: Conv2dParams): void;
+  /** Per channel of an NCHW tensor: mean and biased variance over N, H, W. */
+  batchNormStats(x: Tensor, mean: Tensor, variance: Tensor): void;
+  /** argmax holds the flat index (h * W + w) of each output's maximum within its input plane. */
+  maxPool2d(x: Tensor, out: Tensor, argmax: Tensor, p: PoolParams): void;
+  maxPool2dGrad(dy: Tensor, argmax: Tensor, dx: Tensor, p: PoolParams): void;
+  /** Mean softmax cross-entropy of logits [B, K] against int32 labels [B], into a [1] tensor. */
+  crossEntropy(logits: Tensor, labels: Tensor, loss: Tensor): void;
+  crossEntropyGrad(logits: Tensor, labels: Tensor, gradLoss: Tensor, dLogits: Tensor): void;
+  /** In place: param, momentum buffer. */
+  sgdStep(param: Tensor, grad: Tensor, momentum: Tensor, h: SgdHyper): void;
+  /** In place: param, first and second moments. */
+  adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, h: AdamHyper): void;
+}

@@ -1,0 +1,277 @@
+// The WebGPU backend: each primitive picks its WGSL kernel (1x1 convolutions become tiled matrix
+// products, depthwise ones their own kernels, the rest the direct convolution) and passes tensors as
+// strided views, so slices and transposes reach the kernels without copies.
+
+import type { Binding, Gpu } from '../gpu/context.js';
+import { adamStep, type AdamHyper } from '../kernels/adam.js';
+import { batchNormStats } from '../kernels/batchnorm_stats.js';
+import { conv2dForward } from '../kernels/conv2d.js';
+import { conv2dGradInput } from '../kernels/conv2d_grad_input.js';
+import { conv2dGradWeight } from '../kernels/conv2d_grad_weight.js';
+import { type ConvGeometry, EpilogueBindings } from '../kernels/conv_common.js';
+import { crossEntropy, type LogitsView } from '../kernels/cross_entropy.js';
+import { crossEntropyGrad } from '../kernels/cross_entropy_grad.js';
+import { depthwiseForward } from '../kernels/depthwise.js';
+import { depthwiseGradInput } from '../kernels/depthwise_grad_input.js';
+import { depthwiseGradWeight } from '../kernels/depthwise_grad_weight.js';
+import { elementwise } from '../kernels/elementwise.js';
+import { type Expr, E } from '../kernels/expr.js';
+import type { StridedOperand } from '../kernels/layout.js';
+import { matmul, type Operand } from '../kernels/matmul.js';
+import { maxPool } from '../kernels/maxpool.js';
+import { maxPoolGrad, type PoolGeometry } from '../kernels/maxpool_grad.js';
+import { reduce } from '../kernels/reduce.js';
+import { sgdStep, type SgdHyper } from '../kernels/sgd.js';
+import type { Backend, Conv2dParams, Epilogue, PoolParams } from './backend.js';
+import { type DType, Storage, Tensor } from './tensor.js';
+
+function binding(t: Tensor): Binding {
+  return { buffer: t.storage.handle as GPUBuffer };
+}
+
+function strided(t: Tensor): StridedOperand {
+  return { binding: binding(t), offset: t.offset, strides: t.strides };
+}
+
+function flat(t: Tensor): { binding: Binding; off: number } {
+  if (!t.isContiguous()) throw new Error(`expected a contiguous tensor, got shape [${t.shape}] strides [${t.strides}]`);
+  return { binding: binding(t), off: t.offset };
+}
+
+/** Stride of the merged H*W dimension of an NCHW view, or null when H and W do not merge. */
+function planeStride(t: Tensor): number | null {
+  const [, , H, W] = t.shape;
+  if (H === 1) return t.strides[3];
+  if (W === 1) return t.strides[2];
+  return t.strides[2] === W * t.strides[3] ? t.strides[3] : null;
+}
+
+function epilogueBindings(e?: Epilogue): EpilogueBindings {
+  const vector = (t?: Tensor) => (t ? flat(t) : undefined);
+  return new EpilogueBindings(vector(e?.scale), vector(e?.shift), e?.relu ?? false);
+}
+
+function geometry(x: Tensor, w: Tensor, y: Tensor, p: Conv2dParams): ConvGeometry {
+  const [N, C, H, W] = x.shape;
+  const [K, , KH, KW] = w.shape;
+  const [, , OH, OW] = y.shape;
+  return {
+    N, C, H, W, K, OH, OW,
+    kernel: [KH, KW],
+    stride: p.stride,
+    padding: p.padding,
+    groups: p.groups,
+    xStrides: { xOff: x.offset, xN: x.strides[0], xC: x.strides[1], xH: x.strides[2], xW: x.strides[3] },
+    yStrides: { yOff: y.offset, yN: y.strides[0], yC: y.strides[1], yH: y.strides[2], yW: y.strides[3] },
+  };
+}
+
+const isPointwise = (w: Tensor, p: Conv2dParams) =>
+  w.shape[2] === 1 && w.shape[3] === 1 && p.stride[0] === 1 && p.stride[1] === 1 && p.padding[0] === 0 && p.padding[1] === 0;
+
+const isDepthwise = (x: Tensor, w: Tensor, p: Conv2dParams) => p.groups === x.shape[1] && w.shape[0] === p.groups && w.shape[1] === 1;
+
+export class GpuBackend implements Backend {
+  readonly name: string;
+
+  constructor(readonly gpu: Gpu) {
+    this.name = gpu.adapter.device || gpu.adapter.description;
+  }
+
+  get adapter() {
+    return this.gpu.adapter;
+  }
+
+  alloc(elements: number, _dtype: DType): Storage {
+    return new Storage(this, this.gpu.pool.acquire(Math.max(elements, 1) * 4), elements);
+  }
+
+  upload(data: Float32Array | Int32Array): Storage {
+    const storage = this.alloc(data.length, data instanceof Int32Array ? 'int32' : 'float32');
+    this.gpu.upload(storage.handle as GPUBuffer, data);
+    return storage;
+  }
+
+  free(storage: Storage): void {
+    this.gpu.pool.release(storage.handle as GPUBuffer);
+  }
+
+  async read(t: Tensor): Promise<Float32Array | Int32Array> {
+    let source = t;
+    if (!t.isContiguous()) {
+      source = new Tensor(this.alloc(t.size, t.dtype), t.shape, undefined, 0, t.dtype);
+      this.map(E.in(0), [t], source);
+    }
+    try {
+      const bytes = await this.gpu.read(source.storage.handle as GPUBuffer, source.offset * 4, t.size * 4);
+      return t.dtype === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes);
+    } finally {
+      if (source !== t) source.dispose();
+    }
+  }
+
+  sync(): Promise<void> {
+    return this.gpu.sync();
+  }
+
+  map(expr: Expr, inputs: Tensor[], out: Tensor, floats: number[] = []): void {
+    elementwise(this.gpu, expr, inputs.map(strided), strided(out), out.shape, floats);
+  }
+
+  reduce(exprs: Expr[], inputs: Tensor[], out: Tensor, reduceDims: boolean[], floats: number[] = []): void {
+    const outStrides = inputs[0].shape.map((_, d) => (reduceDims[d] ? 0 : out.strides[d + 1]));
+    const target: StridedOperand = { binding: binding(out), offset: out.offset, strides: outStrides };
+    reduce(this.gpu, exprs, inputs.map(strided), target, out.strides[0], inputs[0].shape, reduceDims, floats);
+  }
+
+  matmul(a: Tensor, b: Tensor, out: Tensor, options: { epilogue?: Epilogue; sumBatches?: boolean } = {}): void {
+    const [B, M, K] = a.shape;
+    const N = b.shape[2];
+    const operand = (t: Tensor): Operand => ({ binding: binding(t), off: t.offset, row: t.strides[1], col: t.strides[2], batch: t.shape[0] === 1 ? 0 : t.strides[0] });
+    this.product(M, N, K, B, operand(a), operand(b), operand(out), Boolean(options.sumBatches), epilogueBindings(options.epilogue));
+  }
+
+  /** C = A.B per batch, or summed over batches through split partial products. */
+  private product(M: number, N: number, K: number, batches: number, a: Operand, b: Operand, c: Operand, sumBatches: boolean, epilogue: EpilogueBindings): void {
+    if (!sumBatches) {
+      matmul(this.gpu, { M, N, K, a, b, c, batches, splits: batches, epilogue });
+      return;
+    }
+    const tiles = Math.ceil(M / 64) * Math.ceil(N / 64);
+    const splits = Math.max(1, Math.min(batches, Math.ceil(64 / tiles)));
+    if (splits === 1) {
+      matmul(this.gpu, { M, N, K, a, b, c, batches, splits: 1, epilogue });
+      return;
+    }
+    if (epilogue.bindings.length > 0 || epilogue.relu) throw new Error('matmul: an epilogue cannot follow a sum over batches');
+    const partial = this.gpu.pool.acquire(splits * M * N * 4);
+    const partialOperand: Operand = { binding: { buffer: partial }, off: 0, row: N, col: 1, batch: M * N };
+    matmul(this.gpu, { M, N, K, a, b, c: partialOperand, batches, splits, epilogue });
+    reduce(this.gpu, [E.in(0)], [{ binding: { buffer: partial }, offset: 0, strides: [M * N, N, 1] }], { binding: c.binding, offset: c.off, strides: [0, c.row, c.col] }, 0, [splits, M, N], [true, false, false]);
+    this.gpu.pool.release(partial);
+  }
+
+  conv2d(x: Tensor, w: Tensor, out: Tensor, p: Conv2dParams, epilogue?: Epilogue): void {
+    const epi = epilogueBindings(epilogue);
+    const xp = planeStride(x);
+    const yp = planeStride(out);
+    if (isPointwise(w, p) && xp !== null && yp !== null) {
+      const [N, C, H, W] = x.shape;
+      const K = w.shape[0];
+      const cg = C / p.groups;
+      const kg = K / p.groups;
+      for (let g = 0; g < p.groups; g++) {
+        // y[n][k][pos] = sum over c of w[k][c] x[n][c][pos], one group's block at a time.
+        const a: Operand = { binding: binding(w), off: w.offset + g * kg * cg, row: cg, col: 1, batch: 0 };
+        const b: Operand = { binding: binding(x), off: x.offset + g * cg * x.strides[1], row: x.strides[1], col: xp, batch: x.strides[0] };
+        const c: Operand = { binding: binding(out), off: out.offset + g * kg * out.strides[1], row: out.strides[1], col: yp, batch: out.strides[0] };
+        const groupEpi = p.groups === 1 ? epi : new EpilogueBindings(
+          epi.scale && { binding: epi.scale.binding, off: epi.scale.off + g * kg },
+          epi.shift && { binding: epi.shift.binding, off: epi.shift.off + g * kg },
+          epi.relu,
+        );
+        this.product(kg, H * W, cg, N, a, b, c, false, groupEpi);
+      }
+      return;
+    }
+    const g = geometry(x, w, out, p);
+    if (isDepthwise(x, w, p)) depthwiseForward(this.gpu, g, binding(x), binding(w), binding(out), epi);
+    else conv2dForward(this.gpu, g, binding(x), binding(w), binding(out), epi);
+  }
+
+  conv2dGradInput(dy: Tensor, w: Tensor, dx: Tensor, p: Conv2dParams): void {
+    const xp = planeStride(dx);
+    const yp = planeStride(dy);
+    if (isPointwise(w, p) && xp !== null && yp !== null) {
+      const [N, C, H, W] = dx.shape;
+      const K = w.shape[0];
+      const cg = C / p.groups;
+      const kg = K / p.groups;
+      for (let g = 0; g < p.groups; g++) {
+        // dx[n][c][pos] = sum over k of w[k][c] dy[n][k][pos]: A is the group's weight block transposed.
+        const a: Operand = { binding: binding(w), off: w.offset + g * kg * cg, row: 1, col: cg, batch: 0 };
+        const b: Operand = { binding: binding(dy), off: dy.offset + g * kg * dy.strides[1], row: dy.strides[1], col: yp, batch: dy.strides[0] };
+        const c: Operand = { binding: binding(dx), off: dx.offset + g * cg * dx.strides[1], row: dx.strides[1], col: xp, batch: dx.strides[0] };
+        this.product(cg, H * W, kg, N, a, b, c, false, epilogueBindings());
+      }
+      return;
+    }
+    const g = geometry(dx, w, dy, p);
+    if (isDepthwise(dx, w, p)) depthwiseGradInput(this.gpu, g, binding(dy), binding(w), binding(dx));
+    else conv2dGradInput(this.gpu, g, binding(dy), binding(w), binding(dx));
+  }
+
+  conv2dGradWeight(dy: Tensor, x: Tensor, dw: Tensor, p: Conv2dParams): void {
+    const { off } = flat(dw);
+    const xp = planeStride(x);
+    const yp = planeStride(dy);
+    if (isPointwise(dw, p) && xp !== null && yp !== null) {
+      const [N, C, H, W] = x.shape;
+      const K = dw.shape[0];
+      const cg = C / p.groups;
+      const kg = K / p.groups;
+      for (let g = 0; g < p.groups; g++) {
+        // dw[k][c] = sum over n, pos of dy[n][k][pos] x[n][c][pos]: B is x transposed per image.
+        const a: Operand = { binding: binding(dy), off: dy.offset + g * kg * dy.strides[1], row: dy.strides[1], col: yp, batch: dy.strides[0] };
+        const b: Operand = { binding: binding(x), off: x.offset + g * cg * x.strides[1], row: xp, col: x.strides[1], batch: x.strides[0] };
+        const c: Operand = { binding: binding(dw), off: off + g * kg * cg, row: cg, col: 1, batch: 0 };
+        this.product(kg, cg, H * W, N, a, b, c, true, epilogueBindings());
+      }
+      return;
+    }
+    const g = geometry(x, dw, dy, p);
+    if (isDepthwise(x, dw, p)) depthwiseGradWeight(this.gpu, g, binding(dy), binding(x), binding(dw), off);
+    else conv2dGradWeight(this.gpu, g, binding(dy), binding(x), binding(dw), off);
+  }
+
+  batchNormStats(x: Tensor, mean: Tensor, variance: Tensor): void {
+    const [N, C, H, W] = x.shape;
+    const p = planeStride(x);
+    if (p === null) throw new Error(`batch_norm: input view of shape [${x.shape}] with strides [${x.strides}] is not supported`);
+    batchNormStats(this.gpu, {
+      N, C, HW: H * W,
+      x: { binding: binding(x), off: x.offset, n: x.strides[0], c: x.strides[1], p },
+      mean: { binding: binding(mean), off: mean.offset, stride: mean.strides[0] },
+      variance: { binding: binding(variance), off: variance.offset, stride: variance.strides[0] },
+    });
+  }
+
+  maxPool2d(x: Tensor, out: Tensor, argmax: Tensor, p: PoolParams): void {
+    const g = poolGeometry(x, out, p);
+    maxPool(this.gpu, g, binding(x), { xOff: x.offset, xN: x.strides[0], xC: x.strides[1], xH: x.strides[2], xW: x.strides[3] }, flat(out).binding, flat(argmax).binding);
+  }
+
+  maxPool2dGrad(dy: Tensor, argmax: Tensor, dx: Tensor, p: PoolParams): void {
+    const g = poolGeometry(dx, dy, p);
+    maxPoolGrad(this.gpu, g, binding(dy), { yOff: dy.offset, yN: dy.strides[0], yC: dy.strides[1], yH: dy.strides[2], yW: dy.strides[3] }, flat(argmax).binding, flat(dx).binding);
+  }
+
+  crossEntropy(logits: Tensor, labels: Tensor, loss: Tensor): void {
+    const [B, K] = logits.shape;
+    crossEntropy(this.gpu, B, K, logitsView(logits), flat(labels).binding, labels.offset, binding(loss), loss.offset);
+  }
+
+  crossEntropyGrad(logits: Tensor, labels: Tensor, gradLoss: Tensor, dLogits: Tensor): void {
+    const [B, K] = logits.shape;
+    const out = flat(dLogits);
+    crossEntropyGrad(this.gpu, B, K, logitsView(logits), flat(labels).binding, labels.offset, binding(gradLoss), gradLoss.offset, out.binding, out.off);
+  }
+
+  sgdStep(param: Tensor, grad: Tensor, momentum: Tensor, h: SgdHyper): void {
+    sgdStep(this.gpu, param.size, flat(param), flat(grad), h.momentum !== 0 ? flat(momentum) : null, h);
+  }
+
+  adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, h: AdamHyper): void {
+    adamStep(this.gpu, param.size, flat(param), flat(grad), flat(m), flat(v), h);
+  }
+}
+
+function logitsView(t: Tensor): LogitsView {
+  return { binding: binding(t), off: t.offset, row: t.strides[0], col: t.strides[1] };
+}
+
+function poolGeometry(x: Tensor, y: Tensor, p: PoolParams): PoolGeometry {
+  const [N, C, H, W] = x.shape;
+  const [, , OH, OW] = y.shape;
+  return { N, C, H, W, OH, OW, kernel: p.kernel, stride: p.stride, padding: p.padding };
+}

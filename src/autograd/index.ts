@@ -1,0 +1,14 @@
+// The engine's public surface: tensors, autograd, ops, optimizers, backends.
+
+export type { Backend, Conv2dParams, Epilogue, PoolParams } from './backend.js';
+export { CpuBackend } from './cpu_backend.js';
+export { getBackend, initBackend, setBackend } from './engine.js';
+export { GpuBackend } from './gpu_backend.js';
+export { Adam, AdamW, type Optimizer, type OptimizerState, SGD } from './optim.js';
+export { empty, full, intTensor, ones, scalar, tensor, zeros } from './ops/creation.js';
+export { add, addInto, broadcastTo, copy, div, exp, fused, log, mul, neg, relu, scaleShift, sqrt, square, sub } from './ops/elementwise.js';
+export { batchNorm2d, conv2d, conv2dFused, crossEntropy, linear, maxPool2d } from './ops/nn.js';
+export { mean, sum } from './ops/reduce.js';
+export { cat, channelShuffle, chunk, concatShuffle, contiguous, flatten, narrow, permute, reshape, transpose } from './ops/shape.js';
+export { backward, isGradEnabled, noGrad } from './tape.js';
+export { keep, type Shape, Tensor, tidy } from './tensor.js';

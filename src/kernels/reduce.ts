@@ -1,0 +1,134 @@
+// Fused reduction: out_k[o] = sum over the reduced dimensions of expr_k(in0, in1, ...), for K
+// expressions at once (one pass over memory). Serves batch-norm backward (two channel sums), bias
+// gradients, broadcast gradients (sum back to a shape), global average pooling and loss means.
+//
+// Tiling: kept dimensions merge into at most two (o1, o0), reduced ones into at most two (u, v). A
+// workgroup owns one output index o and a slice of u; its invocations stride over v, each keeping K
+// running sums, then a tree reduction in workgroup memory. Long reductions are split over u into
+// partial sums and a second pass adds the partials (one contiguous u per partial buffer row).
+
+import type { Gpu, Kernel } from '../gpu/context.js';
+import { f32bits } from '../gpu/context.js';
+import { type Expr, paramCount, toWgsl } from './expr.js';
+import { mergeDims, padRank, type StridedOperand } from './layout.js';
+
+const ELEMENTS_PER_WORKGROUP = 4096;
+
+function kernel(exprs: Expr[], inputCount: number, floatParams: number, workgroup: number): Kernel {
+  const K = exprs.length;
+  const params = ['K0', 'O', 'U', 'V', 'total', 'uPer', 'out_off', 'out_k1', 'out_k0', 'out_split', 'out_expr'];
+  for (let i = 0; i < inputCount; i++) params.push(...['off', 'k1', 'k0', 'su', 'sv'].map((s) => `in${i}_${s}`));
+  for (let i = 0; i < floatParams; i++) params.push(`f${i}`);
+  const bindings = ['@group(0) @binding(1) var<storage, read_write> out: array<f32>;'];
+  for (let i = 0; i < inputCount; i++) bindings.push(`@group(0) @binding(${i + 2}) var<storage, read> in${i}: array<f32>;`);
+  const loads = Array.from({ length: inputCount }, (_, i) => `          let x${i} = in${i}[base${i} + u * P.in${i}_su + v * P.in${i}_sv];`);
+  const bases = Array.from({ length: inputCount }, (_, i) => `    let base${i} = P.in${i}_off + o1 * P.in${i}_k1 + o0 * P.in${i}_k0;`);
+  const sums = exprs.map((e, k) => `          acc${k} += ${toWgsl(e, (i) => `x${i}`, (i) => `bitcast<f32>(P.f${i})`)};`);
+  const range = Array.from({ length: K }, (_, k) => k);
+  return {
+    name: 'reduce',
+    params,
+    wgsl: /* wgsl */ `
+${bindings.join('\n')}
+
+var<workgroup> partial: array<f32, ${K * workgroup}>;
+
+@compute @workgroup_size(${workgroup})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) groups: vec3u) {
+  let split = wg.y;
+  let firstU = split * P.uPer;
+  let lastU = min(firstU + P.uPer, P.U);
+  for (var o = wg.x; o < P.O; o += groups.x) {
+    let o1 = o / P.K0;
+    let o0 = o % P.K0;
+${bases.join('\n')}
+${range.map((k) => `    var acc${k} = 0.0;`).join('\n')}
+    for (var u = firstU; u < lastU; u++) {
+      for (var v = lid; v < P.V; v += ${workgroup}u) {
+        if (u * P.V + v < P.total) {
+${loads.join('\n')}
+${sums.join('\n')}
+        }
+      }
+    }
+${range.map((k) => `    partial[${k * workgroup}u + lid] = acc${k};`).join('\n')}
+    for (var width = ${workgroup / 2}u; width > 0u; width = width / 2u) {
+      workgroupBarrier();
+      if (lid < width) {
+${range.map((k) => `        partial[${k * workgroup}u + lid] += partial[${k * workgroup}u + lid + width];`).join('\n')}
+      }
+    }
+    workgroupBarrier();
+    if (lid == 0u) {
+      let at = P.out_off + split * P.out_split + o1 * P.out_k1 + o0 * P.out_k0;
+${range.map((k) => `      out[at + ${k}u * P.out_expr] = partial[${k * workgroup}u];`).join('\n')}
+    }
+    workgroupBarrier();
+  }
+}
+`,
+  };
+}
+
+interface Canonical {
+  K0: number;
+  O: number;
+  U: number;
+  V: number;
+  total: number;
+  kept: number[][]; // per operand (out first): [k1, k0]
+  reduced: number[][]; // per input: [su, sv]
+}
+
+/** Splits the iteration space into kept (<= 2 merged dims) and reduced (<= 2 merged dims) parts. */
+function canonical(shape: readonly number[], reduce: readonly boolean[], out: readonly number[], inputs: readonly (readonly number[])[]): Canonical {
+  const keptDims = shape.map((_, d) => d).filter((d) => !reduce[d]);
+  const reducedDims = shape.map((_, d) => d).filter((d) => reduce[d]);
+  const pick = (dims: number[], s: readonly number[]) => dims.map((d) => s[d]);
+  const kept = mergeDims(pick(keptDims, shape), [out, ...inputs].map((s) => pick(keptDims, s)));
+  const keptPadded = padRank(kept.shape, kept.strides, 2);
+  const red = mergeDims(pick(reducedDims, shape), inputs.map((s) => pick(reducedDims, s)));
+  const redPadded = padRank(red.shape, red.strides, 2);
+  let [U, V] = redPadded.shape;
+  let reduced = redPadded.strides;
+  const total = U * V;
+  if (U === 1 && V > 2 * ELEMENTS_PER_WORKGROUP) {
+    // One long run: cut it into rows so that it can be split across workgroups.
+    U = Math.ceil(V / ELEMENTS_PER_WORKGROUP);
+    V = ELEMENTS_PER_WORKGROUP;
+    reduced = reduced.map(([, sv]) => [sv * V, sv]);
+  }
+  return { K0: keptPadded.shape[1], O: keptPadded.shape[0] * keptPadded.shape[1], U, V, total, kept: keptPadded.strides, reduced };
+}
+
+/**
+ * Sums each of `exprs` over the dimensions where `reduce` is true, writing expression k's result for
+ * kept index o to `out` at out.offset + k * exprStride + sum(kept index * out.strides).
+ */
+export function reduce(gpu: Gpu, exprs: Expr[], inputs: StridedOperand[], out: StridedOperand, exprStride: number, shape: readonly number[], reduceDims: readonly boolean[], floats: readonly number[] = []): void {
+  const c = canonical(shape, reduceDims, out.strides, inputs.map((x) => x.strides));
+  const workgroup = Math.min(256, 2 ** Math.floor(Math.log2(gpu.maxInvocations)));
+  const floatCount = Math.max(0, ...exprs.map(paramCount));
+  const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
+  const splits = Math.max(1, Math.min(c.U, Math.ceil(c.total / ELEMENTS_PER_WORKGROUP), Math.ceil(256 / c.O)));
+  const uPer = Math.ceil(c.U / splits);
+  const partials = splits > 1 ? gpu.pool.acquire(splits * c.O * exprs.length * 4) : null;
+  const values: Record<string, number> = { K0: c.K0, O: c.O, U: c.U, V: c.V, total: c.total, uPer };
+  if (partials) Object.assign(values, { out_off: 0, out_k1: c.K0, out_k0: 1, out_split: c.O, out_expr: splits * c.O });
+  else Object.assign(values, { out_off: out.offset, out_k1: c.kept[0][0], out_k0: c.kept[0][1], out_split: 0, out_expr: exprStride });
+  inputs.forEach((x, i) => {
+    Object.assign(values, { [`in${i}_off`]: x.offset, [`in${i}_k1`]: c.kept[i + 1][0], [`in${i}_k0`]: c.kept[i + 1][1], [`in${i}_su`]: c.reduced[i][0], [`in${i}_sv`]: c.reduced[i][1] });
+  });
+  for (let i = 0; i < floatCount; i++) values[`f${i}`] = f32bits(floats[i]);
+  const first = partials ? { buffer: partials } : out.binding;
+  gpu.run(kernel(exprs, inputs.length, floatCount, workgroup), [first, ...inputs.map((x) => x.binding)], [Math.min(c.O, maxGroups), splits], values);
+  if (!partials) return;
+  // Second pass, per expression k: out_k[o] = sum over splits of partials[k][split][o].
+  const keptShape = [splits, c.O / c.K0, c.K0];
+  for (let k = 0; k < exprs.length; k++) {
+    const rows: StridedOperand = { binding: { buffer: partials }, offset: k * splits * c.O, strides: [c.O, c.K0, 1] };
+    const target: StridedOperand = { binding: out.binding, offset: out.offset + k * exprStride, strides: [0, c.kept[0][0], c.kept[0][1]] };
+    reduce(gpu, [{ k: 'in', i: 0 }], [rows], target, 0, keptShape, [true, false, false]);
+  }
+  gpu.pool.release(partials);
+}

@@ -1,0 +1,24 @@
+// Every kernel and its backward on the GPU against the CPU reference, on small shapes and on awkward
+// ones: batch 1, odd sizes, channel counts that are not multiples of 4 or of the tile sizes.
+
+import { describe, expect, it } from 'vitest';
+import { allChecks, compareCheck, SMALL } from '../src/autograd/selfcheck.js';
+import { cpu, gpuBackend } from './gpu.js';
+
+const shapes = [
+  { label: 'small', shapes: SMALL },
+  { label: 'batch 1, odd sizes', shapes: { batch: 1, height: 13, width: 5, channels: 7 } },
+  { label: 'larger than one tile', shapes: { batch: 3, height: 17, width: 19, channels: 67 } },
+];
+
+for (const { label, shapes: s } of shapes) {
+  describe(`kernels vs CPU reference (${label})`, () => {
+    for (const check of allChecks(s)) {
+      it(check.name, async () => {
+        const result = await compareCheck(check, await gpuBackend(), cpu);
+        expect(result.error).toBeUndefined();
+        expect(result.ok, `max abs error ${result.maxAbsError}`).toBe(true);
+      });
+    }
+  });
+}
