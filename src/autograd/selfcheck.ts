@@ -42,6 +42,9 @@ export interface Check {
   run: (x: Record<string, Tensor>) => Tensor;
   /** Largest tolerated |gpu - cpu| relative to max(1, max |cpu|). */
   tolerance?: number;
+  /** For backward checks: the op, and the input whose gradient `run` returns. */
+  forward?: (x: Record<string, Tensor>) => Tensor;
+  wrt?: string;
 }
 
 export function makeInputs(check: Check, backend: Backend, seed: number): Record<string, Tensor> {
@@ -68,11 +71,16 @@ export async function runCheck(check: Check, backend: Backend, seed = 1): Promis
   return Float32Array.from(values);
 }
 
-/** Backward of sum(out * R) with R fixed random, returning the gradient of input `wrt`. */
-function gradOf(out: Tensor, inputs: Record<string, Tensor>, wrt: string): Tensor {
+/** sum(out * R) for a fixed random R: a scalar whose gradient reaches every output element differently. */
+export function weightedSum(out: Tensor): Tensor {
   const next = random(99);
   const weights = tensor(Float32Array.from({ length: out.size }, () => 2 * next() - 1), out.shape, out.backend);
-  backward(sum(mul(out, weights)));
+  return sum(mul(out, weights));
+}
+
+/** Backward of weightedSum(out), returning the gradient of input `wrt`. */
+function gradOf(out: Tensor, inputs: Record<string, Tensor>, wrt: string): Tensor {
+  backward(weightedSum(out));
   const g = inputs[wrt].grad;
   if (!g) throw new Error(`no gradient reached ${wrt}`);
   return g;
@@ -83,7 +91,7 @@ function opChecks(name: string, inputs: Record<string, InputSpec>, op: (x: Recor
   const checks: Check[] = [{ name: `${name}.forward`, inputs, run: op, tolerance }];
   for (const [input, spec] of Object.entries(inputs)) {
     if (!spec.requiresGrad) continue;
-    checks.push({ name: `${name}.backward.${input}`, inputs, run: (x) => gradOf(op(x), x, input), tolerance });
+    checks.push({ name: `${name}.backward.${input}`, inputs, run: (x) => gradOf(op(x), x, input), tolerance, forward: op, wrt: input });
   }
   return checks;
 }
