@@ -21,7 +21,9 @@ export interface OpenedDevice {
 }
 
 /** Thrown when no adapter could be opened; its message says what was tried and what to install. */
-export class NoAdapterError extends Error {}
+export class NoAdapterError extends Error {
+  override name = 'NoAdapterError';
+}
 
 export const ADAPTER_ENV = 'SHUFFLENET_ADAPTER';
 
