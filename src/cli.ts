@@ -5,11 +5,40 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { doctor, printReport } from './commands/doctor.js';
+import { info, printInfo } from './commands/info.js';
+import { predictFiles, readClassIndices } from './commands/predict.js';
+import { isWidth, WIDTHS, type Width } from './model/shufflenet.js';
 
 const adapterOption = {
   type: 'string',
   describe: "adapter to use: text matched against the adapter's vendor, architecture, device, description or backend (e.g. nvidia, llvmpipe, swiftshader), or 'cpu' for the CPU reference; default: $SHUFFLENET_ADAPTER, else the best found",
 } as const;
+
+const modelOption = { type: 'string', default: 'x0_5', choices: Object.keys(WIDTHS), describe: 'ShuffleNet V2 width' } as const;
+
+/** Accepts true/false, yes/no, 1/0 (the seed's type=bool could not be switched off). */
+export function parseBoolean(flag: string) {
+  return (value: unknown): boolean => {
+    if (typeof value === 'boolean') return value;
+    const s = String(value).toLowerCase();
+    if (['true', 'yes', '1'].includes(s)) return true;
+    if (['false', 'no', '0'].includes(s)) return false;
+    throw new Error(`--${flag} takes true or false, not '${value}'`);
+  };
+}
+
+function positiveInteger(flag: string) {
+  return (value: unknown): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a whole number of at least 1, not '${value}'`);
+    return n;
+  };
+}
+
+function width(value: string): Width {
+  if (!isWidth(value)) throw new Error(`--model must be one of ${Object.keys(WIDTHS).join(', ')}, not '${value}'`);
+  return value;
+}
 
 async function main(): Promise<number> {
   let exitCode = 0;
@@ -25,6 +54,51 @@ async function main(): Promise<number> {
         if (args.json) console.log(JSON.stringify(report));
         else printReport(report);
         exitCode = report.ok ? 0 : 1;
+      },
+    )
+    .command(
+      'info',
+      'parameters and FLOPs of a model configuration',
+      (y) =>
+        y
+          .option('model', modelOption)
+          .option('num-classes', { type: 'number', default: 2, coerce: positiveInteger('num-classes') })
+          .option('freeze_layers', { type: 'string', default: 'true', coerce: parseBoolean('freeze_layers'), describe: 'count only fc as trainable' })
+          .option('img-size', { type: 'number', default: 224, coerce: positiveInteger('img-size') })
+          .option('json', { type: 'boolean', default: false }),
+      (args) => {
+        const result = info(width(args.model), args['num-classes'], args.freeze_layers as unknown as boolean, args['img-size']);
+        if (args.json) console.log(JSON.stringify(result));
+        else printInfo(result, args['img-size']);
+      },
+    )
+    .command(
+      'predict <images..>',
+      'classify images with trained weights',
+      (y) =>
+        y
+          .positional('images', { type: 'string', array: true, demandOption: true })
+          .option('model', modelOption)
+          .option('num-classes', { type: 'number', default: 2, coerce: positiveInteger('num-classes') })
+          .option('weights', { type: 'string', demandOption: true, describe: 'checkpoint (.pth or .safetensors)' })
+          .option('class-indices', { type: 'string', describe: "a run's class_indices.json, for class names" })
+          .option('img-size', { type: 'number', default: 224, coerce: positiveInteger('img-size') })
+          .option('adapter', adapterOption)
+          .option('json', { type: 'boolean', default: false }),
+      async (args) => {
+        const results = await predictFiles(args.images as string[], {
+          width: width(args.model),
+          numClasses: args['num-classes'],
+          weights: args.weights,
+          imgSize: args['img-size'],
+          adapter: args.adapter,
+          classNames: args['class-indices'] ? readClassIndices(args['class-indices']) : undefined,
+        }, (file, message) => {
+          console.error(`skipped ${file}: ${message}`);
+          exitCode = 1;
+        });
+        if (args.json) console.log(JSON.stringify(results));
+        else for (const r of results) console.log(`${r.file}: ${r.class} (${(r.probabilities[r.index] * 100).toFixed(1)}%)`);
       },
     )
     .demandCommand(1, 'name a command')

@@ -39,6 +39,8 @@ export interface Backend {
   free(storage: Storage): void;
   /** The view's elements in row-major order. */
   read(t: Tensor): Promise<Float32Array | Int32Array>;
+  /** Overwrites a contiguous tensor's elements, after all work recorded so far. */
+  write(t: Tensor, data: Float32Array): void;
   /** Waits until all work recorded so far has finished. */
   sync(): Promise<void>;
 

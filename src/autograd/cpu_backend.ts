@@ -67,6 +67,10 @@ export class CpuBackend implements Backend {
     return t.dtype === 'int32' ? Int32Array.from(flat) : Float32Array.from(flat);
   }
 
+  write(t: Tensor, data: Float32Array): void {
+    scatter(data, view(t));
+  }
+
   async sync(): Promise<void> {}
 
   map(expr: Expr, inputs: Tensor[], out: Tensor, floats: number[] = []): void {

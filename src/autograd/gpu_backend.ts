@@ -110,6 +110,11 @@ export class GpuBackend implements Backend {
     }
   }
 
+  write(t: Tensor, data: Float32Array): void {
+    const { off } = flat(t);
+    this.gpu.upload(t.storage.handle as GPUBuffer, data, off * 4);
+  }
+
   sync(): Promise<void> {
     return this.gpu.sync();
   }

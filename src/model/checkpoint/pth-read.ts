@@ -6,7 +6,7 @@
 import { unpickle, type PickleHooks, type PyValue } from './pickle.js';
 import { detectFormat, unrecognized } from './sniff.js';
 import { findTensors, materialize, TorchHooks } from './torch-objects.js';
-import { CheckpointError, elementSize, namedError, type StateDict } from './types.js';
+import { CheckpointError, elementSize, namedError, plainBytes, type StateDict } from './types.js';
 import { readZipDirectory, readZipEntry } from './zip-read.js';
 
 const MAGIC_NUMBER = 0x1950a86a20f9469cfc6cn;
@@ -83,7 +83,7 @@ function readLegacyPth(bytes: Uint8Array): StateDict {
 /** Reads a PyTorch checkpoint of either format; `name` (a file name) prefixes error messages. */
 export async function readPth(bytes: Uint8Array, name = 'checkpoint'): Promise<StateDict> {
   try {
-    return await readPthUnnamed(bytes);
+    return await readPthUnnamed(plainBytes(bytes));
   } catch (error) {
     throw namedError(name, error);
   }

@@ -3,7 +3,7 @@
 // follows, and an optional "__metadata__" object of strings.
 
 import { detectFormat, unrecognized } from './sniff.js';
-import { CheckpointError, elementSize, namedError, numelOf, tensorBytes, typedArrayOver, type DType, type StateDict } from './types.js';
+import { CheckpointError, elementSize, namedError, numelOf, plainBytes, tensorBytes, typedArrayOver, type DType, type StateDict } from './types.js';
 
 const CODE: Record<DType, string> = {
   float32: 'F32',
@@ -87,6 +87,7 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsContents {
 
 /** Reads a safetensors file; `name` (a file name) prefixes error messages. Tensors come in data order. */
 export function readSafetensors(bytes: Uint8Array, name = 'checkpoint'): SafetensorsContents {
+  bytes = plainBytes(bytes);
   try {
     const format = detectFormat(bytes);
     if (format === 'zip' || format === 'legacy') throw new CheckpointError('a PyTorch .pth checkpoint, not a safetensors file (use readPth or readCheckpoint)');

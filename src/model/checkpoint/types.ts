@@ -39,6 +39,14 @@ export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
 
+/**
+ * A plain Uint8Array over the same bytes: Node's Buffer.slice returns a view instead of a copy, which
+ * breaks the copies the readers take with slice().
+ */
+export function plainBytes(bytes: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** An error thrown while reading a file, as a CheckpointError whose message starts with the file's name. */
 export function namedError(fileName: string, error: unknown): CheckpointError {
   const detail =
