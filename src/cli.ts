@@ -8,6 +8,8 @@ import { doctor, printReport } from './commands/doctor.js';
 import { info, printInfo } from './commands/info.js';
 import { predictFiles, readClassIndices } from './commands/predict.js';
 import { isWidth, WIDTHS, type Width } from './model/shufflenet.js';
+import { parseBoolean, positiveInteger } from './commands/flags.js';
+import { trainCommand, trainOptions } from './commands/train.js';
 
 const adapterOption = {
   type: 'string',
@@ -15,25 +17,6 @@ const adapterOption = {
 } as const;
 
 const modelOption = { type: 'string', default: 'x0_5', choices: Object.keys(WIDTHS), describe: 'ShuffleNet V2 width' } as const;
-
-/** Accepts true/false, yes/no, 1/0 (the seed's type=bool could not be switched off). */
-export function parseBoolean(flag: string) {
-  return (value: unknown): boolean => {
-    if (typeof value === 'boolean') return value;
-    const s = String(value).toLowerCase();
-    if (['true', 'yes', '1'].includes(s)) return true;
-    if (['false', 'no', '0'].includes(s)) return false;
-    throw new Error(`--${flag} takes true or false, not '${value}'`);
-  };
-}
-
-function positiveInteger(flag: string) {
-  return (value: unknown): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a whole number of at least 1, not '${value}'`);
-    return n;
-  };
-}
 
 function width(value: string): Width {
   if (!isWidth(value)) throw new Error(`--model must be one of ${Object.keys(WIDTHS).join(', ')}, not '${value}'`);
@@ -101,6 +84,9 @@ async function main(): Promise<number> {
         else for (const r of results) console.log(`${r.file}: ${r.class} (${(r.probabilities[r.index] * 100).toFixed(1)}%)`);
       },
     )
+    .command('train', 'fine-tune ShuffleNet V2 on an ImageFolder dataset', trainOptions, async (args) => {
+      await trainCommand(args);
+    })
     .demandCommand(1, 'name a command')
     .fail((message, error, y) => {
       if (error) throw error;

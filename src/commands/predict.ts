@@ -6,7 +6,7 @@ import { decodeImage } from '../data/decode.js';
 import { evalTransform } from '../data/transforms.js';
 import { predictBatch } from '../model/predict.js';
 import { ShuffleNetV2, type Width } from '../model/shufflenet.js';
-import { loadWeightsFile } from './weights.js';
+import { loadWeightsFile } from '../model/weights_file.js';
 
 export interface PredictOptions {
   width: Width;

@@ -20,6 +20,7 @@ export class ProgressBar {
   private done = 0;
   private readonly start = performance.now();
   private lastDraw = 0;
+  private ended = false;
   private readonly stream: NodeJS.WriteStream;
 
   constructor(private readonly options: ProgressOptions) {
@@ -30,15 +31,16 @@ export class ProgressBar {
   tick(n: number, extra = ''): void {
     this.done += n;
     const now = performance.now();
-    const finished = this.done >= this.options.total;
     const interval = this.stream.isTTY ? 100 : 10_000;
-    if (!finished && now - this.lastDraw < interval) return;
+    if (now - this.lastDraw < interval || this.done >= this.options.total) return;
     this.lastDraw = now;
-    this.draw(extra, finished);
+    this.draw(extra, false);
   }
 
-  /** Ends the line. */
+  /** Draws the final state and ends the line (once). */
   finish(extra = ''): void {
+    if (this.ended) return;
+    this.ended = true;
     this.draw(extra, true);
   }
 

@@ -1,5 +1,5 @@
 // Training curves as one PNG: panels side by side (say loss, accuracy, learning rate), each with
-// its own axes, grid, legend and one line per series. Value i of a series belongs to epoch i + 1;
+// its own axes, grid, legend and one line per series. Value i of a series belongs to epoch i (0-based, as the training log counts);
 // NaN (or another unplottable value, see isPlottable) leaves a gap. A series keeps its colour and
 // marker in every panel.
 
@@ -83,7 +83,7 @@ export function layoutCurves(panels: readonly Panel[]): CurvesLayout {
 /** The pixel where value `value` of epoch index `index` (0-based) is drawn. */
 export function pointAt(layout: PanelLayout, index: number, value: number): Point {
   const { plot } = layout;
-  return [plot.x + axisFraction(layout.x, index + 1) * plot.width, plot.y + plot.height - axisFraction(layout.y, value) * plot.height];
+  return [plot.x + axisFraction(layout.x, index) * plot.width, plot.y + plot.height - axisFraction(layout.y, value) * plot.height];
 }
 
 export function renderCurves(panels: Panel[]): Uint8Array {

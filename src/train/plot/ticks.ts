@@ -111,7 +111,7 @@ export function valueAxis(values: readonly number[], maxTicks: number): Axis {
 }
 
 /**
- * The x axis for epochs 1..count: half an epoch (or 3% of the run) of room at either end, and ticks
+ * The x axis for epochs 0..count-1: half an epoch (or 3% of the run) of room at either end, and ticks
  * at whole epochs, every 1, 2, 5, 10, 20, 50... epochs so that at most maxTicks are shown.
  */
 export function epochAxis(count: number, maxTicks: number): Axis {
@@ -119,6 +119,6 @@ export function epochAxis(count: number, maxTicks: number): Axis {
   let step = 1;
   while (Math.floor(count / step) > maxTicks) step = niceStep(step * 1.5);
   const ticks: Tick[] = [];
-  for (let epoch = step; epoch <= count; epoch += step) ticks.push({ value: epoch, label: String(epoch) });
-  return { min: 1 - pad, max: count + pad, log: false, ticks };
+  for (let epoch = 0; epoch < count; epoch += step) ticks.push({ value: epoch, label: String(epoch) });
+  return { min: -pad, max: count - 1 + pad, log: false, ticks };
 }

@@ -2,9 +2,9 @@
 // safetensors), and problems come back as one clear message naming the file.
 
 import { readFileSync } from 'node:fs';
-import { readCheckpoint, type StateDict } from '../model/checkpoint/index.js';
-import type { ShuffleNetV2 } from '../model/shufflenet.js';
-import { type LoadReport, loadStateDict } from '../model/state.js';
+import { readCheckpoint, type StateDict } from './checkpoint/index.js';
+import type { ShuffleNetV2 } from './shufflenet.js';
+import { type LoadReport, loadStateDict } from './state.js';
 
 export async function readCheckpointFile(path: string): Promise<StateDict> {
   let bytes: Uint8Array;

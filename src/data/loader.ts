@@ -1,0 +1,140 @@
+// The data loader: decoding and augmentation in worker threads (or in this thread with 0 workers),
+// samples dispatched ahead of the consumer (prefetch) and handed back as batches in order. Every
+// sample's augmentation draws from its own seed (run seed, epoch, index), and each epoch's order from
+// (run seed, epoch): the batches are the same whatever the number of workers or their timing.
+
+import { Worker } from 'node:worker_threads';
+import type { Sample } from './folder.js';
+import { Rng } from './rng.js';
+import { ImageCache, mixSeed, runTask, type SampleMode, type SampleResult, type SampleTask } from './sample.js';
+
+export interface LoaderOptions {
+  imgSize: number;
+  workers: number;
+  seed: number;
+  /** Decoded images each worker keeps in memory. */
+  cacheBytes?: number;
+}
+
+export interface Batch {
+  /** [size, 3, imgSize, imgSize] */
+  images: Float32Array;
+  labels: Int32Array;
+  files: string[];
+  size: number;
+}
+
+export interface Failure {
+  file: string;
+  message: string;
+}
+
+export interface EpochOptions {
+  batchSize: number;
+  epoch: number;
+  shuffle: boolean;
+  augment: boolean;
+  /** Called for a sample that fails now although it was readable before (it is left out of its batch). */
+  onFailure?: (f: Failure) => void;
+}
+
+export class DataLoader {
+  private readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, (r: SampleResult) => void>();
+  private readonly localCache: ImageCache;
+  private nextId = 0;
+
+  constructor(private readonly options: LoaderOptions) {
+    const cacheBytes = options.cacheBytes ?? 512 * 2 ** 20;
+    this.localCache = new ImageCache(options.workers > 0 ? 0 : cacheBytes);
+    for (let i = 0; i < options.workers; i++) {
+      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { cacheBytes } });
+      worker.on('message', (r: SampleResult) => {
+        this.pending.get(r.id)?.(r);
+        this.pending.delete(r.id);
+      });
+      worker.on('error', (e: Error) => {
+        for (const resolve of this.pending.values()) resolve({ id: -1, error: `data worker failed: ${e.message}` });
+        this.pending.clear();
+      });
+      this.workers.push(worker);
+    }
+  }
+
+  /** Runs one sample; `slot` picks the worker, so a file always meets the same worker's cache. */
+  private run(file: string, slot: number, mode: SampleMode, seed: number): Promise<SampleResult> {
+    const task: SampleTask = { id: this.nextId++, file, mode, imgSize: this.options.imgSize, seed };
+    if (this.workers.length === 0) return new Promise((resolve) => setImmediate(() => resolve(runTask(task, this.localCache))));
+    return new Promise((resolve) => {
+      this.pending.set(task.id, resolve);
+      this.workers[slot % this.workers.length].postMessage(task);
+    });
+  }
+
+  /** Decodes every sample once (and caches it); returns the readable ones and the failures. */
+  async scan(samples: Sample[], onProgress?: (done: number) => void): Promise<{ readable: Sample[]; failures: Failure[] }> {
+    const results = await this.ordered(samples.map((s, i) => () => this.run(s.file, i, 'scan', 0)), (done) => onProgress?.(done));
+    const readable: Sample[] = [];
+    const failures: Failure[] = [];
+    results.forEach((r, i) => ('error' in r ? failures.push({ file: samples[i].file, message: r.error }) : readable.push(samples[i])));
+    return { readable, failures };
+  }
+
+  /** Runs thunks with at most `window` in flight, in order. */
+  private async ordered(thunks: (() => Promise<SampleResult>)[], onEach?: (done: number) => void): Promise<SampleResult[]> {
+    const window = Math.max(8, 4 * this.workers.length);
+    const out: SampleResult[] = [];
+    const inFlight: Promise<SampleResult>[] = [];
+    let started = 0;
+    while (out.length < thunks.length) {
+      while (started < thunks.length && inFlight.length < window) inFlight.push(thunks[started++]());
+      out.push(await inFlight.shift()!);
+      onEach?.(out.length);
+    }
+    return out;
+  }
+
+  /** The epoch's order of sample indices. */
+  order(count: number, epoch: number, shuffle: boolean): number[] {
+    const indices = Array.from({ length: count }, (_, i) => i);
+    return shuffle ? new Rng(mixSeed(this.options.seed, epoch, 0x5eed)).shuffle(indices) : indices;
+  }
+
+  /** The epoch's batches, in order, with up to two batches of samples being prepared ahead. */
+  async *batches(samples: Sample[], o: EpochOptions): AsyncGenerator<Batch> {
+    const order = this.order(samples.length, o.epoch, o.shuffle);
+    const sampleSize = 3 * this.options.imgSize * this.options.imgSize;
+    const ahead = Math.max(2 * o.batchSize, 4 * this.workers.length);
+    const queue: Promise<SampleResult>[] = [];
+    let started = 0;
+    const fill = () => {
+      while (started < order.length && queue.length < ahead) {
+        const index = order[started++];
+        queue.push(this.run(samples[index].file, index, o.augment ? 'train' : 'eval', mixSeed(this.options.seed, o.epoch, index)));
+      }
+    };
+    for (let first = 0; first < order.length; first += o.batchSize) {
+      const members = order.slice(first, first + o.batchSize);
+      const images = new Float32Array(members.length * sampleSize);
+      const labels: number[] = [];
+      const files: string[] = [];
+      for (const index of members) {
+        fill();
+        const r = await queue.shift()!;
+        if ('error' in r) {
+          o.onFailure?.({ file: samples[index].file, message: r.error });
+          continue;
+        }
+        images.set(r.data, labels.length * sampleSize);
+        labels.push(samples[index].label);
+        files.push(samples[index].file);
+      }
+      fill();
+      if (labels.length > 0) yield { images: images.subarray(0, labels.length * sampleSize), labels: Int32Array.from(labels), files, size: labels.length };
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

@@ -1,0 +1,67 @@
+// Classification metrics from a confusion matrix (rows: true class, columns: predicted class), with
+// the seed's keys: per class Precision, Recall, Specificity, F1 score, their means, accuracy; plus the
+// loss and balanced accuracy. A class that is never predicted (or never present) scores 0, not NaN.
+
+export type ConfusionMatrix = number[][];
+
+export function confusionMatrix(labels: ArrayLike<number>, predictions: ArrayLike<number>, classes: number): ConfusionMatrix {
+  const m = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  for (let i = 0; i < labels.length; i++) m[labels[i]][predictions[i]]++;
+  return m;
+}
+
+export interface ClassMetrics {
+  Precision: number;
+  Recall: number;
+  Specificity: number;
+  'F1 score': number;
+}
+
+export interface EpochMetrics {
+  accuracy: number;
+  loss: number;
+  'balanced accuracy': number;
+  'mean precision': number;
+  'mean recall': number;
+  'mean specificity': number;
+  'mean f1 score': number;
+  [className: string]: number | ClassMetrics;
+}
+
+const ratio = (num: number, den: number) => (den > 0 ? num / den : 0);
+const round = (x: number) => Math.round(x * 1e4) / 1e4;
+
+export function classMetrics(m: ConfusionMatrix, k: number): ClassMetrics {
+  const total = m.flat().reduce((a, b) => a + b, 0);
+  const tp = m[k][k];
+  const fn = m[k].reduce((a, b) => a + b, 0) - tp;
+  const fp = m.reduce((a, row) => a + row[k], 0) - tp;
+  const tn = total - tp - fn - fp;
+  const precision = ratio(tp, tp + fp);
+  const recall = ratio(tp, tp + fn);
+  return { Precision: precision, Recall: recall, Specificity: ratio(tn, tn + fp), 'F1 score': ratio(2 * precision * recall, precision + recall) };
+}
+
+/** The seed's per-epoch metrics object (values rounded to 4 decimals). */
+export function epochMetrics(m: ConfusionMatrix, classNames: string[], loss: number): EpochMetrics {
+  const perClass = classNames.map((_, k) => classMetrics(m, k));
+  const mean = (key: keyof ClassMetrics) => perClass.reduce((s, c) => s + c[key], 0) / perClass.length;
+  const total = m.flat().reduce((a, b) => a + b, 0);
+  const out: EpochMetrics = {
+    accuracy: round(ratio(m.reduce((s, row, k) => s + row[k], 0), total)),
+    loss: round(loss),
+    'balanced accuracy': round(mean('Recall')),
+    'mean precision': round(mean('Precision')),
+    'mean recall': round(mean('Recall')),
+    'mean specificity': round(mean('Specificity')),
+    'mean f1 score': round(mean('F1 score')),
+  };
+  classNames.forEach((name, k) => {
+    const c = perClass[k];
+    out[name] = { Precision: round(c.Precision), Recall: round(c.Recall), Specificity: round(c.Specificity), 'F1 score': round(c['F1 score']) };
+  });
+  return out;
+}
+
+export const BEST_METRICS = { accuracy: 'accuracy', f1: 'mean f1 score', balanced_accuracy: 'balanced accuracy' } as const;
+export type BestMetric = keyof typeof BEST_METRICS;
