@@ -1,0 +1,27 @@
+// What every benchmark mode gets: the GPU backend under test, timing settings, and a way to open a
+// fresh device (an empty pipeline cache, for first-run times).
+
+import { GpuBackend } from 'shufflenet-webgpu/autograd/gpu_backend';
+import { setBackend } from 'shufflenet-webgpu/autograd/engine';
+import { Gpu } from 'shufflenet-webgpu/gpu/context';
+import { openGpu } from 'shufflenet-webgpu/gpu/device';
+import type { TimingOptions } from './timing.js';
+
+export interface BenchContext {
+  backend: GpuBackend;
+  timing: TimingOptions;
+  smoke: boolean;
+  /** A new device on the same adapter, made the default backend. */
+  fresh(): Promise<GpuBackend>;
+}
+
+export async function openContext(adapter: string | undefined, timing: TimingOptions, smoke: boolean): Promise<BenchContext> {
+  const open = async () => {
+    const o = await openGpu(adapter);
+    const backend = new GpuBackend(new Gpu(o.device, o.adapter));
+    setBackend(backend);
+    return backend;
+  };
+  const backend = await open();
+  return { backend, timing, smoke, fresh: open };
+}

@@ -1,0 +1,54 @@
+// `npm run bench [-- kernels|guidelines|model|all] [--json FILE] [--smoke] [--adapter TEXT]`:
+// kernel throughput against the adapter's own ceilings, the ShuffleNet V2 paper's four guidelines on
+// our kernels, and whole-model speed. --smoke runs everything once on tiny sizes (CI).
+
+import { writeFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { openContext } from './context.js';
+import { guidelines, printGuidelines } from './guidelines.js';
+import { kernels, printKernels } from './kernels.js';
+import { modelBench, printModel } from './model.js';
+import { FULL, SMOKE } from './timing.js';
+
+const MODES = ['kernels', 'guidelines', 'model', 'all'] as const;
+
+async function main(): Promise<void> {
+  const args = await yargs(hideBin(process.argv))
+    .scriptName('bench')
+    .command('$0 [mode]', 'run benchmarks', (y) => y.positional('mode', { choices: MODES, default: 'kernels' as const }))
+    .option('json', { type: 'string', describe: 'also write the figures to this JSON file' })
+    .option('smoke', { type: 'boolean', default: false, describe: 'every benchmark once, on tiny sizes' })
+    .option('adapter', { type: 'string' })
+    .strict()
+    .parseAsync();
+  const ctx = await openContext(args.adapter, args.smoke ? SMOKE : FULL, args.smoke);
+  const adapter = ctx.backend.adapter;
+  console.log(`adapter: ${adapter.device || adapter.description} | ${adapter.description} | backend ${adapter.backend} | ${adapter.featureLevel}${args.smoke ? ' | smoke run' : ''}\n`);
+  const mode = args.mode;
+  const out: Record<string, unknown> = { adapter, smoke: args.smoke };
+  if (mode === 'kernels' || mode === 'all') {
+    const rows = await kernels(ctx);
+    printKernels(rows);
+    out.kernels = rows;
+  }
+  if (mode === 'guidelines' || mode === 'all') {
+    const result = await guidelines(ctx);
+    printGuidelines(result);
+    out.guidelines = result;
+  }
+  if (mode === 'model' || mode === 'all') {
+    const rows = await modelBench(ctx);
+    printModel(rows);
+    out.model = rows;
+  }
+  if (args.json) writeFileSync(args.json, `${JSON.stringify(out, null, 1)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: Error) => {
+    console.error(process.env.DEBUG ? e.stack : `bench: ${e.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,99 @@
+// Whole-model speed of ShuffleNet V2 (x0_5 and x1_0, batch 8 and 32, 112 and 224): inference, the full
+// training step (forward, backward of every parameter, SGD update), the frozen-backbone step, the
+// first training step on a fresh device (pipeline creation and shader compilation included), and the
+// peak of GPU memory the buffer pool held.
+
+import { SGD } from 'shufflenet-webgpu/autograd/optim';
+import { intTensor, tensor } from 'shufflenet-webgpu/autograd/ops/creation';
+import { crossEntropy } from 'shufflenet-webgpu/autograd/ops/nn';
+import { backward, noGrad } from 'shufflenet-webgpu/autograd/tape';
+import { ShuffleNetV2, type Width } from 'shufflenet-webgpu/model/shufflenet';
+import type { BenchContext } from './context.js';
+import { table } from './report.js';
+import { time } from './timing.js';
+
+export interface ModelRow {
+  model: Width;
+  batch: number;
+  resolution: number;
+  inferenceImgPerS: number;
+  trainImgPerS: number;
+  frozenImgPerS: number;
+  /** The first full training step on a fresh device, compilation included, milliseconds. */
+  firstStepMs: number;
+  compileMs: number;
+  pipelines: number;
+  peakPoolMiB: number;
+  dispatchesPerTrainStep: number;
+}
+
+function randomInput(batch: number, resolution: number, classes: number) {
+  let seed = 1;
+  const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  return {
+    x: Float32Array.from({ length: batch * 3 * resolution * resolution }, next),
+    y: Int32Array.from({ length: batch }, (_, i) => i % classes),
+  };
+}
+
+export async function modelBench(ctx: BenchContext): Promise<ModelRow[]> {
+  const configs: [Width, number, number][] = ctx.smoke
+    ? [['x0_5', 2, 32]]
+    : (['x0_5', 'x1_0'] as Width[]).flatMap((m) => [112, 224].flatMap((r) => [8, 32].map((b): [Width, number, number] => [m, b, r])));
+  const rows: ModelRow[] = [];
+  for (const [width, batch, resolution] of configs) {
+    const backend = await ctx.fresh();
+    const gpu = backend.gpu;
+    const classes = 2;
+    const model = new ShuffleNetV2(width, classes);
+    const data = randomInput(batch, resolution, classes);
+    const input = () => tensor(data.x, [batch, 3, resolution, resolution]);
+    const optimizer = new SGD(model.namedParameters().map(([, p]) => p), { lr: 1e-4, momentum: 0.9, weightDecay: 4e-5 });
+    const trainStep = () => {
+      model.train();
+      optimizer.zeroGrad();
+      backward(crossEntropy(model.forward(input()), intTensor(data.y)));
+      optimizer.step();
+    };
+    const before = gpu.dispatches;
+    const first = await time(backend, trainStep, { warmup: 0, iters: 0 });
+    const dispatches = gpu.dispatches - before;
+    const train = await time(backend, trainStep, ctx.timing);
+    const inference = await time(backend, () => {
+      model.eval();
+      noGrad(() => model.forward(input()));
+    }, ctx.timing);
+    model.freezeBackbone();
+    const frozenOptimizer = new SGD([model.fc.weight, model.fc.bias], { lr: 1e-4, momentum: 0.9 });
+    const frozen = await time(backend, () => {
+      model.train();
+      frozenOptimizer.zeroGrad();
+      backward(crossEntropy(model.forward(input()), intTensor(data.y)));
+      frozenOptimizer.step();
+    }, ctx.timing);
+    rows.push({
+      model: width,
+      batch,
+      resolution,
+      inferenceImgPerS: (1000 * batch) / inference.medianMs,
+      trainImgPerS: (1000 * batch) / train.medianMs,
+      frozenImgPerS: (1000 * batch) / frozen.medianMs,
+      firstStepMs: first.firstMs,
+      compileMs: gpu.compileMs,
+      pipelines: gpu.pipelines.size,
+      peakPoolMiB: gpu.pool.peakHeldBytes / 2 ** 20,
+      dispatchesPerTrainStep: dispatches,
+    });
+    optimizer.zeroGrad();
+    backend.gpu.device.destroy();
+  }
+  return rows;
+}
+
+export function printModel(rows: ModelRow[]): void {
+  console.log(table(
+    ['model', 'batch', 'res', 'inference img/s', 'train img/s', 'frozen img/s', 'first step ms', 'compile ms', 'pipelines', 'peak MiB', 'dispatches/step'],
+    rows.map((r) => [r.model, r.batch, r.resolution, r.inferenceImgPerS, r.trainImgPerS, r.frozenImgPerS, r.firstStepMs, r.compileMs, r.pipelines, r.peakPoolMiB, r.dispatchesPerTrainStep]),
+  ));
+  console.log();
+}
