@@ -75,16 +75,15 @@ function memoryCases(b: GpuBackend, N: number, c: number, hw: number): Case[] {
   const v = () => full([c], 1);
   const perChannel = (u: Tensor) => u.view([N, c, hw, hw], [0, 1, 0, 0]);
   return [
-    { kernel: 'batch norm statistics', shape, batch: N, bytes: 4 * plane, setup: () => { const [x, m, s] = [t(), v(), v()]; return () => b.batchNormStats(x, m, s); } },
+    { kernel: 'batch norm statistics (+ running, affine)', shape, batch: N, bytes: 4 * plane, setup: () => { const [x, w, bias, rm, rv, stats] = [t(), v(), v(), v(), v(), full([4, c], 0)]; return () => b.batchNormStats(x, w, bias, rm, rv, stats, { momentum: 0.1, eps: 1e-5 }); } },
     { kernel: 'batch norm apply + ReLU (eval, train)', shape, batch: N, bytes: 8 * plane, setup: () => { const [x, y, s, h] = [t(), t(), v(), v()]; return () => b.map(E.relu(E.add(E.mul(E.in(0), E.in(1)), E.in(2))), [x, perChannel(s), perChannel(h)], y); } },
-    { kernel: 'batch norm backward (2 sums + apply)', shape, batch: N, bytes: 4 * plane * 7, setup: () => {
-      const [g, y, x, dx, m] = [t(), t(), t(), t(), v()];
-      const sums = empty([2, 1, c, 1, 1]);
-      const gEff = E.mul(E.in(0), E.step(E.in(1)));
-      const centred = E.sub(E.in(2), E.in(3));
+    { kernel: 'batch norm + ReLU backward (sums, then dx)', shape, batch: N, bytes: 4 * plane * 7, setup: () => {
+      const [g, y, x, dx, dw, db] = [t(), t(), t(), t(), v(), v()];
+      const [stats, coef] = [full([4, c], 1), full([3, c], 1)];
+      const row = (i: number) => perChannel(coef.view([c], [1], i * c));
       return () => {
-        b.reduce([gEff, E.mul(gEff, centred)], [g, y, x, perChannel(m)], sums, [true, false, true, true]);
-        b.map(E.sub(E.sub(E.mul(E.in(4), gEff), E.mul(E.in(5), centred)), E.in(6)), [g, y, x, perChannel(m), perChannel(m), perChannel(m), perChannel(m)], dx);
+        b.batchNormBackward(g, x, y, stats, coef, dw, db, true);
+        b.map(E.add(E.add(E.mul(E.in(2), E.mul(E.in(0), E.step(E.in(5)))), E.mul(E.in(3), E.in(1))), E.in(4)), [g, x, row(0), row(1), row(2), y], dx);
       };
     } },
     { kernel: 'fused element-wise add + ReLU', shape, batch: N, bytes: 12 * plane, setup: () => { const [x, z, y] = [t(), t(), t()]; return () => b.map(E.relu(E.add(E.in(0), E.in(1))), [x, z], y); } },

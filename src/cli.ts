@@ -10,6 +10,7 @@ import { predictFiles, readClassIndices } from './commands/predict.js';
 import { isWidth, WIDTHS, type Width } from './model/shufflenet.js';
 import { parseBoolean, positiveInteger } from './commands/flags.js';
 import { trainCommand, trainOptions } from './commands/train.js';
+import { serveCommand, serveOptions } from './commands/serve.js';
 
 const adapterOption = {
   type: 'string',
@@ -86,6 +87,9 @@ async function main(): Promise<number> {
     )
     .command('train', 'fine-tune ShuffleNet V2 on an ImageFolder dataset', trainOptions, async (args) => {
       await trainCommand(args);
+    })
+    .command('serve', 'the inference page in a browser: a local web server for a run (--run) or a checkpoint (--weights)', serveOptions, async (args) => {
+      await serveCommand(args);
     })
     .demandCommand(1, 'name a command')
     .fail((message, error, y) => {

@@ -57,8 +57,17 @@ export interface Backend {
   conv2d(x: Tensor, w: Tensor, out: Tensor, p: Conv2dParams, epilogue?: Epilogue): void;
   conv2dGradInput(dy: Tensor, w: Tensor, dx: Tensor, p: Conv2dParams): void;
   conv2dGradWeight(dy: Tensor, x: Tensor, dw: Tensor, p: Conv2dParams): void;
-  /** Per channel of an NCHW tensor: mean and biased variance over N, H, W. */
-  batchNormStats(x: Tensor, mean: Tensor, variance: Tensor): void;
+  /**
+   * Batch-norm statistics and affine into stats [4, C] (mean, invstd, scale = weight * invstd,
+   * shift = bias - mean * scale): in training from x over N, H, W, updating the running mean and the
+   * unbiased running variance in place; in evaluation (x null) from the running statistics.
+   */
+  batchNormStats(x: Tensor | null, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, stats: Tensor, o: { momentum: number; eps: number }): void;
+  /**
+   * Batch-norm backward, per channel: dBias = sum g', dWeight = invstd * sum g' (x - mean), and coef
+   * [3, C] of dx = a g' + b x + d (b = d = 0 in evaluation); g' is g masked by y > 0 when y is given.
+   */
+  batchNormBackward(g: Tensor, x: Tensor, y: Tensor | null, stats: Tensor, coef: Tensor, dWeight: Tensor, dBias: Tensor, training: boolean): void;
   /** argmax holds the flat index (h * W + w) of each output's maximum within its input plane. */
   maxPool2d(x: Tensor, out: Tensor, argmax: Tensor, p: PoolParams): void;
   maxPool2dGrad(dy: Tensor, argmax: Tensor, dx: Tensor, p: PoolParams): void;

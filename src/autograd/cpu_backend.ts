@@ -130,11 +130,21 @@ export class CpuBackend implements Backend {
     scatter(conv.conv2dGradWeight(values(dy), values(x), convShape(x, dw, dy, p)), view(dw));
   }
 
-  batchNormStats(x: Tensor, mean: Tensor, variance: Tensor): void {
+  batchNormStats(x: Tensor | null, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, stats: Tensor, o: { momentum: number; eps: number }): void {
+    const [N, , H, W] = x?.shape ?? [0, 0, 0, 0];
+    const [rm, rv] = [values(runningMean), values(runningVar)];
+    scatter(nn.batchNormStats(x && values(x), N, weight.size, H * W, values(weight), values(bias), rm, rv, o.momentum, o.eps), view(stats));
+    if (!x) return;
+    scatter(rm, view(runningMean));
+    scatter(rv, view(runningVar));
+  }
+
+  batchNormBackward(g: Tensor, x: Tensor, y: Tensor | null, stats: Tensor, coef: Tensor, dWeight: Tensor, dBias: Tensor, training: boolean): void {
     const [N, C, H, W] = x.shape;
-    const stats = nn.batchNormStats(values(x), N, C, H * W);
-    scatter(stats.mean, view(mean));
-    scatter(stats.variance, view(variance));
+    const r = nn.batchNormBackward(values(g), values(x), y && values(y), values(stats), N, C, H * W, training);
+    scatter(r.coef, view(coef));
+    scatter(r.dWeight, view(dWeight));
+    scatter(r.dBias, view(dBias));
   }
 
   maxPool2d(x: Tensor, out: Tensor, argmax: Tensor, p: PoolParams): void {

@@ -4,6 +4,7 @@
 
 import type { Binding, Gpu } from '../gpu/context.js';
 import { adamStep, type AdamHyper } from '../kernels/adam.js';
+import { batchNormBackward, type PlaneView } from '../kernels/batchnorm_backward.js';
 import { batchNormStats } from '../kernels/batchnorm_stats.js';
 import { conv2dForward } from '../kernels/conv2d.js';
 import { conv2dGradInput } from '../kernels/conv2d_grad_input.js';
@@ -44,6 +45,13 @@ function planeStride(t: Tensor): number | null {
   if (H === 1) return t.strides[3];
   if (W === 1) return t.strides[2];
   return t.strides[2] === W * t.strides[3] ? t.strides[3] : null;
+}
+
+/** An NCHW view as (offset, image stride, channel stride, merged plane stride). */
+function planeView(t: Tensor, op: string): PlaneView {
+  const p = planeStride(t);
+  if (p === null) throw new Error(`${op}: a view of shape [${t.shape}] with strides [${t.strides}] is not supported (height and width must merge)`);
+  return { binding: binding(t), off: t.offset, n: t.strides[0], c: t.strides[1], p };
 }
 
 function epilogueBindings(e?: Epilogue): EpilogueBindings {
@@ -229,15 +237,32 @@ export class GpuBackend implements Backend {
     else conv2dGradWeight(this.gpu, g, binding(dy), binding(x), binding(dw), off);
   }
 
-  batchNormStats(x: Tensor, mean: Tensor, variance: Tensor): void {
-    const [N, C, H, W] = x.shape;
-    const p = planeStride(x);
-    if (p === null) throw new Error(`batch_norm: input view of shape [${x.shape}] with strides [${x.strides}] is not supported`);
+  batchNormStats(x: Tensor | null, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, stats: Tensor, o: { momentum: number; eps: number }): void {
     batchNormStats(this.gpu, {
-      N, C, HW: H * W,
-      x: { binding: binding(x), off: x.offset, n: x.strides[0], c: x.strides[1], p },
-      mean: { binding: binding(mean), off: mean.offset, stride: mean.strides[0] },
-      variance: { binding: binding(variance), off: variance.offset, stride: variance.strides[0] },
+      N: x?.shape[0] ?? 0,
+      C: weight.size,
+      HW: x ? x.shape[2] * x.shape[3] : 0,
+      x: x && planeView(x, 'batch_norm'),
+      weight: flat(weight),
+      bias: flat(bias),
+      runningMean: flat(runningMean),
+      runningVar: flat(runningVar),
+      stats: flat(stats),
+      ...o,
+    });
+  }
+
+  batchNormBackward(g: Tensor, x: Tensor, y: Tensor | null, stats: Tensor, coef: Tensor, dWeight: Tensor, dBias: Tensor, training: boolean): void {
+    const [N, C, H, W] = x.shape;
+    batchNormBackward(this.gpu, {
+      N, C, HW: H * W, training,
+      g: planeView(g, 'batch_norm backward'),
+      x: planeView(x, 'batch_norm backward'),
+      y: y && planeView(y, 'batch_norm backward'),
+      stats: flat(stats),
+      coef: flat(coef),
+      dWeight: flat(dWeight),
+      dBias: flat(dBias),
     });
   }
 

@@ -9,7 +9,7 @@ import { intTensor, tensor } from './ops/creation.js';
 import { fused, mul, relu, scaleShift } from './ops/elementwise.js';
 import { batchNorm2d, conv2d, conv2dFused, crossEntropy, linear, maxPool2d } from './ops/nn.js';
 import { mean, sum } from './ops/reduce.js';
-import { concatShuffle, narrow } from './ops/shape.js';
+import { chunk, concatShuffle, narrow } from './ops/shape.js';
 import { E } from '../kernels/expr.js';
 import { backward, noGrad } from './tape.js';
 import { type Tensor, tidy } from './tensor.js';
@@ -160,6 +160,10 @@ export function allChecks(s: CheckShapes = SMALL): Check[] {
     },
     ...opChecks('concat_shuffle', { a: grad([N, C, H, W]), b: grad([N, C, H, W]) }, (x) => concatShuffle(x.a, x.b)),
     ...opChecks('channel_split', { x: grad([N, 2 * C, H, W]) }, (x) => relu(narrow(x.x, 1, C, C))),
+    ...opChecks('chunk', { x: grad([N, 2 * C, H, W]) }, (x) => {
+      const [a, b] = chunk(x.x, 2, 1);
+      return concatShuffle(relu(b), a);
+    }),
     ...opChecks('elementwise.fused', { a: grad([N, C, H, W]), s: grad([1, C, 1, 1]), t: grad([C, 1, 1]) }, (x) =>
       fused(E.relu(E.add(E.mul(E.in(0), E.in(1)), E.in(2))), [x.a, x.s, x.t]),
     ),

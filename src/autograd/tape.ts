@@ -1,7 +1,8 @@
-// Reverse-mode automatic differentiation. Ops record a Node on their output while gradients are
-// enabled and an input requires them; backward() orders the recorded graph (the tape) from the
-// scalar it starts at, runs each node's backward once, accumulates gradients of inputs used more than
-// once, adds into the .grad of leaves, and frees the graph and the intermediate gradients as it goes.
+// Reverse-mode automatic differentiation. Ops record a Node on their outputs while gradients are
+// enabled and an input requires them; backward() orders the recorded nodes (the tape) from the
+// scalar it starts at, runs each node's backward once with the gradients of all its outputs, adds up
+// the gradients of tensors used more than once, accumulates into the .grad of leaves, and frees the
+// graph and the intermediate gradients as it goes.
 
 import { keep, type Node, Tensor } from './tensor.js';
 // A cycle (those ops record onto this tape), harmless: neither side calls the other while loading.
@@ -26,34 +27,44 @@ export function noGrad<T>(fn: () => T): T {
 }
 
 /**
- * Marks `output` as produced by `name` from `inputs`, with `backward` mapping the output's gradient to
- * one gradient per input (null where an input needs none). No-op when nothing needs a gradient.
+ * Marks `outputs` as produced by `name` from `inputs`, with `backward` mapping the outputs' gradients
+ * (null for an output that received none) to one gradient per input (null where an input needs
+ * none). No-op when nothing needs a gradient.
  */
-export function record(name: string, inputs: Tensor[], output: Tensor, backward: (grad: Tensor) => (Tensor | null)[]): Tensor {
+export function recordMany(name: string, inputs: Tensor[], outputs: Tensor[], backward: (grads: (Tensor | null)[]) => (Tensor | null)[]): Tensor[] {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
-    output.requiresGrad = true;
-    output.node = { name, inputs, backward };
+    const node: Node = { name, inputs, outputs, backward };
+    for (const o of outputs) {
+      o.requiresGrad = true;
+      o.node = node;
+    }
   }
-  return output;
+  return outputs;
 }
 
-function topologicalOrder(root: Tensor): Tensor[] {
-  const order: Tensor[] = [];
-  const seen = new Set<Tensor>();
+/** recordMany for an op with one output. */
+export function record(name: string, inputs: Tensor[], output: Tensor, backward: (grad: Tensor) => (Tensor | null)[]): Tensor {
+  return recordMany(name, inputs, [output], ([g]) => backward(g!))[0];
+}
+
+/** The nodes reachable from `root`, each after every node that consumes its outputs. */
+function nodesInOrder(root: Node): Node[] {
+  const order: Node[] = [];
+  const seen = new Set<Node>();
   // Iterative depth-first search: ShuffleNet graphs are deep enough to make recursion uncomfortable.
-  const stack: [Tensor, boolean][] = [[root, false]];
+  const stack: [Node, boolean][] = [[root, false]];
   while (stack.length > 0) {
-    const [t, expanded] = stack.pop()!;
+    const [node, expanded] = stack.pop()!;
     if (expanded) {
-      order.push(t);
+      order.push(node);
       continue;
     }
-    if (seen.has(t)) continue;
-    seen.add(t);
-    stack.push([t, true]);
-    for (const input of t.node?.inputs ?? []) if (input.requiresGrad && !seen.has(input)) stack.push([input, false]);
+    if (seen.has(node)) continue;
+    seen.add(node);
+    stack.push([node, true]);
+    for (const input of node.inputs) if (input.node && input.requiresGrad && !seen.has(input.node)) stack.push([input.node, false]);
   }
-  return order;
+  return order.reverse();
 }
 
 /**
@@ -63,41 +74,52 @@ function topologicalOrder(root: Tensor): Tensor[] {
 export function backward(root: Tensor, grad?: Tensor): void {
   if (!root.requiresGrad) throw new Error('backward(): the tensor does not require a gradient (no input of its computation has requiresGrad)');
   if (!grad && root.size !== 1) throw new Error(`backward(): a gradient is needed for a non-scalar tensor of shape [${root.shape}]`);
-  const grads = new Map<Tensor, Tensor>();
-  grads.set(root, grad ?? ones(root.shape, root.backend));
-  const order = topologicalOrder(root);
-  for (let i = order.length - 1; i >= 0; i--) {
-    const t = order[i];
-    const g = grads.get(t);
-    if (!g) continue;
-    grads.delete(t);
-    const node: Node | null = t.node;
-    if (!node) {
-      accumulateLeaf(t, g);
-      continue;
-    }
-    for (const input of node.inputs) input.check(`backward through ${node.name}`);
-    const inputGrads = noGrad(() => node.backward(g));
-    node.inputs.forEach((input, j) => {
-      const ig = inputGrads[j];
-      if (!ig || !input.requiresGrad) return;
-      const previous = grads.get(input);
-      if (previous) {
-        grads.set(input, add(previous, ig));
-        if (previous !== g) previous.dispose();
-        if (ig !== g) ig.dispose();
-      } else grads.set(input, ig);
-    });
-    if (!inputGrads.includes(g) && g !== grad) g.dispose();
-    t.node = null;
-  }
-}
-
-function accumulateLeaf(leaf: Tensor, g: Tensor): void {
-  if (leaf.grad) {
-    addInto(leaf.grad, g);
+  const seed = grad ?? ones(root.shape, root.backend);
+  if (!root.node) {
+    accumulateLeaf(root, seed, seed !== grad);
     return;
   }
-  // The leaf keeps its own copy: g may be a view of another tensor's gradient.
-  leaf.grad = keep(copy(g));
+  const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  for (const node of nodesInOrder(root.node)) {
+    const outputGrads = node.outputs.map((o) => grads.get(o) ?? null);
+    node.outputs.forEach((o) => {
+      grads.delete(o);
+      o.node = null;
+    });
+    if (outputGrads.every((g) => g === null)) continue;
+    for (const input of node.inputs) input.check(`backward through ${node.name}`);
+    const inputGrads = noGrad(() => node.backward(outputGrads));
+    node.inputs.forEach((input, j) => {
+      const g = inputGrads[j];
+      if (!g || !input.requiresGrad) return;
+      const previous = grads.get(input);
+      if (previous) {
+        grads.set(input, add(previous, g));
+        previous.dispose();
+        g.dispose();
+      } else grads.set(input, g);
+    });
+    // A node may hand an output's gradient (or a view of it) to an input: views hold their own
+    // reference to the memory, and the same object is kept alive by the map.
+    for (const g of outputGrads) if (g && g !== grad && !inputGrads.includes(g)) g.dispose();
+  }
+  // What is left are the leaves' gradients, complete now.
+  const handedOver = new Set<Tensor>();
+  for (const [leaf, g] of grads) accumulateLeaf(leaf, g, g !== grad, handedOver);
+}
+
+/**
+ * Adds g into leaf.grad. A gradient that nobody else holds (its own contiguous memory, not handed to
+ * another leaf already) becomes the leaf's .grad as it is; anything else is copied.
+ */
+function accumulateLeaf(leaf: Tensor, g: Tensor, owned: boolean, handedOver = new Set<Tensor>()): void {
+  if (leaf.grad) {
+    addInto(leaf.grad, g);
+    if (owned && !handedOver.has(g)) g.dispose();
+    return;
+  }
+  const exclusive = owned && !handedOver.has(g) && g.offset === 0 && g.isContiguous() && g.storage.refs === 1 && g.size === g.storage.elements;
+  leaf.grad = keep(exclusive ? g : copy(g));
+  if (exclusive) handedOver.add(g);
+  else if (owned && !handedOver.has(g)) g.dispose();
 }

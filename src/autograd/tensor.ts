@@ -26,11 +26,12 @@ export class Storage {
   }
 }
 
-/** The tape entry of the op that made a tensor: its inputs and how to turn the output's gradient into theirs. */
+/** The tape entry of the op that made tensors: its inputs and outputs, and how to turn the outputs' gradients into the inputs'. */
 export interface Node {
   name: string;
   inputs: Tensor[];
-  backward: (grad: Tensor) => (Tensor | null)[];
+  outputs: Tensor[];
+  backward: (grads: (Tensor | null)[]) => (Tensor | null)[];
 }
 
 const finalizer = new FinalizationRegistry<Storage>((storage) => storage.release());

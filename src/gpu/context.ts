@@ -4,7 +4,7 @@
 // submitted together.
 
 import { BufferPool } from './pool.js';
-import type { AdapterDescription } from './device.js';
+import { type AdapterDescription, isSoftware } from './device.js';
 
 /** A storage buffer bound to a kernel; offset and size in bytes (offset aligned to the device's storage alignment). */
 export interface Binding {
@@ -45,6 +45,11 @@ export class Gpu {
   /** Largest workgroup this device runs (compatibility mode: 128 unless raised, we raise it). */
   readonly maxInvocations: number;
   readonly storageAlignment: number;
+  /**
+   * A software adapter (SwiftShader, llvmpipe) runs invocations on CPU threads, where each one has a
+   * fixed cost: kernels then give every invocation more elements to work on.
+   */
+  readonly cpuLike: boolean;
   readonly pipelines = new Map<string, GPUComputePipeline>();
   /** Time spent creating pipelines (shader compilation), milliseconds. */
   compileMs = 0;
@@ -65,6 +70,7 @@ export class Gpu {
     this.limits = device.limits;
     this.maxInvocations = device.limits.maxComputeInvocationsPerWorkgroup;
     this.storageAlignment = device.limits.minStorageBufferOffsetAlignment;
+    this.cpuLike = isSoftware(adapter);
     this.uniformSlot = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
     this.pool = new BufferPool(device);
     this.staging = new BufferPool(device, MAP_READ | COPY_DST);

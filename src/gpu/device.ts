@@ -48,7 +48,7 @@ function describe(adapter: GPUAdapter, backend: string, featureLevel: 'core' | '
   };
 }
 
-function isSoftware(d: AdapterDescription): boolean {
+export function isSoftware(d: AdapterDescription): boolean {
   const text = `${d.vendor} ${d.architecture} ${d.device} ${d.description}`.toLowerCase();
   return d.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|softpipe/.test(text);
 }

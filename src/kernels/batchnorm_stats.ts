@@ -1,45 +1,38 @@
-// Batch-norm statistics: per channel c of an NCHW view, the mean and the biased variance over
-// N, H, W (what training-mode batch norm normalises with), in one pass over memory.
+// Batch-norm statistics and the per-channel affine they imply, in one kernel. For channel c:
+//   training:   mean, biased variance over N, H, W; the running mean and the unbiased running
+//               variance updated in place with `momentum` (as torch.nn.functional.batch_norm)
+//   evaluation: mean and variance are the running statistics
+// then stats[0][c] = mean, stats[1][c] = invstd = 1/sqrt(var + eps), stats[2][c] = scale =
+// weight * invstd, stats[3][c] = shift = bias - mean * scale (y = x * scale + shift).
 //
-// Tiling: one workgroup per channel; each invocation runs Welford's update over the positions it
-// strides over (every image, plane positions lid, lid + WG, ...), then the workgroup merges the
-// invocations' (count, mean, M2) triples pairwise in a tree (Chan et al.'s parallel formula), which
-// stays accurate where a sum of squares would cancel.
+// Tiling: one workgroup per channel. In training each invocation sums its positions (every image,
+// plane positions lid, lid + WG, ...) relative to its first value, which keeps the squares small
+// without a division per element; the workgroup then merges the invocations' (count, mean, M2) in a
+// tree (Chan et al.'s pairwise formula) and invocation 0 finishes the channel.
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
+import { f32bits } from '../gpu/context.js';
 
-function kernel(workgroup: number): Kernel {
-  return {
-    name: 'batchnorm_stats',
-    params: ['N', 'HW', 'xOff', 'xN', 'xC', 'xP', 'meanOff', 'meanStride', 'varOff', 'varStride'],
-    wgsl: /* wgsl */ `
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> meanOut: array<f32>;
-@group(0) @binding(3) var<storage, read_write> varOut: array<f32>;
-
-var<workgroup> counts: array<f32, ${workgroup}>;
-var<workgroup> means: array<f32, ${workgroup}>;
-var<workgroup> m2s: array<f32, ${workgroup}>;
-
-@compute @workgroup_size(${workgroup})
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wg.x;
+function kernel(training: boolean, workgroup: number): Kernel {
+  const accumulate = /* wgsl */ `
   var count = 0.0;
-  var mean = 0.0;
-  var m2 = 0.0;
+  var first = 0.0;
+  var sum = 0.0;
+  var squares = 0.0;
   for (var n = 0u; n < P.N; n++) {
     let plane = P.xOff + n * P.xN + c * P.xC;
     for (var p = lid; p < P.HW; p += ${workgroup}u) {
       let v = x[plane + p * P.xP];
+      if (count == 0.0) { first = v; }
+      let d = v - first;
+      sum += d;
+      squares = fma(d, d, squares);
       count += 1.0;
-      let delta = v - mean;
-      mean += delta / count;
-      m2 = fma(delta, v - mean, m2);
     }
   }
   counts[lid] = count;
-  means[lid] = mean;
-  m2s[lid] = m2;
+  means[lid] = select(0.0, first + sum / count, count > 0.0);
+  m2s[lid] = select(0.0, squares - sum * sum / count, count > 0.0);
   for (var width = ${workgroup / 2}u; width > 0u; width = width / 2u) {
     workgroupBarrier();
     if (lid < width) {
@@ -54,36 +47,85 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
       }
     }
   }
-  if (lid == 0u) {
-    meanOut[P.meanOff + c * P.meanStride] = means[0];
-    varOut[P.varOff + c * P.varStride] = m2s[0] / counts[0];
-  }
+  if (lid != 0u) { return; }
+  let mean = means[0];
+  let variance = max(m2s[0] / counts[0], 0.0);
+  let momentum = bitcast<f32>(P.momentum);
+  runningMean[P.rmOff + c] = (1.0 - momentum) * runningMean[P.rmOff + c] + momentum * mean;
+  runningVar[P.rvOff + c] = (1.0 - momentum) * runningVar[P.rvOff + c] + momentum * variance * counts[0] / (counts[0] - 1.0);`;
+  return {
+    name: training ? 'batchnorm_stats_train' : 'batchnorm_stats_eval',
+    params: ['N', 'HW', 'C', 'xOff', 'xN', 'xC', 'xP', 'wOff', 'bOff', 'rmOff', 'rvOff', 'statsOff', 'momentum', 'eps'],
+    wgsl: /* wgsl */ `
+${['weight', 'bias'].map((name, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${name}: array<f32>;`).join('\n')}
+@group(0) @binding(3) var<storage, read_write> runningMean: array<f32>;
+@group(0) @binding(4) var<storage, read_write> runningVar: array<f32>;
+@group(0) @binding(5) var<storage, read_write> stats: array<f32>;
+${training ? '@group(0) @binding(6) var<storage, read> x: array<f32>;' : ''}
+
+${training ? `var<workgroup> counts: array<f32, ${workgroup}>;
+var<workgroup> means: array<f32, ${workgroup}>;
+var<workgroup> m2s: array<f32, ${workgroup}>;` : ''}
+
+@compute @workgroup_size(${training ? workgroup : 64})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(global_invocation_id) gid: vec3u) {
+  ${training ? `let c = wg.x;${accumulate}` : `let c = gid.x;
+  if (c >= P.C) { return; }
+  let mean = runningMean[P.rmOff + c];
+  let variance = runningVar[P.rvOff + c];`}
+  let invStd = inverseSqrt(variance + bitcast<f32>(P.eps));
+  let scale = weight[P.wOff + c] * invStd;
+  stats[P.statsOff + c] = mean;
+  stats[P.statsOff + P.C + c] = invStd;
+  stats[P.statsOff + 2u * P.C + c] = scale;
+  stats[P.statsOff + 3u * P.C + c] = bias[P.bOff + c] - mean * scale;
 }
 `,
   };
 }
 
-export interface ChannelStatsArgs {
+export interface ChannelView {
+  binding: Binding;
+  off: number;
+}
+
+export interface BatchNormStatsArgs {
   N: number;
   C: number;
   HW: number;
-  x: { binding: Binding; off: number; n: number; c: number; p: number };
-  mean: { binding: Binding; off: number; stride: number };
-  variance: { binding: Binding; off: number; stride: number };
+  /** The input view (training only): offset and strides of image, channel and merged plane position. */
+  x: { binding: Binding; off: number; n: number; c: number; p: number } | null;
+  weight: ChannelView;
+  bias: ChannelView;
+  runningMean: ChannelView;
+  runningVar: ChannelView;
+  /** [4, C] contiguous: mean, invstd, scale, shift. */
+  stats: ChannelView;
+  momentum: number;
+  eps: number;
 }
 
-export function batchNormStats(gpu: Gpu, a: ChannelStatsArgs): void {
-  const workgroup = Math.min(256, gpu.maxInvocations);
-  gpu.run(kernel(workgroup), [a.x.binding, a.mean.binding, a.variance.binding], [a.C], {
+export function batchNormStats(gpu: Gpu, a: BatchNormStatsArgs): void {
+  const training = a.x !== null;
+  // Software adapters run a workgroup's barriers as context switches: keep their workgroups small.
+  const workgroup = Math.min(gpu.cpuLike ? 64 : 256, gpu.maxInvocations);
+  const x = a.x ?? { binding: a.weight.binding, off: 0, n: 0, c: 0, p: 0 };
+  const bindings = [a.weight.binding, a.bias.binding, a.runningMean.binding, a.runningVar.binding, a.stats.binding];
+  if (training) bindings.push(x.binding);
+  gpu.run(kernel(training, workgroup), bindings, [training ? a.C : Math.ceil(a.C / 64)], {
     N: a.N,
     HW: a.HW,
-    xOff: a.x.off,
-    xN: a.x.n,
-    xC: a.x.c,
-    xP: a.x.p,
-    meanOff: a.mean.off,
-    meanStride: a.mean.stride,
-    varOff: a.variance.off,
-    varStride: a.variance.stride,
+    C: a.C,
+    xOff: x.off,
+    xN: x.n,
+    xC: x.c,
+    xP: x.p,
+    wOff: a.weight.off,
+    bOff: a.bias.off,
+    rmOff: a.runningMean.off,
+    rvOff: a.runningVar.off,
+    statsOff: a.stats.off,
+    momentum: f32bits(a.momentum),
+    eps: f32bits(a.eps),
   });
 }

@@ -70,14 +70,18 @@ function literal(v: number): string {
   return s.includes('.') || s.includes('e') ? s : `${s}.0`;
 }
 
-/** WGSL for `e`, reading input i as `inputName(i)` and float parameter i as `paramName(i)`. */
-export function toWgsl(e: Expr, inputName: (i: number) => string, paramName: (i: number) => string): string {
-  const w = (x: Expr) => toWgsl(x, inputName, paramName);
+/**
+ * WGSL for `e` of type `t` (f32, or vec4<f32> to compute four elements at once), reading input i as
+ * `inputName(i)` and float parameter i as `paramName(i)` (both already of type t).
+ */
+export function toWgsl(e: Expr, inputName: (i: number) => string, paramName: (i: number) => string, t = 'f32'): string {
+  const w = (x: Expr) => toWgsl(x, inputName, paramName, t);
+  const zero = `${t}(0.0)`;
   switch (e.k) {
     case 'in':
       return inputName(e.i);
     case 'const':
-      return `f32(${literal(e.v)})`;
+      return `${t}(${literal(e.v)})`;
     case 'param':
       return paramName(e.i);
     case 'un': {
@@ -86,7 +90,7 @@ export function toWgsl(e: Expr, inputName: (i: number) => string, paramName: (i:
         case 'neg':
           return `(-${a})`;
         case 'relu':
-          return `max(${a}, 0.0)`;
+          return `max(${a}, ${zero})`;
         case 'sqrt':
           return `sqrt(${a})`;
         case 'rsqrt':
@@ -98,11 +102,11 @@ export function toWgsl(e: Expr, inputName: (i: number) => string, paramName: (i:
         case 'abs':
           return `abs(${a})`;
         case 'step':
-          return `select(0.0, 1.0, ${a} > 0.0)`;
+          return `select(${zero}, ${t}(1.0), ${a} > ${zero})`;
         case 'square':
           return `(${a} * ${a})`;
         case 'recip':
-          return `(1.0 / ${a})`;
+          return `(${t}(1.0) / ${a})`;
       }
       break;
     }
@@ -126,7 +130,7 @@ export function toWgsl(e: Expr, inputName: (i: number) => string, paramName: (i:
       break;
     }
     case 'select':
-      return `select(${w(e.b)}, ${w(e.a)}, ${w(e.cond)} > 0.0)`;
+      return `select(${w(e.b)}, ${w(e.a)}, ${w(e.cond)} > ${zero})`;
   }
 }
 

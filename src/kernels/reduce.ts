@@ -2,34 +2,45 @@
 // expressions at once (one pass over memory). Serves batch-norm backward (two channel sums), bias
 // gradients, broadcast gradients (sum back to a shape), global average pooling and loss means.
 //
-// Tiling: kept dimensions merge into at most two (o1, o0), reduced ones into at most two (u, v). A
-// workgroup owns one output index o and a slice of u; its invocations stride over v, each keeping K
-// running sums, then a tree reduction in workgroup memory. Long reductions are split over u into
-// partial sums and a second pass adds the partials (one contiguous u per partial buffer row).
+// Tiling: kept dimensions merge into at most two (o1, o0), reduced ones into at most two (u, v).
+// Short reductions over many outputs (split-K partial sums, pooling) go to reduce_columns.ts, one
+// invocation per output. Otherwise a workgroup owns one output index o and a slice of u; its
+// invocations stride over v, each keeping K running sums, then a tree reduction in workgroup memory.
+// Long reductions are split over u into partial sums and a second pass adds the partials.
 
 import type { Gpu, Kernel } from '../gpu/context.js';
 import { f32bits } from '../gpu/context.js';
 import { type Expr, paramCount, toWgsl } from './expr.js';
 import { mergeDims, padRank, type StridedOperand } from './layout.js';
+import { reduceColumns } from './reduce_columns.js';
 
 const ELEMENTS_PER_WORKGROUP = 4096;
 
-function kernel(exprs: Expr[], inputCount: number, floatParams: number, workgroup: number): Kernel {
-  const K = exprs.length;
+/** The parameters, bindings and per-element code both reduction kernels share. */
+export function reduceParts(exprs: Expr[], inputCount: number, floatParams: number) {
   const params = ['K0', 'O', 'U', 'V', 'total', 'uPer', 'out_off', 'out_k1', 'out_k0', 'out_split', 'out_expr'];
   for (let i = 0; i < inputCount; i++) params.push(...['off', 'k1', 'k0', 'su', 'sv'].map((s) => `in${i}_${s}`));
   for (let i = 0; i < floatParams; i++) params.push(`f${i}`);
   const bindings = ['@group(0) @binding(1) var<storage, read_write> out: array<f32>;'];
   for (let i = 0; i < inputCount; i++) bindings.push(`@group(0) @binding(${i + 2}) var<storage, read> in${i}: array<f32>;`);
-  const loads = Array.from({ length: inputCount }, (_, i) => `          let x${i} = in${i}[base${i} + u * P.in${i}_su + v * P.in${i}_sv];`);
-  const bases = Array.from({ length: inputCount }, (_, i) => `    let base${i} = P.in${i}_off + o1 * P.in${i}_k1 + o0 * P.in${i}_k0;`);
-  const sums = exprs.map((e, k) => `          acc${k} += ${toWgsl(e, (i) => `x${i}`, (i) => `bitcast<f32>(P.f${i})`)};`);
+  return {
+    params,
+    bindings: bindings.join('\n'),
+    bases: Array.from({ length: inputCount }, (_, i) => `    let base${i} = P.in${i}_off + o1 * P.in${i}_k1 + o0 * P.in${i}_k0;`).join('\n'),
+    loads: Array.from({ length: inputCount }, (_, i) => `          let x${i} = in${i}[base${i} + u * P.in${i}_su + v * P.in${i}_sv];`).join('\n'),
+    sums: exprs.map((e, k) => `          acc${k} += ${toWgsl(e, (i) => `x${i}`, (i) => `bitcast<f32>(P.f${i})`)};`).join('\n'),
+  };
+}
+
+function kernel(exprs: Expr[], inputCount: number, floatParams: number, workgroup: number): Kernel {
+  const K = exprs.length;
+  const { params, bindings, bases, loads, sums } = reduceParts(exprs, inputCount, floatParams);
   const range = Array.from({ length: K }, (_, k) => k);
   return {
     name: 'reduce',
     params,
     wgsl: /* wgsl */ `
-${bindings.join('\n')}
+${bindings}
 
 var<workgroup> partial: array<f32, ${K * workgroup}>;
 
@@ -41,13 +52,13 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   for (var o = wg.x; o < P.O; o += groups.x) {
     let o1 = o / P.K0;
     let o0 = o % P.K0;
-${bases.join('\n')}
+${bases}
 ${range.map((k) => `    var acc${k} = 0.0;`).join('\n')}
     for (var u = firstU; u < lastU; u++) {
       for (var v = lid; v < P.V; v += ${workgroup}u) {
         if (u * P.V + v < P.total) {
-${loads.join('\n')}
-${sums.join('\n')}
+${loads}
+${sums}
         }
       }
     }
@@ -70,7 +81,7 @@ ${range.map((k) => `      out[at + ${k}u * P.out_expr] = partial[${k * workgroup
   };
 }
 
-interface Canonical {
+export interface Canonical {
   K0: number;
   O: number;
   U: number;
@@ -107,7 +118,12 @@ function canonical(shape: readonly number[], reduce: readonly boolean[], out: re
  */
 export function reduce(gpu: Gpu, exprs: Expr[], inputs: StridedOperand[], out: StridedOperand, exprStride: number, shape: readonly number[], reduceDims: readonly boolean[], floats: readonly number[] = []): void {
   const c = canonical(shape, reduceDims, out.strides, inputs.map((x) => x.strides));
-  const workgroup = Math.min(256, 2 ** Math.floor(Math.log2(gpu.maxInvocations)));
+  if (c.total <= 256 || (c.O >= 4096 && c.total <= 4096)) {
+    reduceColumns(gpu, c, exprs, inputs, out, exprStride, floats);
+    return;
+  }
+  // Software adapters run a workgroup's barriers as context switches: keep their workgroups small.
+  const workgroup = Math.min(gpu.cpuLike ? 64 : 256, 2 ** Math.floor(Math.log2(gpu.maxInvocations)));
   const floatCount = Math.max(0, ...exprs.map(paramCount));
   const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
   const splits = Math.max(1, Math.min(c.U, Math.ceil(c.total / ELEMENTS_PER_WORKGROUP), Math.ceil(256 / c.O)));

@@ -3,7 +3,6 @@
 // is followed by a BatchNorm2d (and a ReLU) into one op sequence: in training the batch norm and the
 // ReLU share a pass; in inference the batch norm is folded into the convolution's store.
 
-import { E } from '../kernels/expr.js';
 import { empty, full, tensor } from '../autograd/ops/creation.js';
 import { relu } from '../autograd/ops/elementwise.js';
 import { batchNorm2d, conv2d, conv2dFused, linear, maxPool2d, type PoolOptions } from '../autograd/ops/nn.js';
@@ -136,11 +135,11 @@ export class BatchNorm2d extends Module {
       this.folded?.scale.dispose();
       this.folded?.shift.dispose();
       const backend = this.weight.backend;
-      const scale = keep(empty([this.channels], 'float32', backend));
-      const shift = keep(empty([this.channels], 'float32', backend));
-      backend.map(E.mul(E.in(0), E.un('rsqrt', E.add(E.in(1), E.c(this.eps)))), [this.weight, this.runningVar], scale);
-      backend.map(E.sub(E.in(0), E.mul(E.in(1), E.in(2))), [this.bias, this.runningMean, scale], shift);
-      this.folded = { key, scale, shift };
+      const C = this.channels;
+      const stats = empty([4, C], 'float32', backend);
+      backend.batchNormStats(null, this.weight, this.bias, this.runningMean, this.runningVar, stats, { momentum: this.momentum, eps: this.eps });
+      this.folded = { key, scale: keep(stats.view([C], [1], 2 * C)), shift: keep(stats.view([C], [1], 3 * C)) };
+      stats.dispose();
     }
     return this.folded;
   }

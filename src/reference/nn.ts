@@ -2,19 +2,66 @@
 // float64 over contiguous row-major arrays.
 
 /** Per channel of [N, C, HW]: mean and biased variance (two passes). */
-export function batchNormStats(x: Float64Array, N: number, C: number, HW: number): { mean: Float64Array; variance: Float64Array } {
-  const mean = new Float64Array(C);
-  const variance = new Float64Array(C);
+function channelMoments(x: Float64Array, N: number, C: number, HW: number, c: number): { mean: number; variance: number } {
+  let sum = 0;
+  for (let n = 0; n < N; n++) for (let p = 0; p < HW; p++) sum += x[(n * C + c) * HW + p];
+  const mean = sum / (N * HW);
+  let sq = 0;
+  for (let n = 0; n < N; n++) for (let p = 0; p < HW; p++) sq += (x[(n * C + c) * HW + p] - mean) ** 2;
+  return { mean, variance: sq / (N * HW) };
+}
+
+/**
+ * Batch-norm statistics and affine: stats = [mean, invstd, scale, shift] per channel, from x in
+ * training (the running statistics updated in place, unbiased variance) or from the running
+ * statistics in evaluation (x null).
+ */
+export function batchNormStats(x: Float64Array | null, N: number, C: number, HW: number, weight: Float64Array, bias: Float64Array, runningMean: Float64Array, runningVar: Float64Array, momentum: number, eps: number): Float64Array {
+  const stats = new Float64Array(4 * C);
+  for (let c = 0; c < C; c++) {
+    let mean = runningMean[c];
+    let variance = runningVar[c];
+    if (x) {
+      ({ mean, variance } = channelMoments(x, N, C, HW, c));
+      const count = N * HW;
+      runningMean[c] = (1 - momentum) * runningMean[c] + momentum * mean;
+      runningVar[c] = (1 - momentum) * runningVar[c] + (momentum * variance * count) / (count - 1);
+    }
+    const invStd = 1 / Math.sqrt(variance + eps);
+    const scale = weight[c] * invStd;
+    [mean, invStd, scale, bias[c] - mean * scale].forEach((v, i) => (stats[i * C + c] = v));
+  }
+  return stats;
+}
+
+/**
+ * Batch-norm backward per channel: dBias = sum g', dWeight = invstd sum g'(x - mean), and the
+ * coefficients [a, b, d] of dx = a g' + b x + d (g' = g masked by y > 0 when y is given).
+ */
+export function batchNormBackward(g: Float64Array, x: Float64Array, y: Float64Array | null, stats: Float64Array, N: number, C: number, HW: number, training: boolean): { coef: Float64Array; dWeight: Float64Array; dBias: Float64Array } {
+  const coef = new Float64Array(3 * C);
+  const dWeight = new Float64Array(C);
+  const dBias = new Float64Array(C);
   const count = N * HW;
   for (let c = 0; c < C; c++) {
-    let sum = 0;
-    for (let n = 0; n < N; n++) for (let p = 0; p < HW; p++) sum += x[(n * C + c) * HW + p];
-    mean[c] = sum / count;
-    let sq = 0;
-    for (let n = 0; n < N; n++) for (let p = 0; p < HW; p++) sq += (x[(n * C + c) * HW + p] - mean[c]) ** 2;
-    variance[c] = sq / count;
+    const [mean, invStd, scale] = [stats[c], stats[C + c], stats[2 * C + c]];
+    let sg = 0;
+    let sgx = 0;
+    for (let n = 0; n < N; n++)
+      for (let p = 0; p < HW; p++) {
+        const i = (n * C + c) * HW + p;
+        const grad = y && !(y[i] > 0) ? 0 : g[i];
+        sg += grad;
+        sgx += grad * (x[i] - mean);
+      }
+    dBias[c] = sg;
+    dWeight[c] = sgx * invStd;
+    const b = training ? (-scale * invStd * invStd * sgx) / count : 0;
+    coef[c] = scale;
+    coef[C + c] = b;
+    coef[2 * C + c] = training ? -b * mean - (scale * sg) / count : 0;
   }
-  return { mean, variance };
+  return { coef, dWeight, dBias };
 }
 
 /** Max pooling over [N*C planes of H x W]; ties keep the first maximum in scan order, as PyTorch does. */

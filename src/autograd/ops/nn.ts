@@ -82,64 +82,35 @@ export function batchNorm2d(x: Tensor, weight: Tensor, bias: Tensor, runningMean
   for (const [name, t] of [['weight', weight], ['bias', bias], ['running_mean', runningMean], ['running_var', runningVar]] as const) {
     if (t.rank !== 1 || t.shape[0] !== C) throw new Error(`batch_norm: ${name} has shape [${t.shape}], expected [${C}] for input [${x.shape}]`);
   }
-  const count = N * H * W;
-  if (training && count < 2) throw new Error(`batch_norm: expected more than 1 value per channel when training, got input [${x.shape}]`);
+  if (training && N * H * W < 2) throw new Error(`batch_norm: expected more than 1 value per channel when training, got input [${x.shape}]`);
   const backend = x.backend;
   const shape = x.shape;
-  const vector = () => empty([C], 'float32', backend);
-  let mean: Tensor;
-  let variance: Tensor;
+  // stats rows: mean, invstd, scale, shift (training also updates the running statistics).
+  const stats = empty([4, C], 'float32', backend);
+  backend.batchNormStats(training ? x : null, weight, bias, runningMean, runningVar, stats, { momentum, eps });
   if (training) {
-    mean = vector();
-    variance = vector();
-    backend.batchNormStats(x, mean, variance);
-    // running = (1 - momentum) * running + momentum * batch statistic (unbiased for the variance).
-    backend.map(E.add(E.mul(E.in(0), E.c(1 - momentum)), E.mul(E.in(1), E.c(momentum))), [runningMean, mean], runningMean);
-    backend.map(E.add(E.mul(E.in(0), E.c(1 - momentum)), E.mul(E.in(1), E.c((momentum * count) / (count - 1)))), [runningVar, variance], runningVar);
     runningMean.version++;
     runningVar.version++;
-  } else {
-    mean = runningMean;
-    variance = runningVar;
   }
-  // scale = weight / sqrt(var + eps); shift = bias - mean * scale.
-  const invStd = vector();
-  backend.map(E.un('rsqrt', E.add(E.in(0), E.c(eps))), [variance], invStd);
-  const scale = vector();
-  backend.map(E.mul(E.in(0), E.in(1)), [weight, invStd], scale);
-  const shift = vector();
-  backend.map(E.sub(E.in(0), E.mul(E.in(1), E.in(2))), [bias, mean, scale], shift);
+  const row = (t: Tensor, i: number) => perChannel(t.view([C], [1], t.offset + i * C), shape);
   const out = empty(shape, 'float32', backend);
   const affine = E.add(E.mul(E.in(0), E.in(1)), E.in(2));
-  backend.map(relu ? E.relu(affine) : affine, [x, perChannel(scale, shape), perChannel(shift, shape)], out);
+  backend.map(relu ? E.relu(affine) : affine, [x, row(stats, 2), row(stats, 3)], out);
 
   return record(relu ? 'batch_norm_relu' : 'batch_norm', [x, weight, bias], out, (g) => {
-    // inputs: 0 g, 1 y, 2 x, 3 mean; gEff = g masked by the ReLU.
-    const gEff = relu ? E.mul(E.in(0), E.step(E.in(1))) : E.in(0);
-    const centred = E.sub(E.in(2), E.in(3));
-    const inputs = [g, out, x, perChannel(mean, shape)];
-    const [sumG, sumGx] = reduceTo([gEff, E.mul(gEff, centred)], inputs, [1, C, 1, 1]).map((t) => t.view([C], [1]));
+    const coef = empty([3, C], 'float32', backend);
+    const dWeight = empty([C], 'float32', backend);
+    const dBias = empty([C], 'float32', backend);
+    backend.batchNormBackward(g, x, relu ? out : null, stats, coef, dWeight, dBias, training);
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
+      // dx = a g' + b x + d, g' = g masked by the ReLU; inputs: g, x, a, b, d (, y).
       dx = empty(shape, 'float32', backend);
-      if (training) {
-        // dx = scale * (gEff - sumG / M - (x - mean) * invStd^2 * sumGx / M)
-        const k = vector();
-        backend.map(E.mul(E.mul(E.in(0), E.mul(E.in(1), E.in(1))), E.mul(E.in(2), E.c(1 / count))), [scale, invStd, sumGx], k);
-        const c = vector();
-        backend.map(E.mul(E.in(0), E.mul(E.in(1), E.c(1 / count))), [scale, sumG], c);
-        const expr = E.sub(E.sub(E.mul(E.in(4), gEff), E.mul(E.in(5), centred)), E.in(6));
-        backend.map(expr, [...inputs, perChannel(scale, shape), perChannel(k, shape), perChannel(c, shape)], dx);
-      } else {
-        backend.map(E.mul(gEff, E.in(4)), [...inputs, perChannel(scale, shape)], dx);
-      }
+      const gEff = relu ? E.mul(E.in(0), E.step(E.in(5))) : E.in(0);
+      const inputs = [g, x, row(coef, 0), row(coef, 1), row(coef, 2), ...(relu ? [out] : [])];
+      backend.map(E.add(E.add(E.mul(E.in(2), gEff), E.mul(E.in(3), E.in(1))), E.in(4)), inputs, dx);
     }
-    let dWeight: Tensor | null = null;
-    if (weight.requiresGrad) {
-      dWeight = vector();
-      backend.map(E.mul(E.in(0), E.in(1)), [sumGx, invStd], dWeight);
-    }
-    return [dx, dWeight, bias.requiresGrad ? sumG : null];
+    return [dx, weight.requiresGrad ? dWeight : null, bias.requiresGrad ? dBias : null];
   });
 }
 

@@ -3,7 +3,7 @@
 // concat + channel shuffle is one fused copy whose backward is again a pair of views.
 
 import { E } from '../../kernels/expr.js';
-import { record } from '../tape.js';
+import { record, recordMany } from '../tape.js';
 import { contiguousStrides, type Shape, sizeOf, type Tensor } from '../tensor.js';
 import { empty, zeros } from './creation.js';
 import { copy } from './elementwise.js';
@@ -61,12 +61,17 @@ export function narrow(t: Tensor, dim: number, start: number, length: number): T
   });
 }
 
-/** Splits `t` into equal chunks along `dim` (views). */
+/**
+ * Splits `t` into equal chunks along `dim` (views). Its backward concatenates the chunks' gradients
+ * (one copy each) rather than padding each with zeros and adding them up.
+ */
 export function chunk(t: Tensor, chunks: number, dim: number): Tensor[] {
   const d = normaliseDim(dim, t.rank, 'chunk');
   if (t.shape[d] % chunks !== 0) throw new Error(`chunk: dimension ${d} of size ${t.shape[d]} does not split into ${chunks} equal parts`);
   const length = t.shape[d] / chunks;
-  return Array.from({ length: chunks }, (_, i) => narrow(t, d, i * length, length));
+  const shape = t.shape.map((n, i) => (i === d ? length : n));
+  const parts = Array.from({ length: chunks }, (_, i) => t.view(shape, t.strides, t.offset + i * length * t.strides[d]));
+  return recordMany('chunk', [t], parts, (grads) => [cat(grads.map((g, i) => g ?? zeros(parts[i].shape, t.backend)), d)]);
 }
 
 export function cat(tensors: Tensor[], dim: number): Tensor {

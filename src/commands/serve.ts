@@ -1,0 +1,169 @@
+// `serve`: the inference page (dist/web) on a local web server, with the weights, class names and
+// image size of a training run (--run RUN_DIR) or of a checkpoint given directly (--weights FILE).
+// The checkpoint is checked against the model here, so a mismatch is a start-up error, not a page
+// error; the files are read once, at start-up.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Argv } from 'yargs';
+import { CpuBackend } from '../autograd/cpu_backend.js';
+import { setBackend } from '../autograd/engine.js';
+import { readCheckpoint } from '../model/checkpoint/index.js';
+import { isWidth, ShuffleNetV2, WIDTHS, type Width } from '../model/shufflenet.js';
+import { guessWidth, loadStateDict } from '../model/state.js';
+import { demoImage } from '../web/server/demo-image.js';
+import { type Asset, createPageServer, listen } from '../web/server/http.js';
+import { positiveInteger } from './flags.js';
+import { readClassIndices } from './predict.js';
+
+export function serveOptions(y: Argv) {
+  return y
+    .option('run', { type: 'string', describe: "a training run folder (<save_ret>/exp<N>): its weights/best.pth (else last.pth), class_indices.json and train_info.json's model and img_size" })
+    .option('weights', { type: 'string', describe: 'without --run: checkpoint (.pth or .safetensors)' })
+    .option('model', { type: 'string', choices: Object.keys(WIDTHS), describe: 'without --run: ShuffleNet V2 width (default: the width the checkpoint was made for)' })
+    .option('num-classes', { type: 'number', describe: "without --run: number of classes (default: the checkpoint's)" })
+    .option('class-indices', { type: 'string', describe: "without --run: a run's class_indices.json, for class names" })
+    .option('img-size', { type: 'number', describe: 'without --run: input size (default 224)' })
+    .option('port', { type: 'number', default: 8000, describe: 'port to listen on (0: any free port)' })
+    .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on; the default keeps the page on this machine' });
+}
+
+type ServeArgs = Awaited<ReturnType<ReturnType<typeof serveOptions>['parseAsync']>>;
+
+interface Served {
+  width: Width;
+  numClasses: number;
+  imgSize: number;
+  classNames: string[];
+  weights: Uint8Array;
+  weightsPath: string;
+  /** The weights' file, as the page names it. */
+  weightsName: string;
+  run: string | null;
+  dataVal: string | null;
+}
+
+function readJson(path: string, flag: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${flag}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file (is it a run folder made by train?)' : (e as Error).message}`);
+  }
+}
+
+function readWeights(path: string, flag: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new Error(`${flag}: cannot read the weights file ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
+/** What the command line or the run folder says; null: to be taken from the checkpoint. */
+type Given = Omit<Served, 'width' | 'numClasses' | 'classNames'> & { width: Width | null; classNames: string[] | null };
+
+function fromRun(run: string): Given {
+  if (!existsSync(run)) throw new Error(`--run: ${run} does not exist`);
+  const weightsPath = ['best.pth', 'last.pth'].map((f) => join(run, 'weights', f)).find((p) => existsSync(p));
+  if (!weightsPath) throw new Error(`--run: ${run} has no weights/best.pth or weights/last.pth (is it a run folder made by train?)`);
+  const parameters = (readJson(join(run, 'train_info.json'), '--run')['train parameters'] ?? {}) as Record<string, unknown>;
+  const { model, img_size: imgSize, data_val: dataVal } = parameters;
+  if (typeof model !== 'string' || !isWidth(model)) throw new Error(`--run: ${join(run, 'train_info.json')} names no ShuffleNet V2 width in "train parameters".model (got ${JSON.stringify(model)})`);
+  if (typeof imgSize !== 'number' || !Number.isInteger(imgSize) || imgSize < 1) throw new Error(`--run: ${join(run, 'train_info.json')} has no valid "train parameters".img_size (got ${JSON.stringify(imgSize)})`);
+  const indices = join(run, 'class_indices.json');
+  if (!existsSync(indices)) throw new Error(`--run: ${run} has no class_indices.json (is it a run folder made by train?)`);
+  return {
+    width: model,
+    imgSize,
+    classNames: readClassIndices(indices),
+    weights: readWeights(weightsPath, '--run'),
+    weightsPath,
+    weightsName: `${basename(run)}/weights/${basename(weightsPath)}`,
+    run: basename(run),
+    dataVal: typeof dataVal === 'string' ? dataVal : null,
+  };
+}
+
+async function resolveServed(a: ServeArgs): Promise<Served> {
+  const perCheckpoint = (['weights', 'model', 'num-classes', 'class-indices', 'img-size'] as const).filter((k) => a[k] !== undefined);
+  if (a.run && perCheckpoint.length > 0) throw new Error(`--run takes the model, weights, classes and image size from the run folder: leave out ${perCheckpoint.map((k) => `--${k}`).join(', ')}`);
+  if (!a.run && !a.weights) throw new Error('name a training run (--run RUN_DIR) or a checkpoint (--weights FILE)');
+  const given: Given = a.run
+    ? fromRun(a.run)
+    : {
+        width: null,
+        imgSize: a['img-size'] === undefined ? 224 : positiveInteger('img-size')(a['img-size']),
+        classNames: a['class-indices'] ? readClassIndices(a['class-indices']) : null,
+        weights: readWeights(a.weights!, '--weights'),
+        weightsPath: a.weights!,
+        weightsName: basename(a.weights!),
+        run: null,
+        dataVal: null,
+      };
+  const state = await readCheckpoint(given.weights, given.weightsPath);
+  const guessed = guessWidth(state);
+  const width = given.width ?? (a.model as Width | undefined) ?? (guessed && isWidth(guessed) ? guessed : 'x0_5');
+  const numClasses = a['num-classes'] !== undefined ? positiveInteger('num-classes')(a['num-classes']) : given.classNames?.length ?? state.get('fc.weight')?.shape[0] ?? 2;
+  const classNames = given.classNames ?? Array.from({ length: numClasses }, (_, i) => String(i));
+  if (classNames.length !== numClasses) throw new Error(`--class-indices names ${classNames.length} classes, --num-classes says ${numClasses}`);
+  // The same strict load the page does, on the CPU: every mismatch is reported now, by name.
+  setBackend(new CpuBackend());
+  loadStateDict(new ShuffleNetV2(width, numClasses), state, { source: given.weightsPath });
+  return { ...given, width, numClasses, classNames };
+}
+
+const PAGE_FILES: Record<string, [file: string, contentType: string]> = {
+  '/': ['index.html', 'text/html; charset=utf-8'],
+  '/index.html': ['index.html', 'text/html; charset=utf-8'],
+  '/style.css': ['style.css', 'text/css; charset=utf-8'],
+  '/page.js': ['page.js', 'text/javascript; charset=utf-8'],
+  '/engine.js': ['engine.js', 'text/javascript; charset=utf-8'],
+  '/page.js.map': ['page.js.map', 'application/json; charset=utf-8'],
+  '/engine.js.map': ['engine.js.map', 'application/json; charset=utf-8'],
+};
+
+function pageAssets(): [string, Asset][] {
+  const dir = new URL('../web/', import.meta.url);
+  return Object.entries(PAGE_FILES).map(([path, [file, contentType]]) => {
+    const location = new URL(file, dir);
+    if (!existsSync(location)) throw new Error(`the page's file ${location.pathname} is missing: run 'npm run build'`);
+    return [path, { contentType, body: readFileSync(location) }];
+  });
+}
+
+/** The URL to open for a bound address: an unspecified address (every interface) is opened as localhost. */
+function pageUrl({ address, port }: AddressInfo): string {
+  const host = address === '0.0.0.0' || address === '::' ? 'localhost' : address.includes(':') ? `[${address}]` : address;
+  return `http://${host}:${port}/`;
+}
+
+export async function serveCommand(a: ServeArgs): Promise<void> {
+  const port = Number(a.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a whole number from 0 to 65535, not '${a.port}'`);
+  const served = await resolveServed(a);
+  const demo = demoImage(served.dataVal);
+  const config = {
+    model: served.width,
+    num_classes: served.numClasses,
+    class_names: served.classNames,
+    img_size: served.imgSize,
+    run: served.run,
+    weights: { url: '/weights', name: served.weightsName },
+    demo_image: { url: '/demo-image', name: demo.name },
+  };
+  const routes = new Map<string, Asset>([
+    ...pageAssets(),
+    ['/config.json', { contentType: 'application/json; charset=utf-8', body: new TextEncoder().encode(JSON.stringify(config)) }],
+    ['/weights', { contentType: 'application/octet-stream', body: served.weights }],
+    ['/demo-image', { contentType: demo.contentType, body: demo.bytes }],
+  ]);
+  const server = createPageServer(routes);
+  const bound = await listen(server, port, a.host);
+  const loopback = bound.address.startsWith('127.') || bound.address === '::1';
+  console.log(`ShuffleNet V2 ${served.width}, ${served.numClasses} classes (${served.classNames.join(', ')}), ${served.imgSize}x${served.imgSize}, weights ${served.weightsName}`);
+  console.log(`demo image: ${demo.source}`);
+  if (!loopback) console.log(`warning: listening on ${bound.address} (--host ${a.host}): other machines on the network can open the page`);
+  console.log(`open ${pageUrl(bound)} in a browser with WebGPU (Ctrl+C stops the server)`);
+  await new Promise<void>((resolve) => server.once('close', () => resolve()));
+}

@@ -1,0 +1,19 @@
+// The engine as a browser module (bundled to dist/web/engine.js): everything a page needs to load a
+// checkpoint into ShuffleNet V2 on the browser's WebGPU adapter, turn an image file into the
+// network's input exactly as `predict` does, classify it and explain the prediction with Grad-CAM.
+// Nothing here touches Node APIs; images are decoded by the browser itself.
+
+export { getBackend, initBackend } from '../autograd/engine.js';
+export { GpuBackend } from '../autograd/gpu_backend.js';
+export { NoAdapterError, type AdapterDescription } from '../gpu/device.js';
+export { ShuffleNetV2, WIDTHS, isWidth, type Width } from '../model/shufflenet.js';
+export { CheckpointError, readCheckpoint, type StateDict } from '../model/checkpoint/index.js';
+export { loadStateDict, StateDictError, type LoadReport } from '../model/state.js';
+export { modelInfo, type ModelInfo } from '../model/info.js';
+export { predictBatch, softmax, type Prediction } from '../model/predict.js';
+export { evalTransform, IMAGENET_MEAN, IMAGENET_STD } from '../data/transforms.js';
+export { ImageDecodeError, type RgbImage } from '../data/image.js';
+export { adapterName } from './adapter-name.js';
+export { decodeImageBlob } from './decode-image.js';
+export { gradCam, type GradCam, upsampleBilinear } from './gradcam.js';
+export { loadModel } from './load-model.js';
