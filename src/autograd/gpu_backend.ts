@@ -6,19 +6,18 @@ import type { Binding, Gpu } from '../gpu/context.js';
 import { adamStep, type AdamHyper } from '../kernels/adam.js';
 import { batchNormBackward, type PlaneView } from '../kernels/batchnorm_backward.js';
 import { batchNormStats } from '../kernels/batchnorm_stats.js';
-import { conv2dForward } from '../kernels/conv2d.js';
 import { conv2dGradInput } from '../kernels/conv2d_grad_input.js';
-import { conv2dGradWeight } from '../kernels/conv2d_grad_weight.js';
 import { type ConvGeometry, EpilogueBindings } from '../kernels/conv_common.js';
 import { crossEntropy, type LogitsView } from '../kernels/cross_entropy.js';
 import { crossEntropyGrad } from '../kernels/cross_entropy_grad.js';
 import { depthwiseForward } from '../kernels/depthwise.js';
 import { depthwiseGradInput } from '../kernels/depthwise_grad_input.js';
 import { depthwiseGradWeight } from '../kernels/depthwise_grad_weight.js';
+import { im2col } from '../kernels/im2col.js';
 import { elementwise } from '../kernels/elementwise.js';
 import { type Expr, E } from '../kernels/expr.js';
 import type { StridedOperand } from '../kernels/layout.js';
-import { matmul, type Operand } from '../kernels/matmul.js';
+import { matmul, type Operand, splitCount } from '../kernels/matmul.js';
 import { maxPool } from '../kernels/maxpool.js';
 import { maxPoolGrad, type PoolGeometry } from '../kernels/maxpool_grad.js';
 import { reduce } from '../kernels/reduce.js';
@@ -52,6 +51,13 @@ function planeView(t: Tensor, op: string): PlaneView {
   const p = planeStride(t);
   if (p === null) throw new Error(`${op}: a view of shape [${t.shape}] with strides [${t.strides}] is not supported (height and width must merge)`);
   return { binding: binding(t), off: t.offset, n: t.strides[0], c: t.strides[1], p };
+}
+
+/** The epilogue of group `group`'s output channels (kg per group). */
+function groupEpilogue(epi: EpilogueBindings, group: number, kg: number): EpilogueBindings {
+  if (group === 0) return epi;
+  const shifted = (v?: { binding: Binding; off: number }) => v && { binding: v.binding, off: v.off + group * kg };
+  return new EpilogueBindings(shifted(epi.scale), shifted(epi.shift), epi.relu);
 }
 
 function epilogueBindings(e?: Epilogue): EpilogueBindings {
@@ -150,8 +156,7 @@ export class GpuBackend implements Backend {
       matmul(this.gpu, { M, N, K, a, b, c, batches, splits: batches, epilogue });
       return;
     }
-    const tiles = Math.ceil(M / 64) * Math.ceil(N / 64);
-    const splits = Math.max(1, Math.min(batches, Math.ceil(64 / tiles)));
+    const splits = splitCount(this.gpu, M, N, batches);
     if (splits === 1) {
       matmul(this.gpu, { M, N, K, a, b, c, batches, splits: 1, epilogue });
       return;
@@ -178,18 +183,34 @@ export class GpuBackend implements Backend {
         const a: Operand = { binding: binding(w), off: w.offset + g * kg * cg, row: cg, col: 1, batch: 0 };
         const b: Operand = { binding: binding(x), off: x.offset + g * cg * x.strides[1], row: x.strides[1], col: xp, batch: x.strides[0] };
         const c: Operand = { binding: binding(out), off: out.offset + g * kg * out.strides[1], row: out.strides[1], col: yp, batch: out.strides[0] };
-        const groupEpi = p.groups === 1 ? epi : new EpilogueBindings(
-          epi.scale && { binding: epi.scale.binding, off: epi.scale.off + g * kg },
-          epi.shift && { binding: epi.shift.binding, off: epi.shift.off + g * kg },
-          epi.relu,
-        );
-        this.product(kg, H * W, cg, N, a, b, c, false, groupEpi);
+        this.product(kg, H * W, cg, N, a, b, c, false, groupEpilogue(epi, g, kg));
       }
       return;
     }
     const g = geometry(x, w, out, p);
-    if (isDepthwise(x, w, p)) depthwiseForward(this.gpu, g, binding(x), binding(w), binding(out), epi);
-    else conv2dForward(this.gpu, g, binding(x), binding(w), binding(out), epi);
+    if (isDepthwise(x, w, p)) {
+      depthwiseForward(this.gpu, g, binding(x), binding(w), binding(out), epi);
+      return;
+    }
+    // im2col + matrix product per group: out[n][k][pos] = sum over r of w[k][r] col[n][r][pos].
+    const { rows, cols, col } = this.im2colBuffer(g);
+    const kg = g.K / g.groups;
+    const outPlane = planeStride(out)!;
+    for (let group = 0; group < g.groups; group++) {
+      im2col(this.gpu, g, group, binding(x), { buffer: col });
+      const a: Operand = { binding: binding(w), off: w.offset + group * kg * rows, row: rows, col: 1, batch: 0 };
+      const b: Operand = { binding: { buffer: col }, off: 0, row: cols, col: 1, batch: rows * cols };
+      const c: Operand = { binding: binding(out), off: out.offset + group * kg * out.strides[1], row: out.strides[1], col: outPlane, batch: out.strides[0] };
+      this.product(kg, cols, rows, g.N, a, b, c, false, groupEpilogue(epi, group, kg));
+    }
+    this.gpu.pool.release(col);
+  }
+
+  /** A scratch buffer for one group's im2col matrices: [N, rows = C/groups * KH * KW, cols = OH * OW]. */
+  private im2colBuffer(g: ConvGeometry): { rows: number; cols: number; col: GPUBuffer } {
+    const rows = (g.C / g.groups) * g.kernel[0] * g.kernel[1];
+    const cols = g.OH * g.OW;
+    return { rows, cols, col: this.gpu.pool.acquire(g.N * rows * cols * 4) };
   }
 
   conv2dGradInput(dy: Tensor, w: Tensor, dx: Tensor, p: Conv2dParams): void {
@@ -233,8 +254,23 @@ export class GpuBackend implements Backend {
       return;
     }
     const g = geometry(x, dw, dy, p);
-    if (isDepthwise(x, dw, p)) depthwiseGradWeight(this.gpu, g, binding(dy), binding(x), binding(dw), off);
-    else conv2dGradWeight(this.gpu, g, binding(dy), binding(x), binding(dw), off);
+    if (isDepthwise(x, dw, p)) {
+      depthwiseGradWeight(this.gpu, g, binding(dy), binding(x), binding(dw), off);
+      return;
+    }
+    // dw[k][r] = sum over n, pos of dy[n][k][pos] col[n][r][pos], per group.
+    const { rows, cols, col } = this.im2colBuffer(g);
+    const kg = g.K / g.groups;
+    const dyPlane = planeStride(dy);
+    if (dyPlane === null) throw new Error(`conv2d backward: a gradient view of shape [${dy.shape}] with strides [${dy.strides}] is not supported`);
+    for (let group = 0; group < g.groups; group++) {
+      im2col(this.gpu, g, group, binding(x), { buffer: col });
+      const a: Operand = { binding: binding(dy), off: dy.offset + group * kg * dy.strides[1], row: dy.strides[1], col: dyPlane, batch: dy.strides[0] };
+      const b: Operand = { binding: { buffer: col }, off: 0, row: 1, col: cols, batch: rows * cols };
+      const c: Operand = { binding: binding(dw), off: off + group * kg * rows, row: rows, col: 1, batch: 0 };
+      this.product(kg, rows, cols, g.N, a, b, c, true, epilogueBindings());
+    }
+    this.gpu.pool.release(col);
   }
 
   batchNormStats(x: Tensor | null, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, stats: Tensor, o: { momentum: number; eps: number }): void {

@@ -1,4 +1,4 @@
-// `serve`: the inference page (dist/web) on a local web server, with the weights, class names and
+// `serve`: the inference page (dist/browser) on a local web server, with the weights, class names and
 // image size of a training run (--run RUN_DIR) or of a checkpoint given directly (--weights FILE).
 // The checkpoint is checked against the model here, so a mismatch is a start-up error, not a page
 // error; the files are read once, at start-up.
@@ -124,7 +124,7 @@ const PAGE_FILES: Record<string, [file: string, contentType: string]> = {
 };
 
 function pageAssets(): [string, Asset][] {
-  const dir = new URL('../web/', import.meta.url);
+  const dir = new URL('../browser/', import.meta.url);
   return Object.entries(PAGE_FILES).map(([path, [file, contentType]]) => {
     const location = new URL(file, dir);
     if (!existsSync(location)) throw new Error(`the page's file ${location.pathname} is missing: run 'npm run build'`);

@@ -1,18 +1,20 @@
 // Depthwise convolution, input gradient: dx[n,c,h,w] = sum over the taps (kh, kw) that land on
 // (h, w) of dy[n,c,oh,ow] * w[c,kh,kw], oh = (h + pad - kh) / stride when that divides exactly
-// (a gather, so every invocation owns the element it writes).
+// (a gather, so every invocation owns the elements it writes).
 //
-// Tiling: one invocation per input element: x over the input plane, y over channels, z over the batch.
+// Tiling: one invocation per run of 4 neighbouring input elements of a row: x over (row, run) of the
+// input plane, y over channels, z over the batch; the channel's taps in registers.
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import type { ConvGeometry } from './conv_common.js';
+import { RUN } from './depthwise.js';
 
 function kernel(g: ConvGeometry, workgroup: number): Kernel {
   const [KH, KW] = g.kernel;
   const [SH, SW] = g.stride;
   return {
     name: `depthwise_grad_input_${KH}x${KW}_s${SH}`,
-    params: ['H', 'W', 'OH', 'OW', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW'],
+    params: ['H', 'W', 'OH', 'OW', 'runs', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
@@ -22,25 +24,32 @@ function kernel(g: ConvGeometry, workgroup: number): Kernel {
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.y;
   let n = gid.z;
-  if (gid.x >= P.H * P.W) { return; }
-  let h = gid.x / P.W;
-  let wx = gid.x % P.W;
+  if (gid.x >= P.H * P.runs) { return; }
+  let h = gid.x / P.runs;
+  let w0 = (gid.x % P.runs) * ${RUN}u;
+  var taps: array<f32, ${KH * KW}>;
+  for (var t = 0u; t < ${KH * KW}u; t++) { taps[t] = w[c * ${KH * KW}u + t]; }
   let plane = P.yOff + n * P.yN + c * P.yC;
-  var acc = 0.0;
+  var acc: array<f32, ${RUN}>;
   for (var kh = 0u; kh < ${KH}u; kh++) {
     let th = i32(h) + ${g.padding[0]} - i32(kh);
     if (th < 0 || th % ${SH} != 0) { continue; }
     let oh = u32(th / ${SH});
     if (oh >= P.OH) { continue; }
-    for (var kw = 0u; kw < ${KW}u; kw++) {
-      let tw = i32(wx) + ${g.padding[1]} - i32(kw);
-      if (tw < 0 || tw % ${SW} != 0) { continue; }
-      let ow = u32(tw / ${SW});
-      if (ow >= P.OW) { continue; }
-      acc = fma(dy[plane + oh * P.yH + ow * P.yW], w[c * ${KH * KW}u + kh * ${KW}u + kw], acc);
+    let row = plane + oh * P.yH;
+    for (var j = 0u; j < ${RUN}u; j++) {
+      for (var kw = 0u; kw < ${KW}u; kw++) {
+        let tw = i32(w0 + j) + ${g.padding[1]} - i32(kw);
+        if (tw < 0 || tw % ${SW} != 0) { continue; }
+        let ow = u32(tw / ${SW});
+        if (ow < P.OW) { acc[j] = fma(dy[row + ow * P.yW], taps[kh * ${KW}u + kw], acc[j]); }
+      }
     }
   }
-  dx[P.xOff + n * P.xN + c * P.xC + h * P.xH + wx * P.xW] = acc;
+  let out = P.xOff + n * P.xN + c * P.xC + h * P.xH;
+  for (var j = 0u; j < ${RUN}u; j++) {
+    if (w0 + j < P.W) { dx[out + (w0 + j) * P.xW] = acc[j]; }
+  }
 }
 `,
   };
@@ -48,11 +57,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 
 export function depthwiseGradInput(gpu: Gpu, g: ConvGeometry, dy: Binding, w: Binding, dx: Binding): void {
   const workgroup = Math.min(64, gpu.maxInvocations);
-  gpu.run(kernel(g, workgroup), [dy, w, dx], [Math.ceil((g.H * g.W) / workgroup), g.C, g.N], {
+  const runs = Math.ceil(g.W / RUN);
+  gpu.run(kernel(g, workgroup), [dy, w, dx], [Math.ceil((g.H * runs) / workgroup), g.C, g.N], {
     H: g.H,
     W: g.W,
     OH: g.OH,
     OW: g.OW,
+    runs,
     ...g.xStrides,
     ...g.yStrides,
   });

@@ -9,9 +9,11 @@
 // cooperatively along each operand's unit-stride dimension; with `vec4` the unit-stride loads are
 // vec4 loads (all offsets and strides multiples of 4, K and the loaded extent too).
 // Epilogue, per output row: optional scale and shift (folded batch norm, bias), optional ReLU.
+// Software adapters get matmul_direct.ts instead (no workgroup memory), unless a tiling is forced.
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import { type EpilogueBindings, epilogueCode } from './conv_common.js';
+import { matmulDirect } from './matmul_direct.js';
 
 export interface MatmulTiling {
   TM: number;
@@ -191,7 +193,18 @@ function canVec4(args: MatmulArgs, aUnitK: boolean, bUnitN: boolean, t: MatmulTi
   return aOk && bOk;
 }
 
+/** How many partial products a sum over `batches` should be split into to keep the device busy. */
+export function splitCount(gpu: Gpu, M: number, N: number, batches: number): number {
+  const blocks = gpu.cpuLike ? Math.ceil(M / 8) * Math.ceil(N / 16) : Math.ceil(M / 64) * Math.ceil(N / 64);
+  const wanted = gpu.cpuLike ? 256 : 64;
+  return Math.max(1, Math.min(batches, Math.ceil(wanted / blocks)));
+}
+
 export function matmul(gpu: Gpu, args: MatmulArgs): void {
+  if (gpu.cpuLike && !args.tiling) {
+    matmulDirect(gpu, args);
+    return;
+  }
   const tiling = args.tiling ?? chooseTiling(args.M, args.N);
   const aUnitK = args.a.col === 1;
   const bUnitN = args.b.col === 1;

@@ -1,15 +1,17 @@
-// Builds the browser files into dist/web (run after tsc: `node dist/web/build.js`): esbuild bundles
-// src/web/engine.ts into engine.js (the engine as one ES module) and src/web/page.ts into page.js,
-// which imports './engine.js' at run time rather than carrying a second copy; index.html and
-// style.css are copied. A Node built-in reached from the browser's import graph fails the build,
-// except the device layer's dynamic import of node:fs on its Node-only path, which browsers never take.
+// Builds what the browser loads into dist/browser (run after tsc: `node dist/web/build.js`): esbuild
+// bundles src/web/engine.ts into engine.js (the engine as one ES module) and src/web/page.ts into
+// page.js, which imports './engine.js' at run time rather than carrying a second copy; index.html
+// and style.css are copied. Not dist/web: tsc writes its own engine.js and page.js there (one module
+// per source file), and a later `tsc` alone would overwrite the bundles.
+// A Node built-in reached from the browser's import graph fails the build, except the device
+// layer's dynamic import of node:fs on its Node-only path, which browsers never take.
 
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 
 const source = new URL('../../src/web/', import.meta.url);
-const out = new URL('./', import.meta.url);
+const out = new URL('../browser/', import.meta.url);
 
 /** The page's imports of './engine.js' stay imports of the engine bundle. */
 const engineExternal: Plugin = {
@@ -23,7 +25,7 @@ const engineExternal: Plugin = {
 const browserOnly: Plugin = {
   name: 'browser-only',
   setup(b) {
-    b.onResolve({ filter: /^(node:|pngjs$|jpeg-js$|webgpu$)/ }, (args) => {
+    b.onResolve({ filter: /^(node:|pngjs$|webgpu$)/ }, (args) => {
       if (args.path === 'node:fs' && args.kind === 'dynamic-import' && args.importer.endsWith('/src/gpu/device.ts')) return { path: args.path, external: true };
       return { errors: [{ text: `${args.importer} imports ${args.path}, which does not exist in browsers: keep Node-only modules out of src/web's import graph` }] };
     });

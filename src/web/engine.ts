@@ -1,4 +1,4 @@
-// The engine as a browser module (bundled to dist/web/engine.js): everything a page needs to load a
+// The engine as a browser module (bundled to dist/browser/engine.js): everything a page needs to load a
 // checkpoint into ShuffleNet V2 on the browser's WebGPU adapter, turn an image file into the
 // network's input exactly as `predict` does, classify it and explain the prediction with Grad-CAM.
 // Nothing here touches Node APIs; images are decoded by the browser itself.

@@ -1,4 +1,4 @@
-// The inference page's script (bundled to dist/web/page.js): reads the server's config.json, opens
+// The inference page's script (bundled to dist/browser/page.js): reads the server's config.json, opens
 // the WebGPU adapter, loads the weights, then classifies the demo image and every image the user
 // chooses or drops. The result is written into [data-testid=prediction] (data-probabilities,
 // data-class, data-file) last, once everything about it is on screen.

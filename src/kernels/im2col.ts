@@ -1,0 +1,58 @@
+// im2col: the patches a convolution multiplies, laid out as a matrix, so that the convolution becomes
+// a matrix product on the tiled matmul kernel:
+//   col[n][(c * KH + kh) * KW + kw][oh * OW + ow] = x[n][c][oh*s - p + kh][ow*s - p + kw]  (0 outside)
+// for the channels c of one group. Used for convolutions that are neither 1x1 nor depthwise (the
+// 3x3 stride-2 stem: 27 rows, so the product has a long, well-tiled N dimension).
+//
+// Tiling: x walks output positions (several per invocation on software adapters), y the col rows
+// (c, kh, kw), z the batch; every read is a gather from the strided input view.
+
+import type { Binding, Gpu, Kernel } from '../gpu/context.js';
+import type { ConvGeometry } from './conv_common.js';
+
+function kernel(g: ConvGeometry, workgroup: number): Kernel {
+  const [KH, KW] = g.kernel;
+  return {
+    name: `im2col_${KH}x${KW}_s${g.stride[0]}`,
+    params: ['H', 'W', 'OH', 'OW', 'rows', 'cOff', 'xOff', 'xN', 'xC', 'xH', 'xW'],
+    wgsl: /* wgsl */ `
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> col: array<f32>;
+
+@compute @workgroup_size(${workgroup})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let row = gid.y;
+  let n = gid.z;
+  let kw = row % ${KW}u;
+  let kh = (row / ${KW}u) % ${KH}u;
+  let c = P.cOff + row / ${KH * KW}u;
+  let plane = P.xOff + n * P.xN + c * P.xC;
+  let positions = P.OH * P.OW;
+  let out = (n * P.rows + row) * positions;
+  for (var o = gid.x; o < positions; o += groups.x * ${workgroup}u) {
+    let h = i32((o / P.OW) * ${g.stride[0]}u + kh) - ${g.padding[0]};
+    let w = i32((o % P.OW) * ${g.stride[1]}u + kw) - ${g.padding[1]};
+    var v = 0.0;
+    if (h >= 0 && h < i32(P.H) && w >= 0 && w < i32(P.W)) { v = x[plane + u32(h) * P.xH + u32(w) * P.xW]; }
+    col[out + o] = v;
+  }
+}
+`,
+  };
+}
+
+/** Fills col [N, (C/groups)*KH*KW, OH*OW] with the patches of channel group `group`. */
+export function im2col(gpu: Gpu, g: ConvGeometry, group: number, x: Binding, col: Binding): void {
+  const workgroup = Math.min(64, gpu.maxInvocations);
+  const rows = (g.C / g.groups) * g.kernel[0] * g.kernel[1];
+  const perInvocation = gpu.cpuLike ? 8 : 1;
+  gpu.run(kernel(g, workgroup), [x, col], [Math.min(Math.ceil((g.OH * g.OW) / (workgroup * perInvocation)), gpu.limits.maxComputeWorkgroupsPerDimension), rows, g.N], {
+    H: g.H,
+    W: g.W,
+    OH: g.OH,
+    OW: g.OW,
+    rows,
+    cOff: group * (g.C / g.groups),
+    ...g.xStrides,
+  });
+}

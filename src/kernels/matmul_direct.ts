@@ -1,0 +1,153 @@
+// Register-blocked matrix multiply without workgroup memory, for software adapters (llvmpipe,
+// SwiftShader), where workgroup memory is ordinary memory behind extra copies and every barrier is a
+// context switch, while reads straight from the operands hit the CPU's caches. Same contract as
+// matmul.ts: C[z] = epilogue(sum over b in batches(z) of A[b] . B[b]), strided operands.
+//
+// Tiling: one invocation per RM x RN block of C (x over column blocks, y over row blocks, z over
+// splits). The K loop is vectorised along whichever dimension has unit stride:
+//   'n': B is unit-stride along N (forward and input-gradient convolutions): per k, RN/4 vec4 of B,
+//        RM scalars of A, RM x RN/4 vec4 FMAs;
+//   'k': A and B are unit-stride along K (weight gradients): per 4 k, RM vec4 of A and RN vec4 of B,
+//        RM x RN dot products;
+//   'scalar': anything else.
+
+import type { Gpu, Kernel } from '../gpu/context.js';
+import { epilogueCode } from './conv_common.js';
+import type { MatmulArgs } from './matmul.js';
+
+type Mode = 'n' | 'k' | 'scalar';
+
+const BLOCK: Record<Mode, [number, number]> = { n: [8, 16], k: [4, 4], scalar: [8, 16] };
+
+const PARAMS = ['M', 'N', 'K', 'aOff', 'aRow', 'aCol', 'aBatch', 'bOff', 'bRow', 'bCol', 'bBatch', 'cOff', 'cRow', 'cCol', 'cBatch', 'batches', 'perSplit', 'scaleOff', 'shiftOff'] as const;
+
+function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
+  const [RM, RN] = BLOCK[mode];
+  const epi = args.epilogue;
+  const vecB = mode === 'n' || mode === 'k';
+  const Q = mode === 'n' ? RN / 4 : RN;
+  const accType = mode === 'n' ? 'vec4<f32>' : 'f32';
+  const accCount = mode === 'n' ? RM * Q : RM * RN;
+  const body =
+    mode === 'n'
+      ? /* wgsl */ `
+    for (var k = 0u; k < P.K; k++) {
+      var b: array<vec4<f32>, ${Q}>;
+      for (var j = 0u; j < ${Q}u; j++) { b[j] = B[(bBase + k * P.bRow + min(n0 + 4u * j, P.N - 4u)) / 4u]; }
+      for (var i = 0u; i < ${RM}u; i++) {
+        let a = vec4<f32>(A[aBase + min(m0 + i, P.M - 1u) * P.aRow + k * P.aCol]);
+        for (var j = 0u; j < ${Q}u; j++) { acc[i * ${Q}u + j] = fma(a, b[j], acc[i * ${Q}u + j]); }
+      }
+    }`
+      : mode === 'k'
+        ? /* wgsl */ `
+    for (var k = 0u; k < P.K; k += 4u) {
+      var a: array<vec4<f32>, ${RM}>;
+      var b: array<vec4<f32>, ${RN}>;
+      for (var i = 0u; i < ${RM}u; i++) { a[i] = A[(aBase + min(m0 + i, P.M - 1u) * P.aRow + k) / 4u]; }
+      for (var j = 0u; j < ${RN}u; j++) { b[j] = B[(bBase + min(n0 + j, P.N - 1u) * P.bCol + k) / 4u]; }
+      for (var i = 0u; i < ${RM}u; i++) {
+        for (var j = 0u; j < ${RN}u; j++) { acc[i * ${RN}u + j] += dot(a[i], b[j]); }
+      }
+    }`
+        : /* wgsl */ `
+    for (var k = 0u; k < P.K; k++) {
+      var b: array<f32, ${RN}>;
+      for (var j = 0u; j < ${RN}u; j++) { b[j] = B[bBase + k * P.bRow + min(n0 + j, P.N - 1u) * P.bCol]; }
+      for (var i = 0u; i < ${RM}u; i++) {
+        let a = A[aBase + min(m0 + i, P.M - 1u) * P.aRow + k * P.aCol];
+        for (var j = 0u; j < ${RN}u; j++) { acc[i * ${RN}u + j] = fma(a, b[j], acc[i * ${RN}u + j]); }
+      }
+    }`;
+  const store =
+    mode === 'n'
+      ? /* wgsl */ `
+    for (var j = 0u; j < ${Q}u; j++) {
+      let v = acc[i * ${Q}u + j];
+      for (var e = 0u; e < 4u; e++) {
+        let n = n0 + 4u * j + e;
+        if (n < P.N) {
+          var y = v[e];
+          ${epilogueCode(epi, 'y', 'm')}
+          C[cBase + m * P.cRow + n * P.cCol] = y;
+        }
+      }
+    }`
+      : /* wgsl */ `
+    for (var j = 0u; j < ${RN}u; j++) {
+      let n = n0 + j;
+      if (n < P.N) {
+        var y = acc[i * ${RN}u + j];
+        ${epilogueCode(epi, 'y', 'm')}
+        C[cBase + m * P.cRow + n * P.cCol] = y;
+      }
+    }`;
+  return {
+    name: `matmul_direct_${mode}_${RM}x${RN}`,
+    params: PARAMS,
+    wgsl: /* wgsl */ `
+@group(0) @binding(1) var<storage, read> A: array<${mode === 'k' ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(2) var<storage, read> B: array<${vecB ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+${epi.declarations(4)}
+
+@compute @workgroup_size(${workgroup})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let n0 = gid.x * ${RN}u;
+  let m0 = gid.y * ${RM}u;
+  if (n0 >= P.N || m0 >= P.M) { return; }
+  let z = gid.z;
+  var acc: array<${accType}, ${accCount}>;
+  let first = z * P.perSplit;
+  let last = min(first + P.perSplit, P.batches);
+  for (var batch = first; batch < last; batch++) {
+    let aBase = P.aOff + batch * P.aBatch;
+    let bBase = P.bOff + batch * P.bBatch;
+${body}
+  }
+  let cBase = P.cOff + z * P.cBatch;
+  for (var i = 0u; i < ${RM}u; i++) {
+    let m = m0 + i;
+    if (m >= P.M) { break; }
+${store}
+  }
+}
+`,
+  };
+}
+
+/** Which vectorisation the operands allow (every vec4 access 16-byte aligned, extents whole quads). */
+export function directMode(args: MatmulArgs): Mode {
+  const four = (x: number) => x % 4 === 0;
+  const { a, b } = args;
+  if (b.col === 1 && four(args.N) && four(b.off) && four(b.row) && four(b.batch)) return 'n';
+  if (a.col === 1 && b.row === 1 && four(args.K) && four(a.off) && four(a.row) && four(a.batch) && four(b.off) && four(b.col) && four(b.batch)) return 'k';
+  return 'scalar';
+}
+
+export function matmulDirect(gpu: Gpu, args: MatmulArgs): void {
+  const mode = directMode(args);
+  const [RM, RN] = BLOCK[mode];
+  const workgroup = Math.min(64, gpu.maxInvocations);
+  const bindings = [args.a.binding, args.b.binding, args.c.binding, ...args.epilogue.bindings];
+  gpu.run(kernel(mode, args, workgroup), bindings, [Math.ceil(args.N / RN / workgroup), Math.ceil(args.M / RM), args.splits], {
+    M: args.M,
+    N: args.N,
+    K: args.K,
+    aOff: args.a.off,
+    aRow: args.a.row,
+    aCol: args.a.col,
+    aBatch: args.a.batch,
+    bOff: args.b.off,
+    bRow: args.b.row,
+    bCol: args.b.col,
+    bBatch: args.b.batch,
+    cOff: args.c.off,
+    cRow: args.c.row,
+    cCol: args.c.col,
+    cBatch: args.c.batch,
+    batches: args.batches,
+    perSplit: Math.ceil(args.batches / args.splits),
+    ...args.epilogue.offsets,
+  });
+}
