@@ -8,6 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { openContext } from './context.js';
 import { guidelines, printGuidelines } from './guidelines.js';
 import { kernels, printKernels } from './kernels.js';
+import { dataBench, printData } from './data.js';
 import { modelBench, printModel } from './model.js';
 import { FULL, SMOKE } from './timing.js';
 
@@ -41,6 +42,9 @@ async function main(): Promise<void> {
     const rows = await modelBench(ctx);
     printModel(rows);
     out.model = rows;
+    const data = await dataBench(ctx);
+    printData(data);
+    out.data = data;
   }
   if (args.json) writeFileSync(args.json, `${JSON.stringify(out, null, 1)}\n`);
 }

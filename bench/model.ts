@@ -10,6 +10,7 @@ import { backward, noGrad } from 'shufflenet-webgpu/autograd/tape';
 import { ShuffleNetV2, type Width } from 'shufflenet-webgpu/model/shufflenet';
 import type { BenchContext } from './context.js';
 import { table } from './report.js';
+import { printProfile, profileStep } from './profile.js';
 import { time } from './timing.js';
 
 export interface ModelRow {
@@ -25,6 +26,8 @@ export interface ModelRow {
   pipelines: number;
   peakPoolMiB: number;
   dispatchesPerTrainStep: number;
+  /** Per-kernel GPU time of one training step (the first configuration only). */
+  profile?: Awaited<ReturnType<typeof profileStep>>;
 }
 
 function randomInput(batch: number, resolution: number, classes: number) {
@@ -71,6 +74,11 @@ export async function modelBench(ctx: BenchContext): Promise<ModelRow[]> {
       backward(crossEntropy(model.forward(input()), intTensor(data.y)));
       frozenOptimizer.step();
     }, ctx.timing);
+    let profile: ModelRow['profile'];
+    if (rows.length === 0) {
+      model.namedParameters().forEach(([, p]) => (p.requiresGrad = true));
+      profile = await profileStep(backend, trainStep);
+    }
     rows.push({
       model: width,
       batch,
@@ -83,6 +91,7 @@ export async function modelBench(ctx: BenchContext): Promise<ModelRow[]> {
       pipelines: gpu.pipelines.size,
       peakPoolMiB: gpu.pool.peakHeldBytes / 2 ** 20,
       dispatchesPerTrainStep: dispatches,
+      profile,
     });
     optimizer.zeroGrad();
     backend.gpu.device.destroy();
@@ -96,4 +105,6 @@ export function printModel(rows: ModelRow[]): void {
     rows.map((r) => [r.model, r.batch, r.resolution, r.inferenceImgPerS, r.trainImgPerS, r.frozenImgPerS, r.firstStepMs, r.compileMs, r.pipelines, r.peakPoolMiB, r.dispatchesPerTrainStep]),
   ));
   console.log();
+  const first = rows[0];
+  if (first?.profile) printProfile(`where a training step of ${first.model}, batch ${first.batch}, ${first.resolution}x${first.resolution} spends its GPU time`, first.profile);
 }

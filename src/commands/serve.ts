@@ -40,7 +40,6 @@ interface Served {
   weightsPath: string;
   /** The weights' file, as the page names it. */
   weightsName: string;
-  run: string | null;
   dataVal: string | null;
 }
 
@@ -80,7 +79,6 @@ function fromRun(run: string): Given {
     weights: readWeights(weightsPath, '--run'),
     weightsPath,
     weightsName: `${basename(run)}/weights/${basename(weightsPath)}`,
-    run: basename(run),
     dataVal: typeof dataVal === 'string' ? dataVal : null,
   };
 }
@@ -98,7 +96,6 @@ async function resolveServed(a: ServeArgs): Promise<Served> {
         weights: readWeights(a.weights!, '--weights'),
         weightsPath: a.weights!,
         weightsName: basename(a.weights!),
-        run: null,
         dataVal: null,
       };
   const state = await readCheckpoint(given.weights, given.weightsPath);
@@ -132,6 +129,8 @@ function pageAssets(): [string, Asset][] {
   });
 }
 
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
+
 /** The URL to open for a bound address: an unspecified address (every interface) is opened as localhost. */
 function pageUrl({ address, port }: AddressInfo): string {
   const host = address === '0.0.0.0' || address === '::' ? 'localhost' : address.includes(':') ? `[${address}]` : address;
@@ -148,7 +147,6 @@ export async function serveCommand(a: ServeArgs): Promise<void> {
     num_classes: served.numClasses,
     class_names: served.classNames,
     img_size: served.imgSize,
-    run: served.run,
     weights: { url: '/weights', name: served.weightsName },
     demo_image: { url: '/demo-image', name: demo.name },
   };
@@ -158,12 +156,11 @@ export async function serveCommand(a: ServeArgs): Promise<void> {
     ['/weights', { contentType: 'application/octet-stream', body: served.weights }],
     ['/demo-image', { contentType: demo.contentType, body: demo.bytes }],
   ]);
-  const server = createPageServer(routes);
+  const server = createPageServer(routes, isLoopback(a.host));
   const bound = await listen(server, port, a.host);
-  const loopback = bound.address.startsWith('127.') || bound.address === '::1';
   console.log(`ShuffleNet V2 ${served.width}, ${served.numClasses} classes (${served.classNames.join(', ')}), ${served.imgSize}x${served.imgSize}, weights ${served.weightsName}`);
   console.log(`demo image: ${demo.source}`);
-  if (!loopback) console.log(`warning: listening on ${bound.address} (--host ${a.host}): other machines on the network can open the page`);
+  if (!isLoopback(bound.address)) console.log(`warning: listening on ${bound.address} (--host ${a.host}): other machines on the network can open the page`);
   console.log(`open ${pageUrl(bound)} in a browser with WebGPU (Ctrl+C stops the server)`);
   await new Promise<void>((resolve) => server.once('close', () => resolve()));
 }

@@ -155,6 +155,8 @@ async function openDevice(adapter: GPUAdapter): Promise<GPUDevice> {
   return adapter.requestDevice({ requiredLimits, requiredFeatures });
 }
 
+const BROWSER_HINT = 'The browser offers WebGPU but no adapter: enable hardware acceleration, or WebGPU in the browser\'s flags (chrome://flags/#enable-unsafe-webgpu), and open the page over http://localhost or https.';
+
 const INSTALL_HINT = [
   'To get a software adapter on Debian or Ubuntu, install one of:',
   '  - Mesa llvmpipe (OpenGL): apt-get install libegl1 libgl1-mesa-dri',
@@ -192,5 +194,6 @@ export async function openGpu(filter?: string): Promise<OpenedDevice> {
     }
   }
   const what = filter ? `No WebGPU adapter matching '${filter}' could be opened.` : 'No WebGPU adapter could be opened.';
-  throw new NoAdapterError(`${what}\nTried:\n${tried.map((t) => `  - ${t}`).join('\n')}\n${INSTALL_HINT}`);
+  const hint = browserGpu ? BROWSER_HINT : INSTALL_HINT;
+  throw new NoAdapterError(`${what}\nTried:\n${tried.map((t) => `  - ${t}`).join('\n')}\n${hint}`);
 }

@@ -9,17 +9,20 @@
 //        RM scalars of A, RM x RN/4 vec4 FMAs;
 //   'k': A and B are unit-stride along K (weight gradients): per 4 k, RM vec4 of A and RN vec4 of B,
 //        RM x RN dot products;
+//   'folded': short rows of B that share A (a 7x7 or smaller feature map times a weight matrix): the
+//        batch is folded into the columns, so blocks of columns span images; per k, RN gathered
+//        scalars of B, RM scalars of A;
 //   'scalar': anything else.
 
 import type { Gpu, Kernel } from '../gpu/context.js';
 import { epilogueCode } from './conv_common.js';
 import type { MatmulArgs } from './matmul.js';
 
-type Mode = 'n' | 'k' | 'scalar';
+type Mode = 'n' | 'k' | 'folded' | 'scalar';
 
-const BLOCK: Record<Mode, [number, number]> = { n: [8, 16], k: [4, 4], scalar: [8, 16] };
+const BLOCK: Record<Mode, [number, number]> = { n: [8, 16], k: [4, 4], folded: [8, 16], scalar: [8, 16] };
 
-const PARAMS = ['M', 'N', 'K', 'aOff', 'aRow', 'aCol', 'aBatch', 'bOff', 'bRow', 'bCol', 'bBatch', 'cOff', 'cRow', 'cCol', 'cBatch', 'batches', 'perSplit', 'scaleOff', 'shiftOff'] as const;
+const PARAMS = ['M', 'N', 'K', 'cols', 'aOff', 'aRow', 'aCol', 'aBatch', 'bOff', 'bRow', 'bCol', 'bBatch', 'cOff', 'cRow', 'cCol', 'cBatch', 'batches', 'perSplit', 'scaleOff', 'shiftOff'] as const;
 
 function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
   const [RM, RN] = BLOCK[mode];
@@ -37,6 +40,21 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
       for (var i = 0u; i < ${RM}u; i++) {
         let a = vec4<f32>(A[aBase + min(m0 + i, P.M - 1u) * P.aRow + k * P.aCol]);
         for (var j = 0u; j < ${Q}u; j++) { acc[i * ${Q}u + j] = fma(a, b[j], acc[i * ${Q}u + j]); }
+      }
+    }`
+      : mode === 'folded'
+        ? /* wgsl */ `
+    var bAt: array<u32, ${RN}>;
+    for (var j = 0u; j < ${RN}u; j++) {
+      let column = min(n0 + j, P.N - 1u);
+      bAt[j] = P.bOff + (column / P.cols) * P.bBatch + (column % P.cols) * P.bCol;
+    }
+    for (var k = 0u; k < P.K; k++) {
+      var b: array<f32, ${RN}>;
+      for (var j = 0u; j < ${RN}u; j++) { b[j] = B[bAt[j] + k * P.bRow]; }
+      for (var i = 0u; i < ${RM}u; i++) {
+        let a = A[P.aOff + min(m0 + i, P.M - 1u) * P.aRow + k * P.aCol];
+        for (var j = 0u; j < ${RN}u; j++) { acc[i * ${RN}u + j] = fma(a, b[j], acc[i * ${RN}u + j]); }
       }
     }`
       : mode === 'k'
@@ -60,7 +78,17 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
       }
     }`;
   const store =
-    mode === 'n'
+    mode === 'folded'
+      ? /* wgsl */ `
+    for (var j = 0u; j < ${RN}u; j++) {
+      let n = n0 + j;
+      if (n < P.N) {
+        var y = acc[i * ${RN}u + j];
+        ${epilogueCode(epi, 'y', 'm')}
+        C[P.cOff + (n / P.cols) * P.cBatch + m * P.cRow + (n % P.cols) * P.cCol] = y;
+      }
+    }`
+      : mode === 'n'
       ? /* wgsl */ `
     for (var j = 0u; j < ${Q}u; j++) {
       let v = acc[i * ${Q}u + j];
@@ -98,13 +126,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (n0 >= P.N || m0 >= P.M) { return; }
   let z = gid.z;
   var acc: array<${accType}, ${accCount}>;
-  let first = z * P.perSplit;
+${mode === 'folded' ? body : `  let first = z * P.perSplit;
   let last = min(first + P.perSplit, P.batches);
   for (var batch = first; batch < last; batch++) {
     let aBase = P.aOff + batch * P.aBatch;
     let bBase = P.bOff + batch * P.bBatch;
 ${body}
-  }
+  }`}
   let cBase = P.cOff + z * P.cBatch;
   for (var i = 0u; i < ${RM}u; i++) {
     let m = m0 + i;
@@ -122,6 +150,8 @@ export function directMode(args: MatmulArgs): Mode {
   const { a, b } = args;
   if (b.col === 1 && four(args.N) && four(b.off) && four(b.row) && four(b.batch)) return 'n';
   if (a.col === 1 && b.row === 1 && four(args.K) && four(a.off) && four(a.row) && four(a.batch) && four(b.off) && four(b.col) && four(b.batch)) return 'k';
+  // Folding needs one shared A and one output per batch (no sum over batches).
+  if (a.batch === 0 && args.splits === args.batches && args.N < 64) return 'folded';
   return 'scalar';
 }
 
@@ -130,10 +160,13 @@ export function matmulDirect(gpu: Gpu, args: MatmulArgs): void {
   const [RM, RN] = BLOCK[mode];
   const workgroup = Math.min(64, gpu.maxInvocations);
   const bindings = [args.a.binding, args.b.binding, args.c.binding, ...args.epilogue.bindings];
-  gpu.run(kernel(mode, args, workgroup), bindings, [Math.ceil(args.N / RN / workgroup), Math.ceil(args.M / RM), args.splits], {
+  const folded = mode === 'folded';
+  const columns = folded ? args.N * args.batches : args.N;
+  gpu.run(kernel(mode, args, workgroup), bindings, [Math.ceil(columns / RN / workgroup), Math.ceil(args.M / RM), folded ? 1 : args.splits], {
     M: args.M,
-    N: args.N,
+    N: columns,
     K: args.K,
+    cols: args.N,
     aOff: args.a.off,
     aRow: args.a.row,
     aCol: args.a.col,

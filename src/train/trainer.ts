@@ -221,23 +221,22 @@ async function trainEpoch(ctx: RunContext, model: ShuffleNetV2, optimizer: Optim
   let lossSum = 0;
   let steps = 0;
   let correct = 0;
-  // The loss and logits of step i are read back while step i + 1 runs on the GPU.
+  // Step i's logits are read back (the one readback of a step; the loss is worked out from them on
+  // the CPU) while step i + 1 is recorded and runs on the GPU.
   let pending: Promise<void> | null = null;
   for await (const batch of loader.batches(samples, { batchSize: c.batch_size, epoch, shuffle: c.shuffle, augment: c.augment, onFailure: (f) => ctx.log(`warning: ${f.message}`) })) {
     const step = steps++;
-    const [loss, logits] = tidy(() => {
+    const logits = tidy(() => {
       const { x, y } = batchTensors(batch, c.img_size);
       optimizer.zeroGrad();
       const logits = model.forward(x);
-      const loss = crossEntropy(logits, y);
-      backward(loss);
+      backward(crossEntropy(logits, y));
       optimizer.step();
-      return [loss, logits];
+      return logits;
     });
-    const readBack = Promise.all([loss.data(), logits.data()]).then(([lossValue, logitValues]) => {
-      loss.dispose();
+    const readBack = logits.data().then((logitValues) => {
       logits.dispose();
-      const value = lossValue[0];
+      const value = meanCrossEntropy(logitValues, batch.labels, classes.length);
       if (!Number.isFinite(value)) {
         const kept = epoch > 0 ? `the weights of epoch ${epoch - 1} are kept in ${ctx.runDir}/weights (last.pth; resume.safetensors continues from there)` : 'no epoch had completed, so no weights were saved';
         throw new TrainingStopped(`the training loss became ${value} at epoch ${epoch}, step ${step + 1}; training stopped (try a lower --lr): ${kept}`);
@@ -261,6 +260,17 @@ async function trainEpoch(ctx: RunContext, model: ShuffleNetV2, optimizer: Optim
   return { metrics: epochMetrics(confusion, classes, lossSum / Math.max(steps, 1)), confusion, predictions: [] };
 }
 
+/** The mean softmax cross-entropy of a batch, from its logits (float64 on the CPU). */
+function meanCrossEntropy(logits: ArrayLike<number>, labels: Int32Array, classes: number): number {
+  let total = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const row = Array.from({ length: classes }, (_, k) => logits[i * classes + k]);
+    const max = Math.max(...row);
+    total += max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0)) - row[labels[i]];
+  }
+  return total / labels.length;
+}
+
 async function evaluate(ctx: RunContext, model: ShuffleNetV2, loader: DataLoader, samples: Sample[], classes: string[], epoch: number): Promise<PassResult> {
   const c = ctx.config;
   model.eval();
@@ -269,17 +279,10 @@ async function evaluate(ctx: RunContext, model: ShuffleNetV2, loader: DataLoader
   let lossSum = 0;
   let batches = 0;
   for await (const batch of loader.batches(samples, { batchSize: c.batch_size, epoch, shuffle: false, augment: false })) {
-    const [logits, loss] = tidy(() =>
-      noGrad(() => {
-        const { x, y } = batchTensors(batch, c.img_size);
-        const logits = model.forward(x);
-        return [logits, crossEntropy(logits, y)];
-      }),
-    );
-    const [logitValues, lossValue] = await Promise.all([logits.data(), loss.data()]);
+    const logits = tidy(() => noGrad(() => model.forward(tensor(batch.images, [batch.size, 3, c.img_size, c.img_size]))));
+    const logitValues = await logits.data();
     logits.dispose();
-    loss.dispose();
-    lossSum += lossValue[0];
+    lossSum += meanCrossEntropy(logitValues, batch.labels, classes.length);
     batches++;
     for (let i = 0; i < batch.size; i++) {
       rows.push({ file: batch.files[i], label: batch.labels[i], probabilities: softmax(logitValues.subarray(i * classes.length, (i + 1) * classes.length)) });

@@ -1,10 +1,9 @@
-// The engine as a browser module (bundled to dist/browser/engine.js): everything a page needs to load a
-// checkpoint into ShuffleNet V2 on the browser's WebGPU adapter, turn an image file into the
-// network's input exactly as `predict` does, classify it and explain the prediction with Grad-CAM.
-// Nothing here touches Node APIs; images are decoded by the browser itself.
+// The engine as a browser module (bundled to dist/browser/engine.js): the tensors, autograd and ops,
+// and everything a page needs to load a checkpoint into ShuffleNet V2 on the browser's WebGPU
+// adapter, turn an image file into the network's input exactly as `predict` does, classify it and
+// explain the prediction with Grad-CAM. Nothing here reaches Node APIs.
 
-export { getBackend, initBackend } from '../autograd/engine.js';
-export { GpuBackend } from '../autograd/gpu_backend.js';
+export * from '../autograd/index.js';
 export { NoAdapterError, type AdapterDescription } from '../gpu/device.js';
 export { ShuffleNetV2, WIDTHS, isWidth, type Width } from '../model/shufflenet.js';
 export { CheckpointError, readCheckpoint, type StateDict } from '../model/checkpoint/index.js';

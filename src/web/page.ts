@@ -24,7 +24,6 @@ interface Config {
   num_classes: number;
   class_names: string[];
   img_size: number;
-  run: string | null;
   weights: { url: string; name: string };
   demo_image: { url: string; name: string };
 }

@@ -2,7 +2,8 @@
 // nothing else. The path is looked up exactly as the request sends it (no decoding, no joining onto a
 // folder), so '..' in any spelling or encoding simply finds nothing: 404. Only GET and HEAD are
 // answered; the server accepts no uploads (images stay in the browser), so request bodies are never
-// read and need no size limit.
+// read and need no size limit. On a loopback address, requests must name a loopback host: a web
+// page elsewhere cannot read the weights or the demo image through DNS rebinding.
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,9 +23,22 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 };
 
-export function createPageServer(routes: Routes): Server {
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** The host of a Host header, without its port. */
+function hostName(header: string): string {
+  return header.startsWith('[') ? header.slice(0, header.indexOf(']') + 1) : header.split(':')[0];
+}
+
+/** With `loopbackOnly`, requests whose Host header names another host are refused (403). */
+export function createPageServer(routes: Routes, loopbackOnly: boolean): Server {
   return createServer((request, response) => {
     const path = (request.url ?? '').split('?')[0];
+    if (loopbackOnly && !LOOPBACK_HOSTS.has(hostName(request.headers.host ?? '').toLowerCase())) {
+      response.writeHead(403, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8' });
+      response.end('forbidden: open the page as localhost, 127.0.0.1 or [::1]\n');
+      return;
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { ...SECURITY_HEADERS, allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' });
       response.end('method not allowed: this server only sends files\n');
