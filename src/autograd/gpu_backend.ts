@@ -153,7 +153,8 @@ export class GpuBackend implements Backend {
   /** C = A.B per batch, or summed over batches through split partial products. */
   private product(M: number, N: number, K: number, batches: number, a: Operand, b: Operand, c: Operand, sumBatches: boolean, epilogue: EpilogueBindings): void {
     if (!sumBatches) {
-      matmul(this.gpu, { M, N, K, a, b, c, batches, splits: batches, epilogue });
+      if (this.gpu.cpuLike && N < 64 && M % 4 === 0) this.transposedProduct(M, N, K, batches, a, b, c, epilogue);
+      else matmul(this.gpu, { M, N, K, a, b, c, batches, splits: batches, epilogue });
       return;
     }
     const splits = splitCount(this.gpu, M, N, batches);
@@ -167,6 +168,25 @@ export class GpuBackend implements Backend {
     matmul(this.gpu, { M, N, K, a, b, c: partialOperand, batches, splits, epilogue });
     reduce(this.gpu, [E.in(0)], [{ binding: { buffer: partial }, offset: 0, strides: [M * N, N, 1] }], { binding: c.binding, offset: c.off, strides: [0, c.row, c.col] }, 0, [splits, M, N], [true, false, false]);
     this.gpu.pool.release(partial);
+  }
+
+  /**
+   * C^T = B^T . A^T, for products with few columns (the small feature maps of the last stage): the
+   * weight side then runs along the vectorised columns. A shared A (the weights) that is not already
+   * unit-stride along M is transposed into a scratch buffer first (M x K floats, small).
+   */
+  private transposedProduct(M: number, N: number, K: number, batches: number, a: Operand, b: Operand, c: Operand, epilogue: EpilogueBindings): void {
+    let scratch: GPUBuffer | null = null;
+    let bT: Operand = { binding: a.binding, off: a.off, row: a.col, col: a.row, batch: a.batch };
+    if (a.row !== 1 && a.batch === 0) {
+      scratch = this.gpu.pool.acquire(M * K * 4);
+      elementwise(this.gpu, E.in(0), [{ binding: a.binding, offset: a.off, strides: [a.col, a.row] }], { binding: { buffer: scratch }, offset: 0, strides: [M, 1] }, [K, M]);
+      bT = { binding: { buffer: scratch }, off: 0, row: M, col: 1, batch: 0 };
+    }
+    const aT: Operand = { binding: b.binding, off: b.off, row: b.col, col: b.row, batch: b.batch };
+    const cT: Operand = { binding: c.binding, off: c.off, row: c.col, col: c.row, batch: c.batch };
+    matmul(this.gpu, { M: N, N: M, K, a: aT, b: bT, c: cT, batches, splits: batches, epilogue, epilogueOnColumns: true });
+    if (scratch) this.gpu.pool.release(scratch);
   }
 
   conv2d(x: Tensor, w: Tensor, out: Tensor, p: Conv2dParams, epilogue?: Epilogue): void {

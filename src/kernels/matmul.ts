@@ -42,8 +42,9 @@ export interface MatmulArgs {
   /** Number of (A, B) batches summed; `splits` groups of them are written to C[0..splits). */
   batches: number;
   splits: number;
-  /** Per output row (an output channel of a 1x1 convolution). */
+  /** Per output row (an output channel of a 1x1 convolution), or per column with epilogueOnColumns. */
   epilogue: EpilogueBindings;
+  epilogueOnColumns?: boolean;
   tiling?: MatmulTiling;
 }
 
@@ -65,7 +66,7 @@ interface Variant {
   vec4: boolean;
 }
 
-function kernel(v: Variant, epi: EpilogueBindings): Kernel {
+function kernel(v: Variant, epi: EpilogueBindings, onColumns: boolean): Kernel {
   const { TM, TN, TK, RM, RN } = v.tiling;
   const WX = TN / RN;
   const WY = TM / RM;
@@ -120,7 +121,7 @@ ${range(RN).map((j) => `        b[${j}] = Bs[kk * ${TN}u + lid.x + ${j * WX}u];`
       let n = n0 + lid.x + j * ${WX}u;
       if (n < P.N) {
         var y = acc[i * ${RN}u + j];
-        ${epilogueCode(epi, 'y', 'm')}
+        ${epilogueCode(epi, 'y', onColumns ? 'n' : 'm')}
         C[cBase + m * P.cRow + n * P.cCol] = y;
       }
     }
@@ -216,7 +217,7 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
   };
   const bindings = [args.a.binding, args.b.binding, args.c.binding, ...args.epilogue.bindings];
   const perSplit = Math.ceil(args.batches / args.splits);
-  gpu.run(kernel(variant, args.epilogue), bindings, [Math.ceil(args.N / tiling.TN), Math.ceil(args.M / tiling.TM), args.splits], {
+  gpu.run(kernel(variant, args.epilogue, Boolean(args.epilogueOnColumns)), bindings, [Math.ceil(args.N / tiling.TN), Math.ceil(args.M / tiling.TM), args.splits], {
     M: args.M,
     N: args.N,
     K: args.K,

@@ -27,6 +27,7 @@ const PARAMS = ['M', 'N', 'K', 'cols', 'aOff', 'aRow', 'aCol', 'aBatch', 'bOff',
 function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
   const [RM, RN] = BLOCK[mode];
   const epi = args.epilogue;
+  const channel = args.epilogueOnColumns ? 'n' : 'm';
   const vecB = mode === 'n' || mode === 'k';
   const Q = mode === 'n' ? RN / 4 : RN;
   const accType = mode === 'n' ? 'vec4<f32>' : 'f32';
@@ -84,7 +85,7 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
       let n = n0 + j;
       if (n < P.N) {
         var y = acc[i * ${RN}u + j];
-        ${epilogueCode(epi, 'y', 'm')}
+        ${epilogueCode(epi, 'y', channel)}
         C[P.cOff + (n / P.cols) * P.cBatch + m * P.cRow + (n % P.cols) * P.cCol] = y;
       }
     }`
@@ -96,7 +97,7 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
         let n = n0 + 4u * j + e;
         if (n < P.N) {
           var y = v[e];
-          ${epilogueCode(epi, 'y', 'm')}
+          ${epilogueCode(epi, 'y', channel)}
           C[cBase + m * P.cRow + n * P.cCol] = y;
         }
       }
@@ -106,7 +107,7 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
       let n = n0 + j;
       if (n < P.N) {
         var y = acc[i * ${RN}u + j];
-        ${epilogueCode(epi, 'y', 'm')}
+        ${epilogueCode(epi, 'y', channel)}
         C[cBase + m * P.cRow + n * P.cCol] = y;
       }
     }`;
