@@ -4,9 +4,9 @@
 //
 // MAC, in float elements, for one batch of n images through the whole stack:
 // - a convolution with an h x w output, c1 input and c2 output channels, a k x k kernel and g groups
-//   reads its input and writes its output once and reads its weights once (the paper's idealisation,
-//   "enough cache to hold the weights"): n·hw(c1 + c2) + k²·c1·c2/g. With k = 1 that is the paper's
-//   formula for 1x1 (group) convolutions; the 3x3 convolution of the bottleneck is counted the same way.
+//   reads its input and writes its output once and reads its weights once (the paper's idealisation:
+//   a cache large enough for whole feature maps and weights): n·hw(c1 + c2) + k²·c1·c2/g. With k = 1
+//   that is the paper's formula for 1x1 (group) convolutions; the bottleneck's 3x3 is counted alike.
 // - fragments (G3) sum the formula over every convolution of the block: the parallel branches each
 //   read the shared input again, and their concatenation (a copy in our engine) adds n·hw·c read
 //   plus n·hw·c written;
@@ -20,7 +20,6 @@ import { conv2d, conv2dFused } from 'shufflenet-webgpu/autograd/ops/nn';
 import { cat } from 'shufflenet-webgpu/autograd/ops/shape';
 import type { Tensor } from 'shufflenet-webgpu/autograd/tensor';
 import { E } from 'shufflenet-webgpu/kernels/expr';
-import { chooseTiling } from 'shufflenet-webgpu/kernels/matmul';
 
 /** Input size and depth of one benchmark network; every feature map keeps the input's h x w. */
 export interface Geometry {
@@ -36,11 +35,6 @@ export interface Net {
   /** FLOPs (2 per multiply-add) and MAC of one forward pass of one batch. */
   flops: number;
   mac: number;
-  /**
-   * Useful multiply-adds over those our tiled matrix multiply executes, padding of the last row,
-   * column and K tiles included, where every convolution is 1x1 (a matrix product); null otherwise.
-   */
-  tileUse: number | null;
   dispose: () => void;
 }
 
@@ -77,16 +71,8 @@ const hw = (g: Geometry) => g.size * g.size;
 export const convMac = (g: Geometry, c1: number, c2: number, k = 1, groups = 1) => g.batch * hw(g) * (c1 + c2) + (k * k * c1 * c2) / groups;
 export const convFlops = (g: Geometry, c1: number, c2: number, k = 1, groups = 1) => (2 * g.batch * hw(g) * k * k * c1 * c2) / groups;
 
-/** FLOPs our matrix multiply executes for a 1x1 conv: per image and group, M = c2/g rows, N = hw columns, K = c1/g, each rounded up to its tile. */
-export function tiledFlops(g: Geometry, c1: number, c2: number, groups = 1): number {
-  const [M, N, K] = [c2 / groups, hw(g), c1 / groups];
-  const t = chooseTiling(M, N);
-  const up = (x: number, tile: number) => Math.ceil(x / tile) * tile;
-  return 2 * g.batch * groups * up(M, t.TM) * up(N, t.TN) * up(K, t.TK);
-}
-
 /** `repeats` copies of a block, each with its own weights (made by `layer` once per repeat). */
-function stack(g: Geometry, inChannels: number, layer: (w: Weights) => (x: Tensor) => Tensor, blockFlops: number, blockMac: number, blockTiledFlops: number | null): Net {
+function stack(g: Geometry, inChannels: number, layer: (w: Weights) => (x: Tensor) => Tensor, blockFlops: number, blockMac: number): Net {
   const w = new Weights();
   const input = w.input(g, inChannels);
   const blocks = Array.from({ length: g.repeats }, () => layer(w));
@@ -95,7 +81,6 @@ function stack(g: Geometry, inChannels: number, layer: (w: Weights) => (x: Tenso
     forward: (x) => blocks.reduce((h, block) => block(h), x),
     flops: g.repeats * blockFlops,
     mac: g.repeats * blockMac,
-    tileUse: blockTiledFlops === null ? null : blockFlops / blockTiledFlops,
     dispose: () => w.dispose(),
   };
 }
@@ -105,7 +90,7 @@ export function g1Net(g: Geometry, c1: number, c2: number): Net {
   return stack(g, c1, (w) => {
     const [wa, wb] = [w.conv(c2, c1), w.conv(c1, c2)];
     return (x) => conv2d(conv2d(x, wa), wb);
-  }, convFlops(g, c1, c2) + convFlops(g, c2, c1), convMac(g, c1, c2) + convMac(g, c2, c1), tiledFlops(g, c1, c2) + tiledFlops(g, c2, c1));
+  }, convFlops(g, c1, c2) + convFlops(g, c2, c1), convMac(g, c1, c2) + convMac(g, c2, c1));
 }
 
 /** G2: one 1x1 group convolution c -> c with g groups. */
@@ -113,7 +98,7 @@ export function g2Net(g: Geometry, c: number, groups: number): Net {
   return stack(g, c, (w) => {
     const wc = w.conv(c, c, 1, groups);
     return (x) => conv2d(x, wc, { groups });
-  }, convFlops(g, c, c, 1, groups), convMac(g, c, c, 1, groups), tiledFlops(g, c, c, groups));
+  }, convFlops(g, c, c, 1, groups), convMac(g, c, c, 1, groups));
 }
 
 /**
@@ -126,19 +111,19 @@ export function g3Net(g: Geometry, fragments: number, series: boolean, width: nu
     return stack(g, width, (w) => {
       const ws = Array.from({ length: fragments }, () => w.conv(width, width));
       return (x) => ws.reduce((h, wi) => conv2d(h, wi), x);
-    }, fragments * convFlops(g, width, width), fragments * convMac(g, width, width), fragments * tiledFlops(g, width, width));
+    }, fragments * convFlops(g, width, width), fragments * convMac(g, width, width));
   }
   const branch = width / fragments;
   const concatMac = fragments > 1 ? 2 * g.batch * hw(g) * width : 0;
   return stack(g, width, (w) => {
     const ws = Array.from({ length: fragments }, () => w.conv(branch, width));
     return fragments === 1 ? (x) => conv2d(x, ws[0]) : (x) => cat(ws.map((wi) => conv2d(x, wi)), 1);
-  }, fragments * convFlops(g, width, branch), fragments * convMac(g, width, branch) + concatMac, fragments * tiledFlops(g, width, branch));
+  }, fragments * convFlops(g, width, branch), fragments * convMac(g, width, branch) + concatMac);
 }
 
 /** How the bottleneck's element-wise work runs. */
 export type Bottleneck =
-  /** ReLU and shortcut add each as their own kernel, as the paper's framework did (either may be left out). */
+  /** ReLU and shortcut add each as a kernel of its own (either may be left out). */
   | { mode: 'separate'; relu: boolean; shortcut: boolean }
   /** ReLU in the convolutions' epilogues, the shortcut add and last ReLU as one fused kernel. */
   | { mode: 'fused' };
@@ -172,5 +157,5 @@ export function g4Net(g: Geometry, c: number, variant: Bottleneck): Net {
       const h = conv2d(act(conv2d(act(conv2d(x, w1)), w2, { padding: 1 })), w3);
       return act(variant.shortcut ? add(h, x) : h);
     };
-  }, flops, mac, null);
+  }, flops, mac);
 }
