@@ -54,11 +54,11 @@ export class EpilogueBindings {
   }
 }
 
-/** WGSL statements applying the epilogue to variable `acc` of output channel `channel`. */
-export function epilogueCode(epi: EpilogueBindings, acc: string, channel: string): string {
+/** WGSL statements applying the epilogue to variable `acc` (of type `t`) of output channel `channel`. */
+export function epilogueCode(epi: EpilogueBindings, acc: string, channel: string, t = 'f32'): string {
   const lines: string[] = [];
-  if (epi.scale) lines.push(`${acc} = ${acc} * scale[P.scaleOff + ${channel}];`);
-  if (epi.shift) lines.push(`${acc} = ${acc} + shift[P.shiftOff + ${channel}];`);
-  if (epi.relu) lines.push(`${acc} = max(${acc}, 0.0);`);
+  if (epi.scale) lines.push(`${acc} = ${acc} * ${t}(scale[P.scaleOff + ${channel}]);`);
+  if (epi.shift) lines.push(`${acc} = ${acc} + ${t}(shift[P.shiftOff + ${channel}]);`);
+  if (epi.relu) lines.push(`${acc} = max(${acc}, ${t}(0.0));`);
   return lines.join('\n  ');
 }

@@ -1,8 +1,8 @@
 // Depthwise convolution (groups = channels, one filter per channel), forward:
 // y[n,c,oh,ow] = epilogue(sum over kh, kw of x[n,c,oh*s-p+kh,ow*s-p+kw] * w[c,kh,kw]).
 //
-// Tiling: one invocation per run of 4 neighbouring outputs of a row: x over (row, run) of the output
-// plane, y over channels, z over the batch. The channel's taps are loaded once into registers, and
+// Tiling: one invocation per run of 4 neighbouring outputs of a row, all runs of all planes of the
+// batch in one flat range (small feature maps still fill whole workgroups). The channel's taps are loaded once into registers, and
 // each input row segment the 4 outputs share is read once (KW + 3*stride values per tap row). Kernel
 // size, stride and padding are baked in. Input and output are strided views (channel slices need no
 // copy).
@@ -18,7 +18,7 @@ function kernel(g: ConvGeometry, epi: EpilogueBindings, workgroup: number): Kern
   const span = KW + (RUN - 1) * SW;
   return {
     name: `depthwise_${KH}x${KW}_s${SH}`,
-    params: ['H', 'W', 'OH', 'OW', 'runs', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW', 'scaleOff', 'shiftOff'],
+    params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW', 'scaleOff', 'shiftOff'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
@@ -27,11 +27,11 @@ ${epi.declarations(4)}
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let c = gid.y;
-  let n = gid.z;
-  if (gid.x >= P.OH * P.runs) { return; }
-  let oh = gid.x / P.runs;
+  if (gid.x >= P.total) { return; }
   let ow0 = (gid.x % P.runs) * ${RUN}u;
+  let oh = (gid.x / P.runs) % P.OH;
+  let c = (gid.x / (P.runs * P.OH)) % P.C;
+  let n = gid.x / (P.runs * P.OH * P.C);
   var taps: array<f32, ${KH * KW}>;
   for (var t = 0u; t < ${KH * KW}u; t++) { taps[t] = w[c * ${KH * KW}u + t]; }
   let plane = P.xOff + n * P.xN + c * P.xC;
@@ -69,12 +69,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 export function depthwiseForward(gpu: Gpu, g: ConvGeometry, x: Binding, w: Binding, y: Binding, epi: EpilogueBindings): void {
   const workgroup = Math.min(64, gpu.maxInvocations);
   const runs = Math.ceil(g.OW / RUN);
-  gpu.run(kernel(g, epi, workgroup), [x, w, y, ...epi.bindings], [Math.ceil((g.OH * runs) / workgroup), g.C, g.N], {
+  const total = g.N * g.C * g.OH * runs;
+  gpu.run(kernel(g, epi, workgroup), [x, w, y, ...epi.bindings], [Math.ceil(total / workgroup)], {
     H: g.H,
     W: g.W,
     OH: g.OH,
     OW: g.OW,
+    C: g.C,
     runs,
+    total,
     ...g.xStrides,
     ...g.yStrides,
     ...epi.offsets,

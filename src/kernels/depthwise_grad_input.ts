@@ -2,8 +2,8 @@
 // (h, w) of dy[n,c,oh,ow] * w[c,kh,kw], oh = (h + pad - kh) / stride when that divides exactly
 // (a gather, so every invocation owns the elements it writes).
 //
-// Tiling: one invocation per run of 4 neighbouring input elements of a row: x over (row, run) of the
-// input plane, y over channels, z over the batch; the channel's taps in registers.
+// Tiling: one invocation per run of 4 neighbouring input elements of a row, all runs of all planes of
+// the batch in one flat range; the channel's taps in registers.
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import type { ConvGeometry } from './conv_common.js';
@@ -14,7 +14,7 @@ function kernel(g: ConvGeometry, workgroup: number): Kernel {
   const [SH, SW] = g.stride;
   return {
     name: `depthwise_grad_input_${KH}x${KW}_s${SH}`,
-    params: ['H', 'W', 'OH', 'OW', 'runs', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW'],
+    params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
@@ -22,11 +22,11 @@ function kernel(g: ConvGeometry, workgroup: number): Kernel {
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let c = gid.y;
-  let n = gid.z;
-  if (gid.x >= P.H * P.runs) { return; }
-  let h = gid.x / P.runs;
+  if (gid.x >= P.total) { return; }
   let w0 = (gid.x % P.runs) * ${RUN}u;
+  let h = (gid.x / P.runs) % P.H;
+  let c = (gid.x / (P.runs * P.H)) % P.C;
+  let n = gid.x / (P.runs * P.H * P.C);
   var taps: array<f32, ${KH * KW}>;
   for (var t = 0u; t < ${KH * KW}u; t++) { taps[t] = w[c * ${KH * KW}u + t]; }
   let plane = P.yOff + n * P.yN + c * P.yC;
@@ -58,12 +58,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 export function depthwiseGradInput(gpu: Gpu, g: ConvGeometry, dy: Binding, w: Binding, dx: Binding): void {
   const workgroup = Math.min(64, gpu.maxInvocations);
   const runs = Math.ceil(g.W / RUN);
-  gpu.run(kernel(g, workgroup), [dy, w, dx], [Math.ceil((g.H * runs) / workgroup), g.C, g.N], {
+  const total = g.N * g.C * g.H * runs;
+  gpu.run(kernel(g, workgroup), [dy, w, dx], [Math.ceil(total / workgroup)], {
     H: g.H,
     W: g.W,
     OH: g.OH,
     OW: g.OW,
+    C: g.C,
     runs,
+    total,
     ...g.xStrides,
     ...g.yStrides,
   });

@@ -5,7 +5,7 @@
 // Tiling: x walks the innermost dimension, y the rows made of the outer three (both grid-stride).
 // Each operand's base address for a row is computed once; the inner loop only adds i3 * stride.
 // On software adapters each invocation takes about 16 steps of the inner loop (there an invocation
-// costs more than the work of one element). Where the innermost extent is a multiple of 4, a step
+// costs more than the work of one element), or whole rows where rows are shorter than a workgroup. Where the innermost extent is a multiple of 4, a step
 // computes 4 neighbouring elements as a vec4: operands of unit stride (and 4-aligned offsets) are read
 // and written as vec4, broadcast ones are read once and splatted, other strides are gathered. An
 // input living in the output's buffer is read through the output binding.
@@ -34,6 +34,8 @@ interface Variant {
   workgroup: number;
   /** One merged dimension: no outer loops. */
   flat: boolean;
+  /** Rows shorter than a workgroup: each invocation takes whole rows (software adapters). */
+  shortRows: boolean;
 }
 
 function kernel(v: Variant): Kernel {
@@ -72,12 +74,17 @@ ${loads.join('\n')}
         let y = ${value};
 ${store}
       }`;
-  const body = v.flat ? inner : `  for (var row = gid.y; row < P.d0 * P.d1 * P.d2; row += groups.y) {
+  const rowLoop = (start: string, step: string, content: string) => `  for (var row = ${start}; row < P.d0 * P.d1 * P.d2; row += ${step}) {
     let i2 = row % P.d2;
     let i1 = (row / P.d2) % P.d1;
     let i0 = row / (P.d2 * P.d1);
-${inner}
+${content}
   }`;
+  const body = v.flat
+    ? inner
+    : v.shortRows
+      ? rowLoop('gid.x', `groups.x * ${v.workgroup}u`, inner.replace(`for (var e = gid.x; e < P.n3; e += groups.x * ${v.workgroup}u)`, 'for (var e = 0u; e < P.n3; e++)'))
+      : rowLoop('gid.y', 'groups.y', inner);
   return {
     name: 'elementwise',
     params,
@@ -116,6 +123,7 @@ export function elementwise(gpu: Gpu, expr: Expr, inputs: StridedOperand[], out:
     floats: paramCount(expr),
     workgroup: Math.min(64, gpu.maxInvocations),
     flat: dims[0] * dims[1] * dims[2] === 1,
+    shortRows: gpu.cpuLike && dims[3] / vec < Math.min(64, gpu.maxInvocations),
   };
   const values: Record<string, number> = { d0: dims[0], d1: dims[1], d2: dims[2], n3: dims[3] / vec };
   const operands = [out, ...inputs];
@@ -127,5 +135,13 @@ export function elementwise(gpu: Gpu, expr: Expr, inputs: StridedOperand[], out:
   const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
   const bindings = [out.binding, ...inputs.filter((_, i) => !aliased[i]).map((x) => x.binding)];
   const perInvocation = gpu.cpuLike ? 16 : 1;
-  gpu.run(kernel(variant), bindings, [Math.min(Math.ceil(values.n3 / (variant.workgroup * perInvocation)), maxGroups), Math.min(dims[0] * dims[1] * dims[2], maxGroups)], values);
+  const rows = dims[0] * dims[1] * dims[2];
+  if (variant.shortRows) {
+    gpu.run(kernel(variant), bindings, [Math.min(Math.ceil(rows / variant.workgroup), maxGroups)], values);
+    return;
+  }
+  const xGroups = Math.min(Math.ceil(values.n3 / (variant.workgroup * perInvocation)), maxGroups);
+  // Software adapters pay for every workgroup: rows share one (the row loop strides on).
+  const yGroups = gpu.cpuLike ? Math.max(1, Math.min(rows, Math.ceil((rows * values.n3) / (variant.workgroup * perInvocation * xGroups)))) : rows;
+  gpu.run(kernel(variant), bindings, [xGroups, Math.min(yGroups, maxGroups)], values);
 }

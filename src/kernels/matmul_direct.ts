@@ -20,11 +20,18 @@ import type { MatmulArgs } from './matmul.js';
 
 type Mode = 'n' | 'k' | 'folded' | 'scalar';
 
-const BLOCK: Record<Mode, [number, number]> = { n: [8, 16], k: [4, 4], folded: [8, 16], scalar: [8, 16] };
+const BLOCK: Record<Mode, [number, number]> = { n: [4, 8], k: [4, 4], folded: [4, 8], scalar: [4, 8] };
 
 const PARAMS = ['M', 'N', 'K', 'cols', 'aOff', 'aRow', 'aCol', 'aBatch', 'bOff', 'bRow', 'bCol', 'bBatch', 'cOff', 'cRow', 'cCol', 'cBatch', 'batches', 'perSplit', 'scaleOff', 'shiftOff'] as const;
 
+/** Whether C can be written as aligned vec4 runs along N (the epilogue then acting per row). */
+function vec4Stores(mode: Mode, args: MatmulArgs): boolean {
+  const { c } = args;
+  return mode === 'n' && !args.epilogueOnColumns && c.col === 1 && [c.off, c.row, c.batch, args.N].every((x) => x % 4 === 0);
+}
+
 function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
+  const vecC = vec4Stores(mode, args);
   const [RM, RN] = BLOCK[mode];
   const epi = args.epilogue;
   const channel = args.epilogueOnColumns ? 'n' : 'm';
@@ -78,8 +85,17 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
         for (var j = 0u; j < ${RN}u; j++) { acc[i * ${RN}u + j] = fma(a, b[j], acc[i * ${RN}u + j]); }
       }
     }`;
-  const store =
-    mode === 'folded'
+  const store = vecC
+    ? /* wgsl */ `
+    for (var j = 0u; j < ${Q}u; j++) {
+      let n = n0 + 4u * j;
+      if (n < P.N) {
+        var y = acc[i * ${Q}u + j];
+        ${epilogueCode(epi, 'y', channel, 'vec4<f32>')}
+        C[(cBase + m * P.cRow + n) / 4u] = y;
+      }
+    }`
+    : mode === 'folded'
       ? /* wgsl */ `
     for (var j = 0u; j < ${RN}u; j++) {
       let n = n0 + j;
@@ -112,12 +128,12 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
       }
     }`;
   return {
-    name: `matmul_direct_${mode}_${RM}x${RN}`,
+    name: `matmul_direct_${mode}_${RM}x${RN}${vecC ? '_vec4out' : ''}`,
     params: PARAMS,
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> A: array<${mode === 'k' ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> B: array<${vecB ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+@group(0) @binding(3) var<storage, read_write> C: array<${vecC ? 'vec4<f32>' : 'f32'}>;
 ${epi.declarations(4)}
 
 @compute @workgroup_size(${workgroup})

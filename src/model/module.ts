@@ -123,9 +123,9 @@ export class BatchNorm2d extends Module {
     return [['num_batches_tracked', this.numBatchesTracked]];
   }
 
-  forward(x: Tensor, fuseRelu = false): Tensor {
+  forward(x: Tensor, fuseRelu = false, into?: Tensor): Tensor {
     if (this.training) this.numBatchesTracked.value++;
-    return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, { training: this.training, momentum: this.momentum, eps: this.eps, relu: fuseRelu });
+    return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, { training: this.training, momentum: this.momentum, eps: this.eps, relu: fuseRelu, into });
   }
 
   /** Evaluation-mode scale and shift (weight / sqrt(var + eps), bias - mean * scale), recomputed when a tensor changed. */
@@ -181,10 +181,10 @@ export class Linear extends Module {
  * conv -> batch norm (-> ReLU) as few passes as the mode allows: training fuses the ReLU into the
  * batch norm; inference without gradients folds the batch norm (and the ReLU) into the convolution.
  */
-export function convBatchNorm(conv: Conv2d, bn: BatchNorm2d, withRelu: boolean, x: Tensor): Tensor {
+export function convBatchNorm(conv: Conv2d, bn: BatchNorm2d, withRelu: boolean, x: Tensor, into?: Tensor): Tensor {
   const needsGraph = isGradEnabled() && (x.requiresGrad || conv.weight.requiresGrad || bn.weight.requiresGrad || bn.bias.requiresGrad);
-  if (!bn.training && !needsGraph) return conv2dFused(x, conv.weight, conv.options, { ...bn.foldedAffine(), relu: withRelu });
-  return bn.forward(conv.forward(x), withRelu);
+  if (!bn.training && !needsGraph) return conv2dFused(x, conv.weight, conv.options, { ...bn.foldedAffine(), relu: withRelu }, into);
+  return bn.forward(conv.forward(x), withRelu, into);
 }
 
 export class Sequential extends Module {
@@ -196,12 +196,14 @@ export class Sequential extends Module {
     layers.forEach((m, i) => this.child(String(i), m));
   }
 
-  forward(x: Tensor): Tensor {
+  /** With `into`, a final conv + batch norm (+ ReLU) writes its output there. */
+  forward(x: Tensor, into?: Tensor): Tensor {
     for (let i = 0; i < this.layers.length; i++) {
       const [m, next, after] = [this.layers[i], this.layers[i + 1], this.layers[i + 2]];
       if (m instanceof Conv2d && next instanceof BatchNorm2d) {
         const withRelu = after instanceof ReLU;
-        x = convBatchNorm(m, next, withRelu, x);
+        const last = i + (withRelu ? 3 : 2) === this.layers.length;
+        x = convBatchNorm(m, next, withRelu, x, last ? into : undefined);
         i += withRelu ? 2 : 1;
       } else x = m.forward(x);
     }

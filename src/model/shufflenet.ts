@@ -3,7 +3,8 @@
 // copy (torchvision's shuffle order: channel c of the first half goes to 2c, of the second to 2c + 1).
 
 import { mean } from '../autograd/ops/reduce.js';
-import { chunk, concatShuffle } from '../autograd/ops/shape.js';
+import { empty } from '../autograd/ops/creation.js';
+import { chunk, concatShuffle, shuffledHalves } from '../autograd/ops/shape.js';
 import type { Tensor } from '../autograd/tensor.js';
 import { BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, type Random, ReLU, Sequential } from './module.js';
 
@@ -44,12 +45,17 @@ export class InvertedResidual extends Module {
     ));
   }
 
+  /** The branches' last layers write straight into their places in the shuffled output. */
   forward(x: Tensor): Tensor {
+    const [N, , H, W] = x.shape;
+    const size = (n: number) => Math.floor((n + 2 - 3) / this.stride) + 1;
+    const out = empty([N, this.outChannels, size(H), size(W)], 'float32', x.backend);
+    const [even, odd] = shuffledHalves(out);
     if (this.stride === 1) {
       const [x1, x2] = chunk(x, 2, 1);
-      return concatShuffle(x1, this.branch2.forward(x2));
+      return concatShuffle(x1, this.branch2.forward(x2, odd), out);
     }
-    return concatShuffle(this.branch1.forward(x), this.branch2.forward(x));
+    return concatShuffle(this.branch1.forward(x, even), this.branch2.forward(x, odd), out);
   }
 }
 

@@ -50,10 +50,11 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
  * Inference only: relu?(conv2d(x, w) * scale[k] + shift[k]) in one kernel, the batch norm folded into
  * the convolution's store.
  */
-export function conv2dFused(x: Tensor, w: Tensor, options: Conv2dOptions, epilogue: Epilogue): Tensor {
+export function conv2dFused(x: Tensor, w: Tensor, options: Conv2dOptions, epilogue: Epilogue, into?: Tensor): Tensor {
   if (isGradEnabled() && (x.requiresGrad || w.requiresGrad)) throw new Error('conv2dFused: inference only (use noGrad, or conv2d + batchNorm2d for training)');
   const { params, outShape } = conv2dGeometry(x, w, options);
-  const out = empty(outShape, 'float32', x.backend);
+  const out = into ?? empty(outShape, 'float32', x.backend);
+  checkInto(out, outShape, 'conv2dFused');
   x.backend.conv2d(x, w, out, params, epilogue);
   return out;
 }
@@ -64,6 +65,13 @@ export interface BatchNormOptions {
   eps?: number;
   /** Apply ReLU to the output in the same pass (and its mask in the backward pass). */
   relu?: boolean;
+  /** Write the output into this view (e.g. its place in a concatenation) instead of a new tensor. */
+  into?: Tensor;
+}
+
+/** An output view given by the caller must have the op's output shape. */
+function checkInto(out: Tensor, shape: readonly number[], op: string): void {
+  if (out.shape.length !== shape.length || out.shape.some((n, d) => n !== shape[d])) throw new Error(`${op}: the output view has shape [${out.shape}], the op produces [${shape}]`);
 }
 
 /** [C] -> [1, C, 1, 1] broadcast to `shape`. */
@@ -76,7 +84,7 @@ const perChannel = (v: Tensor, shape: readonly number[]) => broadcastTo(v.view([
  */
 export function batchNorm2d(x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, options: BatchNormOptions): Tensor {
   x.check('batch_norm');
-  const { training, momentum = 0.1, eps = 1e-5, relu = false } = options;
+  const { training, momentum = 0.1, eps = 1e-5, relu = false, into } = options;
   if (x.rank !== 4) throw new Error(`batch_norm: expected an NCHW input, got shape [${x.shape}]`);
   const [N, C, H, W] = x.shape;
   for (const [name, t] of [['weight', weight], ['bias', bias], ['running_mean', runningMean], ['running_var', runningVar]] as const) {
@@ -93,7 +101,8 @@ export function batchNorm2d(x: Tensor, weight: Tensor, bias: Tensor, runningMean
     runningVar.version++;
   }
   const row = (t: Tensor, i: number) => perChannel(t.view([C], [1], t.offset + i * C), shape);
-  const out = empty(shape, 'float32', backend);
+  const out = into ?? empty(shape, 'float32', backend);
+  checkInto(out, shape, 'batch_norm');
   const affine = E.add(E.mul(E.in(0), E.in(1)), E.in(2));
   backend.map(relu ? E.relu(affine) : affine, [x, row(stats, 2), row(stats, 3)], out);
 

@@ -94,21 +94,31 @@ export function cat(tensors: Tensor[], dim: number): Tensor {
   return record('cat', tensors, out, (g) => tensors.map((t, i) => g.view(t.shape, g.strides, g.offset + starts[i] * g.strides[d])));
 }
 
+/** The views of a concat + shuffle output [N, 2C, H, W] where its inputs' channels go: even, odd. */
+export function shuffledHalves(out: Tensor): [Tensor, Tensor] {
+  const [N, C2, H, W] = out.shape;
+  const strides = [out.strides[0], 2 * out.strides[1], out.strides[2], out.strides[3]];
+  return [0, 1].map((parity) => out.view([N, C2 / 2, H, W], strides, out.offset + parity * out.strides[1])) as [Tensor, Tensor];
+}
+
+const sameView = (t: Tensor, v: Tensor) => t.storage === v.storage && t.offset === v.offset && t.strides.every((s, d) => s === v.strides[d]);
+
 /**
  * torchvision's channel_shuffle(cat([a, b], 1), 2) in one pass: channel c of `a` lands on 2c and
- * channel c of `b` on 2c + 1. The backward pass is two strided views of the gradient.
+ * channel c of `b` on 2c + 1. With `into`, an input already computed in its place there (a producer
+ * that wrote into shuffledHalves(into)) is not copied at all. The backward pass is two strided views
+ * of the gradient.
  */
-export function concatShuffle(a: Tensor, b: Tensor): Tensor {
+export function concatShuffle(a: Tensor, b: Tensor, into?: Tensor): Tensor {
   if (a.rank !== 4 || a.shape.some((n, i) => n !== b.shape[i])) throw new Error(`concat_shuffle: needs two NCHW tensors of one shape, got [${a.shape}] and [${b.shape}]`);
   const [N, C, H, W] = a.shape;
-  const out = empty([N, 2 * C, H, W], 'float32', a.backend);
-  const half = (t: Tensor, parity: number) => t.view(a.shape, [out.strides[0], 2 * out.strides[1], W, 1], t.offset + parity * out.strides[1]);
+  const out = into ?? empty([N, 2 * C, H, W], 'float32', a.backend);
+  const halves = shuffledHalves(out);
   [a, b].forEach((t, parity) => {
-    const window = half(out, parity);
-    t.backend.map(E.in(0), [t], window);
-    window.dispose();
+    if (!sameView(t, halves[parity])) t.backend.map(E.in(0), [t], halves[parity]);
   });
-  return record('concat_shuffle', [a, b], out, (g) => [0, 1].map((parity) => g.view(a.shape, [g.strides[0], 2 * g.strides[1], g.strides[2], g.strides[3]], g.offset + parity * g.strides[1])));
+  const result = into ? out.view(out.shape, out.strides, out.offset) : out;
+  return record('concat_shuffle', [a, b], result, (g) => shuffledHalves(g));
 }
 
 /** torchvision's channel_shuffle: [N, g, C/g, H, W] transposed to [N, C/g, g, H, W]. */
