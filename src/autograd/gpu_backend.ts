@@ -1,6 +1,7 @@
-// The WebGPU backend: each primitive picks its WGSL kernel (1x1 convolutions become tiled matrix
-// products, depthwise ones their own kernels, the rest the direct convolution) and passes tensors as
-// strided views, so slices and transposes reach the kernels without copies.
+// The WebGPU backend: each primitive picks its WGSL kernels (1x1 convolutions become matrix
+// products, depthwise ones have their own kernels, the rest im2col + a matrix product; input
+// gradients of the latter a direct gather) and passes tensors as strided views, so slices and
+// transposes reach the kernels without copies.
 
 import type { Binding, Gpu } from '../gpu/context.js';
 import { adamStep, type AdamHyper } from '../kernels/adam.js';

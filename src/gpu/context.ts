@@ -44,7 +44,6 @@ export class Gpu {
   readonly pool: BufferPool;
   /** Largest workgroup this device runs (compatibility mode: 128 unless raised, we raise it). */
   readonly maxInvocations: number;
-  readonly storageAlignment: number;
   /**
    * A software adapter (SwiftShader, llvmpipe) runs invocations on CPU threads, where each one has a
    * fixed cost: kernels then give every invocation more elements to work on.
@@ -69,7 +68,6 @@ export class Gpu {
   constructor(readonly device: GPUDevice, readonly adapter: AdapterDescription) {
     this.limits = device.limits;
     this.maxInvocations = device.limits.maxComputeInvocationsPerWorkgroup;
-    this.storageAlignment = device.limits.minStorageBufferOffsetAlignment;
     this.cpuLike = isSoftware(adapter);
     this.uniformSlot = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
     this.pool = new BufferPool(device);

@@ -44,15 +44,4 @@ export class BufferPool {
     if (!list) this.free.set(size, (list = []));
     list.push(buffer);
   }
-
-  /** Destroys the free buffers (the ones in use stay valid). */
-  trim(): void {
-    for (const list of this.free.values()) {
-      for (const buffer of list) {
-        this.heldBytes -= buffer.size;
-        buffer.destroy();
-      }
-    }
-    this.free.clear();
-  }
 }

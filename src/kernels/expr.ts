@@ -30,23 +30,6 @@ export const E = {
   select: (cond: Expr, a: Expr, b: Expr): Expr => ({ k: 'select', cond, a, b }),
 };
 
-/** Number of inputs an expression reads (1 + the highest input index). */
-export function arity(e: Expr): number {
-  switch (e.k) {
-    case 'in':
-      return e.i + 1;
-    case 'const':
-    case 'param':
-      return 0;
-    case 'un':
-      return arity(e.a);
-    case 'bin':
-      return Math.max(arity(e.a), arity(e.b));
-    case 'select':
-      return Math.max(arity(e.cond), arity(e.a), arity(e.b));
-  }
-}
-
 export function paramCount(e: Expr): number {
   switch (e.k) {
     case 'param':
@@ -191,23 +174,5 @@ export function evaluate(e: Expr, inputs: ArrayLike<number>, params: ArrayLike<n
     }
     case 'select':
       return ev(e.cond) > 0 ? ev(e.a) : ev(e.b);
-  }
-}
-
-/** A stable text form of the expression, for cache keys and kernel names. */
-export function exprKey(e: Expr): string {
-  switch (e.k) {
-    case 'in':
-      return `x${e.i}`;
-    case 'const':
-      return `${e.v}`;
-    case 'param':
-      return `p${e.i}`;
-    case 'un':
-      return `${e.op}(${exprKey(e.a)})`;
-    case 'bin':
-      return `${e.op}(${exprKey(e.a)},${exprKey(e.b)})`;
-    case 'select':
-      return `sel(${exprKey(e.cond)},${exprKey(e.a)},${exprKey(e.b)})`;
   }
 }

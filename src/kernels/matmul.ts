@@ -56,7 +56,33 @@ export function chooseTiling(M: number, N: number): MatmulTiling {
   return { TM: 64, TN: 64, TK: 16, RM: 8, RN: 8 };
 }
 
-const PARAMS = ['M', 'N', 'K', 'aOff', 'aRow', 'aCol', 'aBatch', 'bOff', 'bRow', 'bCol', 'bBatch', 'cOff', 'cRow', 'cCol', 'cBatch', 'batches', 'perSplit', 'scaleOff', 'shiftOff'] as const;
+/** The uniform parameters both matrix-multiply kernels take. */
+export const PARAMS = ['M', 'N', 'K', 'aOff', 'aRow', 'aCol', 'aBatch', 'bOff', 'bRow', 'bCol', 'bBatch', 'cOff', 'cRow', 'cCol', 'cBatch', 'batches', 'perSplit', 'scaleOff', 'shiftOff'] as const;
+
+/** Their values for a product. */
+export function matmulParams(args: MatmulArgs): Record<(typeof PARAMS)[number], number> {
+  const { a, b, c } = args;
+  return {
+    M: args.M,
+    N: args.N,
+    K: args.K,
+    aOff: a.off,
+    aRow: a.row,
+    aCol: a.col,
+    aBatch: a.batch,
+    bOff: b.off,
+    bRow: b.row,
+    bCol: b.col,
+    bBatch: b.batch,
+    cOff: c.off,
+    cRow: c.row,
+    cCol: c.col,
+    cBatch: c.batch,
+    batches: args.batches,
+    perSplit: Math.ceil(args.batches / args.splits),
+    ...args.epilogue.offsets,
+  };
+}
 
 interface Variant {
   tiling: MatmulTiling;
@@ -216,25 +242,5 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
     vec4: canVec4(args, aUnitK, bUnitN, tiling) && (aUnitK || args.a.row === 1) && (bUnitN || args.b.row === 1),
   };
   const bindings = [args.a.binding, args.b.binding, args.c.binding, ...args.epilogue.bindings];
-  const perSplit = Math.ceil(args.batches / args.splits);
-  gpu.run(kernel(variant, args.epilogue, Boolean(args.epilogueOnColumns)), bindings, [Math.ceil(args.N / tiling.TN), Math.ceil(args.M / tiling.TM), args.splits], {
-    M: args.M,
-    N: args.N,
-    K: args.K,
-    aOff: args.a.off,
-    aRow: args.a.row,
-    aCol: args.a.col,
-    aBatch: args.a.batch,
-    bOff: args.b.off,
-    bRow: args.b.row,
-    bCol: args.b.col,
-    bBatch: args.b.batch,
-    cOff: args.c.off,
-    cRow: args.c.row,
-    cCol: args.c.col,
-    cBatch: args.c.batch,
-    batches: args.batches,
-    perSplit,
-    ...args.epilogue.offsets,
-  });
+  gpu.run(kernel(variant, args.epilogue, Boolean(args.epilogueOnColumns)), bindings, [Math.ceil(args.N / tiling.TN), Math.ceil(args.M / tiling.TM), args.splits], matmulParams(args));
 }

@@ -16,13 +16,11 @@
 
 import type { Gpu, Kernel } from '../gpu/context.js';
 import { epilogueCode } from './conv_common.js';
-import type { MatmulArgs } from './matmul.js';
+import { type MatmulArgs, matmulParams, PARAMS } from './matmul.js';
 
 type Mode = 'n' | 'k' | 'folded' | 'scalar';
 
 const BLOCK: Record<Mode, [number, number]> = { n: [4, 8], k: [4, 4], folded: [4, 8], scalar: [4, 8] };
-
-const PARAMS = ['M', 'N', 'K', 'cols', 'aOff', 'aRow', 'aCol', 'aBatch', 'bOff', 'bRow', 'bCol', 'bBatch', 'cOff', 'cRow', 'cCol', 'cBatch', 'batches', 'perSplit', 'scaleOff', 'shiftOff'] as const;
 
 /** Whether C can be written as aligned vec4 runs along N (the epilogue then acting per row). */
 function vec4Stores(mode: Mode, args: MatmulArgs): boolean {
@@ -129,7 +127,7 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
     }`;
   return {
     name: `matmul_direct_${mode}_${RM}x${RN}${vecC ? '_vec4out' : ''}`,
-    params: PARAMS,
+    params: [...PARAMS, 'cols'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> A: array<${mode === 'k' ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> B: array<${vecB ? 'vec4<f32>' : 'f32'}>;
@@ -180,24 +178,8 @@ export function matmulDirect(gpu: Gpu, args: MatmulArgs): void {
   const folded = mode === 'folded';
   const columns = folded ? args.N * args.batches : args.N;
   gpu.run(kernel(mode, args, workgroup), bindings, [Math.ceil(columns / RN / workgroup), Math.ceil(args.M / RM), folded ? 1 : args.splits], {
-    M: args.M,
+    ...matmulParams(args),
     N: columns,
-    K: args.K,
     cols: args.N,
-    aOff: args.a.off,
-    aRow: args.a.row,
-    aCol: args.a.col,
-    aBatch: args.a.batch,
-    bOff: args.b.off,
-    bRow: args.b.row,
-    bCol: args.b.col,
-    bBatch: args.b.batch,
-    cOff: args.c.off,
-    cRow: args.c.row,
-    cCol: args.c.col,
-    cBatch: args.c.batch,
-    batches: args.batches,
-    perSplit: Math.ceil(args.batches / args.splits),
-    ...args.epilogue.offsets,
   });
 }
