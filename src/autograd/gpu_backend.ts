@@ -24,7 +24,7 @@ import { maxPoolGrad, type PoolGeometry } from '../kernels/maxpool_grad.js';
 import { reduce } from '../kernels/reduce.js';
 import { sgdStep, type SgdHyper } from '../kernels/sgd.js';
 import type { Backend, Conv2dParams, Epilogue, PoolParams } from './backend.js';
-import { type DType, Storage, Tensor } from './tensor.js';
+import { type DType, keep, Storage, Tensor } from './tensor.js';
 
 function binding(t: Tensor): Binding {
   return { buffer: t.storage.handle as GPUBuffer };
@@ -88,6 +88,7 @@ const isDepthwise = (x: Tensor, w: Tensor, p: Conv2dParams) => p.groups === x.sh
 
 export class GpuBackend implements Backend {
   readonly name: string;
+  private readonly transposedWeights = new WeakMap<Tensor, { version: number; t: Tensor }>();
 
   constructor(readonly gpu: Gpu) {
     this.name = gpu.adapter.device || gpu.adapter.description;
@@ -151,10 +152,13 @@ export class GpuBackend implements Backend {
     this.product(M, N, K, B, operand(a), operand(b), operand(out), Boolean(options.sumBatches), epilogueBindings(options.epilogue));
   }
 
-  /** C = A.B per batch, or summed over batches through split partial products. */
-  private product(M: number, N: number, K: number, batches: number, a: Operand, b: Operand, c: Operand, sumBatches: boolean, epilogue: EpilogueBindings): void {
+  /**
+   * C = A.B per batch, or summed over batches through split partial products. `aTransposed` gives A^T
+   * contiguous, should the product be computed transposed.
+   */
+  private product(M: number, N: number, K: number, batches: number, a: Operand, b: Operand, c: Operand, sumBatches: boolean, epilogue: EpilogueBindings, aTransposed?: () => Operand): void {
     if (!sumBatches) {
-      if (this.gpu.cpuLike && N < 64 && M % 4 === 0) this.transposedProduct(M, N, K, batches, a, b, c, epilogue);
+      if (this.gpu.cpuLike && N < 64 && M % 4 === 0) this.transposedProduct(M, N, K, batches, a, b, c, epilogue, aTransposed);
       else matmul(this.gpu, { M, N, K, a, b, c, batches, splits: batches, epilogue });
       return;
     }
@@ -176,10 +180,11 @@ export class GpuBackend implements Backend {
    * weight side then runs along the vectorised columns. A shared A (the weights) that is not already
    * unit-stride along M is transposed into a scratch buffer first (M x K floats, small).
    */
-  private transposedProduct(M: number, N: number, K: number, batches: number, a: Operand, b: Operand, c: Operand, epilogue: EpilogueBindings): void {
+  private transposedProduct(M: number, N: number, K: number, batches: number, a: Operand, b: Operand, c: Operand, epilogue: EpilogueBindings, aTransposed?: () => Operand): void {
     let scratch: GPUBuffer | null = null;
     let bT: Operand = { binding: a.binding, off: a.off, row: a.col, col: a.row, batch: a.batch };
-    if (a.row !== 1 && a.batch === 0) {
+    if (a.row !== 1 && aTransposed) bT = aTransposed();
+    else if (a.row !== 1 && a.batch === 0) {
       scratch = this.gpu.pool.acquire(M * K * 4);
       elementwise(this.gpu, E.in(0), [{ binding: a.binding, offset: a.off, strides: [a.col, a.row] }], { binding: { buffer: scratch }, offset: 0, strides: [M, 1] }, [K, M]);
       bT = { binding: { buffer: scratch }, off: 0, row: M, col: 1, batch: 0 };
@@ -188,6 +193,20 @@ export class GpuBackend implements Backend {
     const cT: Operand = { binding: c.binding, off: c.off, row: c.col, col: c.row, batch: c.batch };
     matmul(this.gpu, { M: N, N: M, K, a: aT, b: bT, c: cT, batches, splits: batches, epilogue, epilogueOnColumns: true });
     if (scratch) this.gpu.pool.release(scratch);
+  }
+
+  /** A 1x1 convolution's weight [K, C] transposed to [C, K], kept while the weight is unchanged. */
+  private transposedWeight(w: Tensor): Operand {
+    let cached = this.transposedWeights.get(w);
+    if (cached?.version !== w.version) {
+      cached?.t.dispose();
+      const [K, C] = w.shape;
+      const t = keep(new Tensor(this.alloc(K * C, 'float32'), [C, K]));
+      this.map(E.in(0), [w.view([C, K], [w.strides[1], w.strides[0]])], t);
+      cached = { version: w.version, t };
+      this.transposedWeights.set(w, cached);
+    }
+    return { binding: binding(cached.t), off: 0, row: cached.t.shape[1], col: 1, batch: 0 };
   }
 
   conv2d(x: Tensor, w: Tensor, out: Tensor, p: Conv2dParams, epilogue?: Epilogue): void {
@@ -204,7 +223,8 @@ export class GpuBackend implements Backend {
         const a: Operand = { binding: binding(w), off: w.offset + g * kg * cg, row: cg, col: 1, batch: 0 };
         const b: Operand = { binding: binding(x), off: x.offset + g * cg * x.strides[1], row: x.strides[1], col: xp, batch: x.strides[0] };
         const c: Operand = { binding: binding(out), off: out.offset + g * kg * out.strides[1], row: out.strides[1], col: yp, batch: out.strides[0] };
-        this.product(kg, H * W, cg, N, a, b, c, false, groupEpilogue(epi, g, kg));
+        const transposed = p.groups === 1 ? () => this.transposedWeight(w) : undefined;
+        this.product(kg, H * W, cg, N, a, b, c, false, groupEpilogue(epi, g, kg), transposed);
       }
       return;
     }

@@ -3,8 +3,8 @@
 // context switch, while reads straight from the operands hit the CPU's caches. Same contract as
 // matmul.ts: C[z] = epilogue(sum over b in batches(z) of A[b] . B[b]), strided operands.
 //
-// Tiling: one invocation per RM x RN block of C (x over column blocks, y over row blocks, z over
-// splits). The K loop is vectorised along whichever dimension has unit stride:
+// Tiling: one invocation per RM x RN block of C, the blocks of every split in one flat range (so
+// that products with few columns still fill whole workgroups). The K loop is vectorised along whichever dimension has unit stride:
 //   'n': B is unit-stride along N (forward and input-gradient convolutions): per k, RN/4 vec4 of B,
 //        RM scalars of A, RM x RN/4 vec4 FMAs;
 //   'k': A and B are unit-stride along K (weight gradients): per 4 k, RM vec4 of A and RN vec4 of B,
@@ -127,7 +127,7 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
     }`;
   return {
     name: `matmul_direct_${mode}_${RM}x${RN}${vecC ? '_vec4out' : ''}`,
-    params: [...PARAMS, 'cols'],
+    params: [...PARAMS, 'cols', 'zCount'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> A: array<${mode === 'k' ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> B: array<${vecB ? 'vec4<f32>' : 'f32'}>;
@@ -136,10 +136,12 @@ ${epi.declarations(4)}
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let n0 = gid.x * ${RN}u;
-  let m0 = gid.y * ${RM}u;
-  if (n0 >= P.N || m0 >= P.M) { return; }
-  let z = gid.z;
+  let nBlocks = (P.N + ${RN - 1}u) / ${RN}u;
+  let mBlocks = (P.M + ${RM - 1}u) / ${RM}u;
+  if (gid.x >= nBlocks * mBlocks * P.zCount) { return; }
+  let n0 = (gid.x % nBlocks) * ${RN}u;
+  let m0 = ((gid.x / nBlocks) % mBlocks) * ${RM}u;
+  let z = gid.x / (nBlocks * mBlocks);
   var acc: array<${accType}, ${accCount}>;
 ${mode === 'folded' ? body : `  let first = z * P.perSplit;
   let last = min(first + P.perSplit, P.batches);
@@ -177,9 +179,12 @@ export function matmulDirect(gpu: Gpu, args: MatmulArgs): void {
   const bindings = [args.a.binding, args.b.binding, args.c.binding, ...args.epilogue.bindings];
   const folded = mode === 'folded';
   const columns = folded ? args.N * args.batches : args.N;
-  gpu.run(kernel(mode, args, workgroup), bindings, [Math.ceil(columns / RN / workgroup), Math.ceil(args.M / RM), folded ? 1 : args.splits], {
+  const zCount = folded ? 1 : args.splits;
+  const blocks = Math.ceil(columns / RN) * Math.ceil(args.M / RM) * zCount;
+  gpu.run(kernel(mode, args, workgroup), bindings, [Math.ceil(blocks / workgroup)], {
     ...matmulParams(args),
     N: columns,
     cols: args.N,
+    zCount,
   });
 }
