@@ -30,6 +30,7 @@ export function trainOptions(y: Argv) {
     .option('shuffle', { type: 'string', default: 'true' })
     .option('momentum', { type: 'string', default: '0.9', describe: 'SGD momentum' })
     .option('weight-decay', { type: 'string', describe: 'default: 4e-5 for SGD, 0 for Adam, 0.01 for AdamW' })
+    .option('balanced', { type: 'string', default: 'false', describe: 'draw training batches so that every class is equally likely (oversamples small classes, for imbalanced data)' })
     .option('best-metric', { type: 'string', default: 'accuracy', choices: Object.keys(BEST_METRICS), describe: 'validation metric that picks best.pth' })
     .option('frozen-bn', { type: 'string', default: 'train', choices: ['train', 'eval'], describe: 'with --freeze_layers: batch norms of the frozen backbone use batch statistics and update their running ones (train, as PyTorch) or keep the ImageNet statistics (eval)' })
     .option('resume', { type: 'string', describe: 'continue the run in this folder from its last completed epoch' })
@@ -69,6 +70,7 @@ export function configFromArgs(a: TrainArgs): TrainConfig {
     momentum: Number(a.momentum),
     weight_decay: a['weight-decay'] !== undefined ? Number(a['weight-decay']) : optim === 'SGD' ? 4e-5 : optim === 'Adam' ? 0 : 0.01,
     best_metric: a['best-metric'] as BestMetric,
+    balanced: parseBoolean('balanced')(a.balanced),
     frozen_bn: a['frozen-bn'] as 'train' | 'eval',
     adapter: a.adapter ?? null,
   };

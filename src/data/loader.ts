@@ -34,6 +34,8 @@ export interface EpochOptions {
   epoch: number;
   shuffle: boolean;
   augment: boolean;
+  /** Draw the epoch's samples (with replacement) so that every class is equally likely. */
+  balanced?: boolean;
   /** Called for a sample that fails now although it was readable before (it is left out of its batch). */
   onFailure?: (f: Failure) => void;
 }
@@ -94,15 +96,26 @@ export class DataLoader {
     return out;
   }
 
-  /** The epoch's order of sample indices. */
-  order(count: number, epoch: number, shuffle: boolean): number[] {
-    const indices = Array.from({ length: count }, (_, i) => i);
-    return shuffle ? new Rng(mixSeed(this.options.seed, epoch, 0x5eed)).shuffle(indices) : indices;
+  /**
+   * The epoch's sample indices: all of them, shuffled or not; or, balanced, as many draws with
+   * replacement, each picking a class uniformly and then one of its samples.
+   */
+  order(samples: Sample[], epoch: number, shuffle: boolean, balanced = false): number[] {
+    const rng = new Rng(mixSeed(this.options.seed, epoch, 0x5eed));
+    const indices = samples.map((_, i) => i);
+    if (!balanced) return shuffle ? rng.shuffle(indices) : indices;
+    const byClass = new Map<number, number[]>();
+    for (const i of indices) byClass.set(samples[i].label, [...(byClass.get(samples[i].label) ?? []), i]);
+    const classes = [...byClass.values()];
+    return indices.map(() => {
+      const members = classes[rng.int(classes.length)];
+      return members[rng.int(members.length)];
+    });
   }
 
   /** The epoch's batches, in order, with up to two batches of samples being prepared ahead. */
   async *batches(samples: Sample[], o: EpochOptions): AsyncGenerator<Batch> {
-    const order = this.order(samples.length, o.epoch, o.shuffle);
+    const order = this.order(samples, o.epoch, o.shuffle, o.balanced);
     const sampleSize = 3 * this.options.imgSize * this.options.imgSize;
     const ahead = Math.max(2 * o.batchSize, 4 * this.workers.length);
     const queue: Promise<SampleResult>[] = [];

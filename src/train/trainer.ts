@@ -52,6 +52,8 @@ export interface TrainConfig {
   momentum: number;
   weight_decay: number;
   best_metric: BestMetric;
+  /** Training batches drawn so that every class is equally likely (for imbalanced data). */
+  balanced: boolean;
   /** With a frozen backbone: its batch norms in train mode (PyTorch's semantics) or in eval mode. */
   frozen_bn: 'train' | 'eval';
   adapter: string | null;
@@ -224,7 +226,7 @@ async function trainEpoch(ctx: RunContext, model: ShuffleNetV2, optimizer: Optim
   // Step i's logits are read back (the one readback of a step; the loss is worked out from them on
   // the CPU) while step i + 1 is recorded and runs on the GPU.
   let pending: Promise<void> | null = null;
-  for await (const batch of loader.batches(samples, { batchSize: c.batch_size, epoch, shuffle: c.shuffle, augment: c.augment, onFailure: (f) => ctx.log(`warning: ${f.message}`) })) {
+  for await (const batch of loader.batches(samples, { batchSize: c.batch_size, epoch, shuffle: c.shuffle, augment: c.augment, balanced: c.balanced, onFailure: (f) => ctx.log(`warning: ${f.message}`) })) {
     const step = steps++;
     const logits = tidy(() => {
       const { x, y } = batchTensors(batch, c.img_size);
