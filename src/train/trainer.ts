@@ -22,6 +22,7 @@ import { resolvePretrained } from '../model/pretrained.js';
 import { ShuffleNetV2, type Width } from '../model/shufflenet.js';
 import { stateDict } from '../model/state.js';
 import { loadWeightsFile } from '../model/weights_file.js';
+import { crossEntropy as crossEntropyReference } from '../reference/nn.js';
 import { ProgressBar } from '../util/progress.js';
 import { createRunDir, type PredictionRow, predictionsCsv, writeAtomic, writeJson } from './files.js';
 import { BEST_METRICS, type BestMetric, type ConfusionMatrix, confusionMatrix, type EpochMetrics, epochMetrics } from './metrics.js';
@@ -262,15 +263,9 @@ async function trainEpoch(ctx: RunContext, model: ShuffleNetV2, optimizer: Optim
   return { metrics: epochMetrics(confusion, classes, lossSum / Math.max(steps, 1)), confusion, predictions: [] };
 }
 
-/** The mean softmax cross-entropy of a batch, from its logits (float64 on the CPU). */
+/** The mean softmax cross-entropy of a batch, from its logits (the CPU reference's, in float64). */
 function meanCrossEntropy(logits: ArrayLike<number>, labels: Int32Array, classes: number): number {
-  let total = 0;
-  for (let i = 0; i < labels.length; i++) {
-    const row = Array.from({ length: classes }, (_, k) => logits[i * classes + k]);
-    const max = Math.max(...row);
-    total += max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0)) - row[labels[i]];
-  }
-  return total / labels.length;
+  return crossEntropyReference(Float64Array.from(logits), labels, labels.length, classes);
 }
 
 async function evaluate(ctx: RunContext, model: ShuffleNetV2, loader: DataLoader, samples: Sample[], classes: string[], epoch: number): Promise<PassResult> {
