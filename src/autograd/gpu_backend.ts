@@ -54,6 +54,13 @@ function planeView(t: Tensor, op: string): PlaneView {
   return { binding: binding(t), off: t.offset, n: t.strides[0], c: t.strides[1], p };
 }
 
+/** An NCHW tensor as the matrix [channel][position] of each image (H and W must merge). */
+function outputPlanes(t: Tensor, op: string): Operand {
+  const p = planeStride(t);
+  if (p === null) throw new Error(`${op}: a view of shape [${t.shape}] with strides [${t.strides}] is not supported (height and width must merge)`);
+  return { binding: binding(t), off: t.offset, row: t.strides[1], col: p, batch: t.strides[0] };
+}
+
 /** The epilogue of group `group`'s output channels (kg per group). */
 function groupEpilogue(epi: EpilogueBindings, group: number, kg: number): EpilogueBindings {
   if (group === 0) return epi;
@@ -195,14 +202,15 @@ export class GpuBackend implements Backend {
     if (scratch) this.gpu.pool.release(scratch);
   }
 
-  /** A 1x1 convolution's weight [K, C] transposed to [C, K], kept while the weight is unchanged. */
+  /** A convolution's weight as the matrix [K, R] transposed to [R, K], kept while the weight is unchanged. */
   private transposedWeight(w: Tensor): Operand {
     let cached = this.transposedWeights.get(w);
     if (cached?.version !== w.version) {
       cached?.t.dispose();
-      const [K, C] = w.shape;
-      const t = keep(new Tensor(this.alloc(K * C, 'float32'), [C, K]));
-      this.map(E.in(0), [w.view([C, K], [w.strides[1], w.strides[0]])], t);
+      const K = w.shape[0];
+      const R = w.size / K;
+      const t = keep(new Tensor(this.alloc(K * R, 'float32'), [R, K]));
+      this.map(E.in(0), [w.view([R, K], [1, w.strides[0]], flat(w).off)], t);
       cached = { version: w.version, t };
       this.transposedWeights.set(w, cached);
     }
@@ -211,47 +219,39 @@ export class GpuBackend implements Backend {
 
   conv2d(x: Tensor, w: Tensor, out: Tensor, p: Conv2dParams, epilogue?: Epilogue): void {
     const epi = epilogueBindings(epilogue);
-    const xp = planeStride(x);
-    const yp = planeStride(out);
-    if (isPointwise(w, p) && xp !== null && yp !== null) {
-      const [N, C, H, W] = x.shape;
-      const K = w.shape[0];
-      const cg = C / p.groups;
-      const kg = K / p.groups;
-      for (let g = 0; g < p.groups; g++) {
-        // y[n][k][pos] = sum over c of w[k][c] x[n][c][pos], one group's block at a time.
-        const a: Operand = { binding: binding(w), off: w.offset + g * kg * cg, row: cg, col: 1, batch: 0 };
-        const b: Operand = { binding: binding(x), off: x.offset + g * cg * x.strides[1], row: x.strides[1], col: xp, batch: x.strides[0] };
-        const c: Operand = { binding: binding(out), off: out.offset + g * kg * out.strides[1], row: out.strides[1], col: yp, batch: out.strides[0] };
-        const transposed = p.groups === 1 ? () => this.transposedWeight(w) : undefined;
-        this.product(kg, H * W, cg, N, a, b, c, false, groupEpilogue(epi, g, kg), transposed);
-      }
-      return;
-    }
     const g = geometry(x, w, out, p);
     if (isDepthwise(x, w, p)) {
       depthwiseForward(this.gpu, g, binding(x), binding(w), binding(out), epi);
       return;
     }
-    // im2col + matrix product per group: out[n][k][pos] = sum over r of w[k][r] col[n][r][pos].
-    const { rows, cols, col } = this.im2colBuffer(g);
+    // Per group: out[n][k][pos] = sum over r of w[k][r] patches[n][r][pos].
     const kg = g.K / g.groups;
-    const outPlane = planeStride(out)!;
-    for (let group = 0; group < g.groups; group++) {
-      im2col(this.gpu, g, group, binding(x), { buffer: col });
+    const c0 = outputPlanes(out, 'conv2d');
+    const transposed = g.groups === 1 ? () => this.transposedWeight(w) : undefined;
+    this.forEachPatchMatrix(x, w, p, g, (group, patches, rows, cols) => {
       const a: Operand = { binding: binding(w), off: w.offset + group * kg * rows, row: rows, col: 1, batch: 0 };
-      const b: Operand = { binding: { buffer: col }, off: 0, row: cols, col: 1, batch: rows * cols };
-      const c: Operand = { binding: binding(out), off: out.offset + group * kg * out.strides[1], row: out.strides[1], col: outPlane, batch: out.strides[0] };
-      this.product(kg, cols, rows, g.N, a, b, c, false, groupEpilogue(epi, group, kg));
-    }
-    this.gpu.pool.release(col);
+      this.product(kg, cols, rows, g.N, a, patches, { ...c0, off: c0.off + group * kg * c0.row }, false, groupEpilogue(epi, group, kg), transposed);
+    });
   }
 
-  /** A scratch buffer for one group's im2col matrices: [N, rows = C/groups * KH * KW, cols = OH * OW]. */
-  private im2colBuffer(g: ConvGeometry): { rows: number; cols: number; col: GPUBuffer } {
+  /**
+   * Calls `use` with each group's patch matrix [n][r][pos] (rows r = C/groups * KH * KW, columns the
+   * output positions): the input itself for a 1x1 convolution, else im2col into a scratch buffer.
+   */
+  private forEachPatchMatrix(x: Tensor, w: Tensor, p: Conv2dParams, g: ConvGeometry, use: (group: number, patches: Operand, rows: number, cols: number) => void): void {
     const rows = (g.C / g.groups) * g.kernel[0] * g.kernel[1];
     const cols = g.OH * g.OW;
-    return { rows, cols, col: this.gpu.pool.acquire(g.N * rows * cols * 4) };
+    const xp = planeStride(x);
+    if (isPointwise(w, p) && xp !== null) {
+      for (let group = 0; group < g.groups; group++) use(group, { binding: binding(x), off: x.offset + group * rows * x.strides[1], row: x.strides[1], col: xp, batch: x.strides[0] }, rows, cols);
+      return;
+    }
+    const col = this.gpu.pool.acquire(g.N * rows * cols * 4);
+    for (let group = 0; group < g.groups; group++) {
+      im2col(this.gpu, g, group, binding(x), { buffer: col });
+      use(group, { binding: { buffer: col }, off: 0, row: cols, col: 1, batch: rows * cols }, rows, cols);
+    }
+    this.gpu.pool.release(col);
   }
 
   conv2dGradInput(dy: Tensor, w: Tensor, dx: Tensor, p: Conv2dParams): void {
@@ -278,40 +278,20 @@ export class GpuBackend implements Backend {
 
   conv2dGradWeight(dy: Tensor, x: Tensor, dw: Tensor, p: Conv2dParams): void {
     const { off } = flat(dw);
-    const xp = planeStride(x);
-    const yp = planeStride(dy);
-    if (isPointwise(dw, p) && xp !== null && yp !== null) {
-      const [N, C, H, W] = x.shape;
-      const K = dw.shape[0];
-      const cg = C / p.groups;
-      const kg = K / p.groups;
-      for (let g = 0; g < p.groups; g++) {
-        // dw[k][c] = sum over n, pos of dy[n][k][pos] x[n][c][pos]: B is x transposed per image.
-        const a: Operand = { binding: binding(dy), off: dy.offset + g * kg * dy.strides[1], row: dy.strides[1], col: yp, batch: dy.strides[0] };
-        const b: Operand = { binding: binding(x), off: x.offset + g * cg * x.strides[1], row: xp, col: x.strides[1], batch: x.strides[0] };
-        const c: Operand = { binding: binding(dw), off: off + g * kg * cg, row: cg, col: 1, batch: 0 };
-        this.product(kg, cg, H * W, N, a, b, c, true, epilogueBindings());
-      }
-      return;
-    }
     const g = geometry(x, dw, dy, p);
     if (isDepthwise(x, dw, p)) {
       depthwiseGradWeight(this.gpu, g, binding(dy), binding(x), binding(dw), off);
       return;
     }
-    // dw[k][r] = sum over n, pos of dy[n][k][pos] col[n][r][pos], per group.
-    const { rows, cols, col } = this.im2colBuffer(g);
+    // Per group: dw[k][r] = sum over n, pos of dy[n][k][pos] patches[n][r][pos].
     const kg = g.K / g.groups;
-    const dyPlane = planeStride(dy);
-    if (dyPlane === null) throw new Error(`conv2d backward: a gradient view of shape [${dy.shape}] with strides [${dy.strides}] is not supported`);
-    for (let group = 0; group < g.groups; group++) {
-      im2col(this.gpu, g, group, binding(x), { buffer: col });
-      const a: Operand = { binding: binding(dy), off: dy.offset + group * kg * dy.strides[1], row: dy.strides[1], col: dyPlane, batch: dy.strides[0] };
-      const b: Operand = { binding: { buffer: col }, off: 0, row: 1, col: cols, batch: rows * cols };
+    const a0 = outputPlanes(dy, 'conv2d backward');
+    this.forEachPatchMatrix(x, dw, p, g, (group, patches, rows, cols) => {
+      const a: Operand = { ...a0, off: a0.off + group * kg * a0.row };
+      const patchesT: Operand = { ...patches, row: patches.col, col: patches.row };
       const c: Operand = { binding: binding(dw), off: off + group * kg * rows, row: rows, col: 1, batch: 0 };
-      this.product(kg, rows, cols, g.N, a, b, c, true, epilogueBindings());
-    }
-    this.gpu.pool.release(col);
+      this.product(kg, rows, cols, g.N, a, patchesT, c, true, epilogueBindings());
+    });
   }
 
   batchNormStats(x: Tensor | null, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, stats: Tensor, o: { momentum: number; eps: number }): void {
