@@ -4,23 +4,9 @@
 
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
+import { DatasetError, IMAGE_EXTENSIONS, type ImageFolder, type Sample } from './dataset.js';
 
-export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp'];
-
-export interface Sample {
-  file: string;
-  label: number;
-}
-
-export interface ImageFolder {
-  root: string;
-  classes: string[];
-  samples: Sample[];
-}
-
-export class DatasetError extends Error {
-  override name = 'DatasetError';
-}
+export { classCounts, DatasetError, IMAGE_EXTENSIONS, type ImageFolder, type Sample } from './dataset.js';
 
 function listDir(path: string, what: string): string[] {
   let entries: string[];
@@ -46,11 +32,4 @@ export function imageFolder(root: string, flag: string): ImageFolder {
     for (const f of files) samples.push({ file: join(dir, f), label });
   });
   return { root, classes, samples };
-}
-
-/** Per class, how many samples. */
-export function classCounts(folder: ImageFolder): Record<string, number> {
-  const counts: Record<string, number> = Object.fromEntries(folder.classes.map((c) => [c, 0]));
-  for (const s of folder.samples) counts[folder.classes[s.label]]++;
-  return counts;
 }

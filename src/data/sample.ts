@@ -1,8 +1,8 @@
-// One sample's preprocessing, the same in a worker thread and in the main thread: decode (cached),
-// then the training transform (random resized crop + flip, from a per-sample seed) or the evaluation
-// transform (resize + centre crop), normalised CHW float32.
+// One sample's preprocessing, the same in a worker thread, in the main thread and in a browser's Web
+// Worker: decode (cached), then the training transform (random resized crop + flip, from a per-sample
+// seed) or the evaluation transform (resize + centre crop), normalised CHW float32. Where the bytes
+// come from (a file on disk, a browser File) is the caller's `read`.
 
-import { readFileSync } from 'node:fs';
 import { decodeImage } from './decode.js';
 import type { RgbImage } from './image.js';
 import { Rng } from './rng.js';
@@ -21,17 +21,20 @@ export interface SampleTask {
 
 export type SampleResult = { id: number; data: Float32Array } | { id: number; error: string };
 
+/** A sample's bytes by its file name. */
+export type ReadBytes = (file: string) => Uint8Array | Promise<Uint8Array>;
+
 /** Decoded images, kept while they fit in `capacityBytes`. */
 export class ImageCache {
   private images = new Map<string, RgbImage>();
   private bytes = 0;
 
-  constructor(private readonly capacityBytes: number) {}
+  constructor(private readonly capacityBytes: number, private readonly read: ReadBytes) {}
 
-  get(file: string): RgbImage {
+  async get(file: string): Promise<RgbImage> {
     let img = this.images.get(file);
     if (!img) {
-      img = decodeImage(readFileSync(file), file);
+      img = decodeImage(await this.read(file), file);
       if (this.bytes + img.data.length <= this.capacityBytes) {
         this.images.set(file, img);
         this.bytes += img.data.length;
@@ -41,9 +44,9 @@ export class ImageCache {
   }
 }
 
-export function runTask(task: SampleTask, cache: ImageCache): SampleResult {
+export async function runTask(task: SampleTask, cache: ImageCache): Promise<SampleResult> {
   try {
-    const img = cache.get(task.file);
+    const img = await cache.get(task.file);
     if (task.mode === 'scan') return { id: task.id, data: new Float32Array(0) };
     const data = task.mode === 'train' ? trainTransform(img, task.imgSize, new Rng(task.seed)) : evalTransform(img, task.imgSize);
     return { id: task.id, data };

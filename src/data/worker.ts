@@ -1,11 +1,12 @@
 // A data-loading worker thread: decodes and transforms the samples the loader sends it.
 
+import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ImageCache, runTask, type SampleTask } from './sample.js';
 
-const cache = new ImageCache((workerData as { cacheBytes: number }).cacheBytes);
+const cache = new ImageCache((workerData as { cacheBytes: number }).cacheBytes, (file) => readFileSync(file));
 
-parentPort!.on('message', (task: SampleTask) => {
-  const result = runTask(task, cache);
+parentPort!.on('message', async (task: SampleTask) => {
+  const result = await runTask(task, cache);
   parentPort!.postMessage(result, 'data' in result && result.data.length > 0 ? [result.data.buffer as ArrayBuffer] : []);
 });

@@ -83,3 +83,14 @@ export function loadStateDict(model: Module, sd: StateDict, options: { allowNewC
 function sameShape(entry: StoredTensor, shape: readonly number[], except = -1): boolean {
   return entry.shape.length === shape.length && entry.shape.every((n, d) => d === except || n === shape[d]);
 }
+
+/** loadStateDict, with what the load changed (a filled-in counter, a fresh classifier) said through `log`. */
+export function loadStateDictLogged(model: Module, sd: StateDict, options: { allowNewClassifier: boolean; source: string }, log: (line: string) => void): LoadReport {
+  const report = loadStateDict(model, sd, options);
+  if (report.filled.length > 0) log(`${options.source}: no num_batches_tracked in the file (saved by an old PyTorch); set to 0`);
+  if (report.freshClassifier) {
+    const { checkpointClasses, modelClasses } = report.freshClassifier;
+    log(`${options.source}: its classifier has ${checkpointClasses} classes, the model ${modelClasses}: fc keeps fresh random weights, everything else is loaded`);
+  }
+  return report;
+}

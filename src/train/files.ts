@@ -1,6 +1,6 @@
 // The run folder: a new <save_ret>/exp<N> per run (never an earlier one), files written atomically
-// (a temporary file renamed over the target, so a kill never leaves half a file), the CSV of
-// validation predictions.
+// (a temporary file renamed over the target, so a kill never leaves half a file); the CSV of
+// validation predictions lives in predictions.ts (browser-safe).
 
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,23 +31,4 @@ export function writeJson(path: string, value: unknown): void {
   writeAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-function csvField(value: string | number): string {
-  const s = String(value);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-export interface PredictionRow {
-  file: string;
-  label: number;
-  probabilities: number[];
-}
-
-/** file,label,prediction,prob_<class>... with class names for label and prediction. */
-export function predictionsCsv(rows: PredictionRow[], classNames: string[]): string {
-  const header = ['file', 'label', 'prediction', ...classNames.map((c) => `prob_${c}`)];
-  const lines = rows.map((r) => {
-    const prediction = r.probabilities.indexOf(Math.max(...r.probabilities));
-    return [r.file, classNames[r.label], classNames[prediction], ...r.probabilities.map((p) => p.toFixed(6))].map(csvField).join(',');
-  });
-  return [header.map(csvField).join(','), ...lines].join('\n') + '\n';
-}
+export { type PredictionRow, predictionsCsv } from './predictions.js';
