@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { BEST_METRICS, type BestMetric } from '../train/metrics.js';
+import { defaultWeightDecay } from '../train/core.js';
 import { defaultWorkers, type OptimizerName, train, type TrainConfig } from '../train/trainer.js';
 import { WIDTHS, type Width } from '../model/shufflenet.js';
 import { parseBoolean, positiveInteger, positiveNumber } from './flags.js';
@@ -68,7 +69,7 @@ export function configFromArgs(a: TrainArgs): TrainConfig {
     augment: parseBoolean('augment')(a.augment),
     shuffle: parseBoolean('shuffle')(a.shuffle),
     momentum: Number(a.momentum),
-    weight_decay: a['weight-decay'] !== undefined ? Number(a['weight-decay']) : optim === 'SGD' ? 4e-5 : optim === 'Adam' ? 0 : 0.01,
+    weight_decay: a['weight-decay'] !== undefined ? Number(a['weight-decay']) : defaultWeightDecay(optim),
     best_metric: a['best-metric'] as BestMetric,
     balanced: parseBoolean('balanced')(a.balanced),
     frozen_bn: a['frozen-bn'] as 'train' | 'eval',

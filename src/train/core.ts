@@ -127,6 +127,11 @@ export class TrainingStopped extends Error {
 
 export const RESUME_FILE = 'weights/resume.safetensors';
 
+/** The weight decay when none is given: 4e-5 for SGD, 0 for Adam, 0.01 for AdamW. */
+export function defaultWeightDecay(optim: OptimizerName): number {
+  return optim === 'SGD' ? 4e-5 : optim === 'Adam' ? 0 : 0.01;
+}
+
 /** The seed's schedule: lr * (((1 + cos(pi * e / E)) / 2) * (1 - lrf) + lrf) for epoch e of E. */
 export function learningRate(c: Pick<TrainConfig, 'lr' | 'lrf' | 'epochs'>, epoch: number): number {
   return c.lr * (((1 + Math.cos((Math.PI * epoch) / c.epochs)) / 2) * (1 - c.lrf) + c.lrf);
