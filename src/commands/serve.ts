@@ -1,5 +1,6 @@
-// `serve`: the inference page (dist/browser) on a local web server, with the weights, class names and
-// image size of a training run (--run RUN_DIR) or of a checkpoint given directly (--weights FILE).
+// `serve`: the page (dist/browser) on a local web server, with the weights, class names and image
+// size of a training run (--run RUN_DIR) or of a checkpoint given directly (--weights FILE); with
+// neither, the page opens on its Train view.
 // The checkpoint is checked against the model here, so a mismatch is a start-up error, not a page
 // error; the files are read once, at start-up.
 
@@ -83,10 +84,14 @@ function fromRun(run: string): Given {
   };
 }
 
-async function resolveServed(a: ServeArgs): Promise<Served> {
+/** What to serve; null without --run and --weights (the page then opens on its Train view). */
+async function resolveServed(a: ServeArgs): Promise<Served | null> {
   const perCheckpoint = (['weights', 'model', 'num-classes', 'class-indices', 'img-size'] as const).filter((k) => a[k] !== undefined);
   if (a.run && perCheckpoint.length > 0) throw new Error(`--run takes the model, weights, classes and image size from the run folder: leave out ${perCheckpoint.map((k) => `--${k}`).join(', ')}`);
-  if (!a.run && !a.weights) throw new Error('name a training run (--run RUN_DIR) or a checkpoint (--weights FILE)');
+  if (!a.run && !a.weights) {
+    if (perCheckpoint.length > 0) throw new Error(`${perCheckpoint.map((k) => `--${k}`).join(', ')} describe a checkpoint: name it with --weights FILE (or a run with --run RUN_DIR)`);
+    return null;
+  }
   const given: Given = a.run
     ? fromRun(a.run)
     : {
@@ -118,6 +123,8 @@ const PAGE_FILES: Record<string, [file: string, contentType: string]> = {
   '/engine.js': ['engine.js', 'text/javascript; charset=utf-8'],
   '/page.js.map': ['page.js.map', 'application/json; charset=utf-8'],
   '/engine.js.map': ['engine.js.map', 'application/json; charset=utf-8'],
+  '/train-worker.js': ['train-worker.js', 'text/javascript; charset=utf-8'],
+  '/train-worker.js.map': ['train-worker.js.map', 'application/json; charset=utf-8'],
 };
 
 function pageAssets(): [string, Asset][] {
@@ -141,24 +148,25 @@ export async function serveCommand(a: ServeArgs): Promise<void> {
   const port = Number(a.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a whole number from 0 to 65535, not '${a.port}'`);
   const served = await resolveServed(a);
-  const demo = demoImage(served.dataVal);
+  const demo = demoImage(served?.dataVal ?? null);
   const config = {
-    model: served.width,
-    num_classes: served.numClasses,
-    class_names: served.classNames,
-    img_size: served.imgSize,
-    weights: { url: '/weights', name: served.weightsName },
+    model: served?.width ?? null,
+    num_classes: served?.numClasses ?? null,
+    class_names: served?.classNames ?? null,
+    img_size: served?.imgSize ?? null,
+    weights: served ? { url: '/weights', name: served.weightsName } : null,
     demo_image: { url: '/demo-image', name: demo.name },
   };
   const routes = new Map<string, Asset>([
     ...pageAssets(),
     ['/config.json', { contentType: 'application/json; charset=utf-8', body: new TextEncoder().encode(JSON.stringify(config)) }],
-    ['/weights', { contentType: 'application/octet-stream', body: served.weights }],
+    ...(served ? [['/weights', { contentType: 'application/octet-stream', body: served.weights }] as [string, Asset]] : []),
     ['/demo-image', { contentType: demo.contentType, body: demo.bytes }],
   ]);
   const server = createPageServer(routes, isLoopback(a.host));
   const bound = await listen(server, port, a.host);
-  console.log(`ShuffleNet V2 ${served.width}, ${served.numClasses} classes (${served.classNames.join(', ')}), ${served.imgSize}x${served.imgSize}, weights ${served.weightsName}`);
+  if (served) console.log(`ShuffleNet V2 ${served.width}, ${served.numClasses} classes (${served.classNames.join(', ')}), ${served.imgSize}x${served.imgSize}, weights ${served.weightsName}`);
+  else console.log('no model given: the page opens on its Train view (train on a folder of images in the browser, or choose a weights file)');
   console.log(`demo image: ${demo.source}`);
   if (!isLoopback(bound.address)) console.log(`warning: listening on ${bound.address} (--host ${a.host}): other machines on the network can open the page`);
   console.log(`open ${pageUrl(bound)} in a browser with WebGPU (Ctrl+C stops the server)`);

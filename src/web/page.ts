@@ -1,30 +1,46 @@
-// The inference page's script (bundled to dist/browser/page.js): reads the server's config.json, opens
-// the WebGPU adapter, loads the weights, then classifies the demo image and every image the user
-// chooses or drops. The result is written into [data-testid=prediction] (data-probabilities,
-// data-class, data-file) last, once everything about it is on screen.
+// The page's script (bundled to dist/browser/page.js): reads the server's config.json, opens the
+// WebGPU adapter and, when the server has weights, loads them and classifies the demo image and every
+// image the user chooses or drops. Without weights the page opens on the Train view (train-view.ts);
+// a model trained there, or a weights file chosen, becomes the model classified with. The result is
+// written into [data-testid=prediction] (data-probabilities, data-class, data-file) last, once
+// everything about it is on screen.
 
 import {
   adapterName,
   decodeImageBlob,
   evalTransform,
   gradCam,
+  guessWidth,
   initBackend,
   isWidth,
   loadModel,
+  modelFromBytes,
   modelInfo,
   NoAdapterError,
   predictBatch,
+  readCheckpoint,
   type ShuffleNetV2,
   type Width,
 } from './engine.js';
 import { drawHeatOverlay, drawNetworkInput, turboGradient } from './render.js';
+import { initTrainView } from './train-view.js';
 
+/** The model being classified with: its width, classes, input size and weights' name. */
 interface Config {
   model: Width;
   num_classes: number;
   class_names: string[];
   img_size: number;
   weights: { url: string; name: string };
+}
+
+/** config.json: the served model, or nulls when `serve` runs without one (the page opens on Train). */
+interface ServerConfig {
+  model: Width | null;
+  num_classes: number | null;
+  class_names: string[] | null;
+  img_size: number | null;
+  weights: { url: string; name: string } | null;
   demo_image: { url: string; name: string };
 }
 
@@ -45,12 +61,16 @@ function clearError(): void {
   $('error').hidden = true;
 }
 
-async function fetchConfig(): Promise<Config> {
+async function fetchConfig(): Promise<ServerConfig> {
   const response = await fetch('config.json');
   if (!response.ok) throw new Error(`config.json: HTTP ${response.status} ${response.statusText}`);
-  const config = (await response.json()) as Config;
-  if (!isWidth(String(config.model))) throw new Error(`config.json: '${config.model}' is not a ShuffleNet V2 width`);
+  const config = (await response.json()) as ServerConfig;
+  if (config.weights && !isWidth(String(config.model))) throw new Error(`config.json: '${config.model}' is not a ShuffleNet V2 width`);
   return config;
+}
+
+function showView(view: 'train' | 'classify'): void {
+  document.body.dataset.view = view;
 }
 
 const compact = (n: number) => new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 2 }).format(n);
@@ -120,23 +140,29 @@ async function classify(config: Config, model: ShuffleNetV2, blob: Blob, fileNam
   setStatus('Ready', 'ready');
 }
 
-/** Runs classifications one after another; a file that fails shows a message and the page carries on. */
-function classifier(config: Config, model: ShuffleNetV2): (blob: Blob, fileName: string) => void {
-  let queue = Promise.resolve();
-  return (blob, fileName) => {
-    queue = queue.then(async () => {
-      clearError();
-      try {
-        await classify(config, model, blob, fileName);
-      } catch (e) {
-        showError(`Could not classify ${fileName}`, `${(e as Error).message}. The previous result stays on screen; choose another image.`);
-        setStatus('Ready', 'ready');
-      }
-    });
-  };
+/** The model classified with (null until one is served, trained or chosen). */
+let current: { config: Config; model: ShuffleNetV2 } | null = null;
+let queue = Promise.resolve();
+
+/** Runs classifications one after another with the current model; a file that fails shows a message and the page carries on. */
+function submit(blob: Blob, fileName: string): void {
+  queue = queue.then(async () => {
+    clearError();
+    if (!current) {
+      showError('No model yet', 'Train a model in the Train view, or choose a weights file, then choose the image again.');
+      return;
+    }
+    const { config, model } = current;
+    try {
+      await classify(config, model, blob, fileName);
+    } catch (e) {
+      showError(`Could not classify ${fileName}`, `${(e as Error).message}. The previous result stays on screen; choose another image.`);
+      setStatus('Ready', 'ready');
+    }
+  });
 }
 
-function acceptImages(submit: (blob: Blob, fileName: string) => void): void {
+function acceptImages(): void {
   const input = $<HTMLInputElement>('file');
   input.disabled = false;
   input.addEventListener('change', () => {
@@ -160,36 +186,79 @@ function acceptImages(submit: (blob: Blob, fileName: string) => void): void {
     e.preventDefault();
     depth = 0;
     dragging(false);
+    if (document.body.dataset.view !== 'classify') return;
     const file = e.dataTransfer?.files[0];
     if (file) submit(file, file.name);
     else showError('Nothing to classify', 'Drop an image file (PNG, JPEG, BMP or WebP).');
   });
 }
 
-async function main(): Promise<void> {
-  $('ramp').style.background = turboGradient();
-  const showCam = $<HTMLInputElement>('show-cam');
-  showCam.addEventListener('change', () => ($('heat').hidden = !showCam.checked));
-
-  const config = await fetchConfig();
+/** Makes `model` the one classified with; then classifies the demo image with it. */
+async function useModel(config: Config, model: ShuffleNetV2, demo: ServerConfig['demo_image']): Promise<void> {
   showConfig(config);
-  setStatus('Opening the WebGPU adapter…', 'busy');
-  const backend = await initBackend();
-  $('adapter').textContent = adapterName(backend);
-  setStatus(`Loading the weights (${config.weights.name})…`, 'busy');
-  const model = await loadModel(config.weights.url, config.model, config.num_classes);
   showModelSize(model, config.img_size);
-
   // The first pass compiles every shader: done once here, so the times shown are the network's own.
   setStatus('Compiling the shaders…', 'busy');
   const size = config.img_size;
   await predictBatch(model, [new Float32Array(3 * size * size)], size);
-
-  const submit = classifier(config, model);
-  acceptImages(submit);
-  const demo = await fetch(config.demo_image.url);
-  if (demo.ok) submit(await demo.blob(), config.demo_image.name);
+  current = { config, model };
+  $('no-model').hidden = true;
+  $<HTMLInputElement>('file').disabled = false;
+  const image = await fetch(demo.url);
+  if (image.ok) submit(await image.blob(), demo.name);
   else setStatus('Ready: choose an image', 'ready');
+}
+
+/** A weights file chosen in the Classify view: its width and class count come from the checkpoint itself. */
+async function chooseWeights(file: File, demo: ServerConfig['demo_image']): Promise<void> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const state = await readCheckpoint(bytes, file.name);
+  const guessed = guessWidth(state);
+  const width = guessed && isWidth(guessed) ? guessed : 'x0_5';
+  const numClasses = state.get('fc.weight')?.shape[0] ?? 2;
+  const model = await modelFromBytes(bytes, file.name, width, numClasses);
+  const config: Config = { model: width, num_classes: numClasses, class_names: Array.from({ length: numClasses }, (_, i) => String(i)), img_size: 224, weights: { url: '', name: file.name } };
+  await useModel(config, model, demo);
+}
+
+async function main(): Promise<void> {
+  $('ramp').style.background = turboGradient();
+  const showCam = $<HTMLInputElement>('show-cam');
+  showCam.addEventListener('change', () => ($('heat').hidden = !showCam.checked));
+  for (const tab of document.querySelectorAll<HTMLElement>('.tab')) tab.addEventListener('click', () => showView(tab.dataset.view as 'train' | 'classify'));
+
+  const server = await fetchConfig();
+  acceptImages();
+  initTrainView({
+    async onModel(trained) {
+      const model = await modelFromBytes(trained.weights, trained.weightsName, trained.width, trained.classNames.length);
+      const config: Config = { model: trained.width, num_classes: trained.classNames.length, class_names: trained.classNames, img_size: trained.imgSize, weights: { url: '', name: trained.weightsName } };
+      showView('classify');
+      await useModel(config, model, server.demo_image);
+    },
+  });
+  const weightsInput = $<HTMLInputElement>('classify-weights');
+  weightsInput.addEventListener('change', () => {
+    const file = weightsInput.files?.[0];
+    if (file) {
+      chooseWeights(file, server.demo_image).catch((e: Error) => showError(`Could not use ${file.name}`, e.message));
+    }
+  });
+  if (!server.weights) {
+    showView('train');
+    $('no-model').hidden = false;
+  } else showView('classify');
+  setStatus('Opening the WebGPU adapter…', 'busy');
+  const backend = await initBackend();
+  $('adapter').textContent = adapterName(backend);
+  if (!server.weights) {
+    setStatus('Ready: train a model, or choose weights', 'ready');
+    return;
+  }
+  const config = server as Config;
+  setStatus(`Loading the weights (${config.weights.name})…`, 'busy');
+  const model = await loadModel(config.weights.url, config.model, config.num_classes);
+  await useModel(config, model, server.demo_image);
 }
 
 const WEBGPU_HELP = [
