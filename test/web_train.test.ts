@@ -2,18 +2,19 @@
 // Chromium (WebGPU on SwiftShader) training in its Web Worker on a small DDTI folder, against
 // `train` in Node on SwiftShader with the same flags and seed (last.pth per weight, train_log.json);
 // the run zip's files; the page responsive while it trains; classification with the new model
-// against `predict`; a folder with a broken image and a text file; bad input in the page.
+// against `predict`; a folder with a broken image and a text file; stopping; the engine bundle's
+// trainFromFiles as the README uses it; bad input in the page; a browser without WebGPU.
 
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Page } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpoint, type StateDict, toFloat32 } from '../src/model/checkpoint/index.js';
 import { readZipDirectory, readZipEntry } from '../src/model/checkpoint/zip-read.js';
-import { type Browser, launchChromium } from './helpers/chromium.js';
+import { type Browser, CHROMIUM, CHROMIUM_FLAGS, launchChromium } from './helpers/chromium.js';
 import { type ServeProcess, startServe } from './helpers/serve-process.js';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
@@ -215,6 +216,42 @@ describe('the Train view', () => {
     expect(info.dataset['skipped files'].map((f: { file: string }) => f.file)).toEqual(['train/0/broken.png']);
   }, 600_000);
 
+  it('stops a run when asked, keeping the last completed epoch downloadable', async () => {
+    const data = join(dir, 'to-stop');
+    smallFolder(data, 3, 2);
+    await page.setInputFiles('input[data-testid=train-folder]', data);
+    await fillSettings(page, { epochs: '50', 'img-size': '32', 'batch-size': '2' });
+    await page.click('[data-testid=train-start]');
+    await waitForState(page, 'running', 600_000, 0);
+    await page.click('[data-testid=train-stop]');
+    await waitForState(page, 'done', 600_000);
+    expect(await page.textContent('[data-testid=train-status]')).toMatch(/^Stopped/);
+    const epochs = Number(await page.getAttribute('[data-testid=train-status]', 'data-epoch'));
+    expect(epochs).toBeLessThan(49);
+    const zip = await download(page, 'download-run');
+    const log = JSON.parse(new TextDecoder().decode(await readZipEntry(zip, readZipDirectory(zip).get('run/train_log.json')!)));
+    expect(Object.keys(log)).toHaveLength(epochs + 1);
+    expect(await download(page, 'download-last')).toEqual(await readZipEntry(zip, readZipDirectory(zip).get('run/weights/last.pth')!));
+  }, 600_000);
+
+  it("trains from File objects through the engine bundle's trainFromFiles, as the README shows, into a torchvision-format .pth", async () => {
+    const data = join(dir, 'for-the-api');
+    smallFolder(data, 2, 1);
+    const files = ['train', 'val'].flatMap((split) => ['0', '1'].flatMap((label) => readdirSync(join(data, split, label)).map((f) => ({ path: `${split}/${label}/${f}`, bytes: [...readFileSync(join(data, split, label, f))] }))));
+    // A string, so that the page runs it as written (the engine is the page's own module).
+    const result = (await page.evaluate(`(async (files) => {
+      const { initBackend, trainFromFiles } = await import('/engine.js');
+      await initBackend();
+      const folder = files.map(({ path, bytes }) => ({ path, file: new Blob([new Uint8Array(bytes)]) }));
+      const run = await trainFromFiles(folder, { settings: { epochs: 1, 'img-size': 32, freeze_layers: false } });
+      return { names: [...run.files.keys()].sort(), best: Array.from(run.files.get('weights/best.pth')) };
+    })(${JSON.stringify(files)})`)) as { names: string[]; best: number[] };
+    expect(result.names).toEqual(['class_indices.json', 'confusion_matrix_train.png', 'confusion_matrix_val.png', 'curves.png', 'train_info.json', 'train_log.json', 'val_predictions.csv', 'weights/best.pth', 'weights/last.pth', 'weights/resume.safetensors']);
+    const state = await readCheckpoint(Uint8Array.from(result.best), 'best.pth');
+    expect(state.get('fc.weight')?.shape).toEqual([2, 1024]);
+    expect(state.size).toBeGreaterThan(300);
+  }, 600_000);
+
   it('says what is wrong with a folder whose train and val classes differ, before any work, and the page keeps working', async () => {
     const data = join(dir, 'mismatch');
     smallFolder(data, 2, 2);
@@ -227,5 +264,29 @@ describe('the Train view', () => {
     await page.click('[data-testid=train-start]');
     expect(await page.getAttribute('[data-testid=train-status]', 'data-state')).toBe('error');
     expect(await page.textContent('[data-testid=train-status]')).toMatch(/different classes/);
+  });
+});
+
+describe('the Train view in a browser without WebGPU', () => {
+  it('says that training needs WebGPU, and the page keeps working', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'web-train-nogpu-'));
+    const server = await startServe(['--port', '0']);
+    const context = await chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: CHROMIUM, args: CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu') });
+    try {
+      const page = await context.newPage();
+      await page.goto(server.url.href);
+      const data = join(dir, 'data');
+      smallFolder(data, 2, 1);
+      await page.setInputFiles('input[data-testid=train-folder]', data);
+      await page.click('[data-testid=train-start]');
+      await waitForState(page, 'error', 60_000);
+      expect(await page.textContent('[data-testid=train-status]')).toMatch(/Training needs WebGPU/);
+      await page.click('[data-testid=tab-classify]');
+      expect(await page.getAttribute('body', 'data-view')).toBe('classify');
+    } finally {
+      await context.close();
+      server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
