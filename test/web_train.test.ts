@@ -132,21 +132,24 @@ describe('the Train view', () => {
     await page.click('[data-testid=train-start]');
     expect(await page.textContent('[data-testid=train-status]')).toMatch(/already under way/);
 
-    // Responsive while training: an input event typed into the page is handled within 200 ms.
+    // Responsive while training: a key typed into the page is handled within 200 ms of the browser
+    // receiving it (a keydown's timeStamp is when the input arrived; the handler runs when the page's
+    // main thread gets to it).
     await page.evaluate(() => {
       const field = document.querySelector<HTMLInputElement>('[data-testid=train-form] [name=lr]')!;
-      field.addEventListener('input', () => ((window as unknown as { handledAt: number }).handledAt = Date.now()));
+      const delays: number[] = ((window as unknown as { inputDelays: number[] }).inputDelays = []);
+      field.addEventListener('keydown', (e) => delays.push(performance.now() - e.timeStamp));
     });
-    const latencies: number[] = [];
+    await page.focus('[data-testid=train-form] [name=lr]');
+    await page.keyboard.press('End');
     for (let i = 0; i < 5; i++) {
       await page.waitForTimeout(300);
-      const sent = Date.now();
-      await page.focus('[data-testid=train-form] [name=lr]');
-      await page.keyboard.press('End');
       await page.keyboard.type('0');
-      latencies.push((await page.evaluate(() => (window as unknown as { handledAt: number }).handledAt)) - sent);
     }
-    expect(Math.max(...latencies), `input latencies while training: ${latencies.join(', ')} ms`).toBeLessThan(200);
+    const delays = await page.evaluate(() => (window as unknown as { inputDelays: number[] }).inputDelays);
+    console.log(`input delays while training: ${delays.map((d) => d.toFixed(0)).join(', ')} ms`);
+    expect(delays).toHaveLength(6);
+    expect(Math.max(...delays), `input delays while training: ${delays.map((d) => d.toFixed(0)).join(', ')} ms`).toBeLessThan(200);
     expect(await page.getAttribute('[data-testid=train-status]', 'data-state')).toBe('running');
 
     await waitForState(page, 'running', 600_000, 0);

@@ -23,4 +23,4 @@ export { writePth } from '../model/checkpoint/index.js';
 export { learningRate, runTraining, TrainingStopped, type EpochReport, type RunSink, type TrainConfig, type TrainingData } from '../train/core.js';
 export { chosenFolder, folderData, type FolderFile } from './train/data.js';
 export { runZip, trainFromFiles, type BrowserRun, type BrowserTrainOptions, type ProgressEvent } from './train/run.js';
-export { DEFAULT_SETTINGS, parseSettings, type TrainSettings } from './train/settings.js';
+export { DEFAULT_SETTINGS, parseSettings, SettingsError, type TrainSettings } from './train/settings.js';

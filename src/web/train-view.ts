@@ -4,7 +4,7 @@
 // a zip, then classification with the model just trained. Bad input gets one clear message and the
 // page carries on; what was trained before a failure stays downloadable.
 
-import { DatasetError, type EpochReport, folderData, type FolderFile, chosenFolder, isWidth, parseSettings, type ProgressEvent, runZip, type Width } from './engine.js';
+import { chosenFolder, type EpochReport, folderData, type FolderFile, parseSettings, type ProgressEvent, runZip, SettingsError, type Width } from './engine.js';
 import type { FromWorker, ToWorker } from './train/messages.js';
 
 export interface TrainedModel {
@@ -151,7 +151,7 @@ export function initTrainView(hooks: { onModel(model: TrainedModel): Promise<voi
   const valFraction = () => {
     const value = (form.elements.namedItem('val-split') as HTMLInputElement).value;
     const n = Number(value);
-    if (value === '' || !(n > 0 && n < 1)) throw new DatasetError(`val-split must be a fraction between 0 and 1, not '${value}'`);
+    if (value === '' || !(n > 0 && n < 1)) throw new SettingsError(`val-split must be a fraction between 0 and 1, not '${value}'`);
     return n;
   };
   const seed = () => Number((form.elements.namedItem('seed') as HTMLInputElement).value) || 0;
@@ -250,8 +250,7 @@ export function initTrainView(hooks: { onModel(model: TrainedModel): Promise<voi
 
   $('train-start').addEventListener('click', () => {
     if (worker) {
-      log('A run is already under way: stop it first, or wait for it to end.');
-      $('train-status').textContent = `${$('train-status').textContent?.split(' (a run is')[0]} (a run is already under way: stop it first)`;
+      setStatus('running', 'A run is already under way: stop it first, or wait for it to end.');
       return;
     }
     if (!folder) {
@@ -266,7 +265,6 @@ export function initTrainView(hooks: { onModel(model: TrainedModel): Promise<voi
       const settings = parseSettings(values);
       fraction = valFraction();
       const { data } = folderData(folder, fraction, settings.seed);
-      if (!isWidth(settings.model)) throw new Error(`model '${settings.model}'`);
       run = { width: settings.model, imgSize: settings['img-size'], epochs: settings.epochs, classes: data.classes };
     } catch (e) {
       setStatus('error', `Cannot start: ${(e as Error).message}`);

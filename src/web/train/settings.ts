@@ -3,10 +3,10 @@
 // cache: the initial weights are random unless a weights file is chosen.
 
 import { defaultWeightDecay, type OptimizerName, type TrainConfig } from '../../train/core.js';
-import { isWidth } from '../../model/shufflenet.js';
+import { isWidth, type Width } from '../../model/shufflenet.js';
 
 export interface TrainSettings {
-  model: string;
+  model: Width;
   epochs: number;
   'batch-size': number;
   'img-size': number;
@@ -35,15 +35,20 @@ export const DEFAULT_SETTINGS: TrainSettings = {
 
 const OPTIMIZERS: OptimizerName[] = ['SGD', 'Adam', 'AdamW'];
 
+/** A setting that cannot be used; the message names it. */
+export class SettingsError extends Error {
+  override name = 'SettingsError';
+}
+
 function wholeNumber(name: string, value: unknown, min: number): number {
   const n = Number(value);
-  if (value === '' || !Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number of at least ${min}, not '${value}'`);
+  if (value === '' || !Number.isInteger(n) || n < min) throw new SettingsError(`${name} must be a whole number of at least ${min}, not '${value}'`);
   return n;
 }
 
 function positive(name: string, value: unknown): number {
   const n = Number(value);
-  if (value === '' || !(n > 0) || !Number.isFinite(n)) throw new Error(`${name} must be a positive number, not '${value}'`);
+  if (value === '' || !(n > 0) || !Number.isFinite(n)) throw new SettingsError(`${name} must be a positive number, not '${value}'`);
   return n;
 }
 
@@ -51,18 +56,18 @@ function boolean(name: string, value: unknown): boolean {
   if (typeof value === 'boolean') return value;
   if (value === 'true') return true;
   if (value === 'false') return false;
-  throw new Error(`${name} takes true or false, not '${value}'`);
+  throw new SettingsError(`${name} takes true or false, not '${value}'`);
 }
 
 /** Settings from form values or a partial object (by the flags' names); the rest keep their defaults. */
 export function parseSettings(values: Partial<Record<keyof TrainSettings, unknown>>): TrainSettings {
   const v = { ...DEFAULT_SETTINGS, ...Object.fromEntries(Object.entries(values).filter(([, x]) => x !== undefined)) } as Record<keyof TrainSettings, unknown>;
-  if (!isWidth(String(v.model))) throw new Error(`model must be one of x0_5, x1_0, x1_5, x2_0, not '${v.model}'`);
-  if (!OPTIMIZERS.includes(v.optim as OptimizerName)) throw new Error(`optim must be one of ${OPTIMIZERS.join(', ')}, not '${v.optim}'`);
+  if (!isWidth(String(v.model))) throw new SettingsError(`model must be one of x0_5, x1_0, x1_5, x2_0, not '${v.model}'`);
+  if (!OPTIMIZERS.includes(v.optim as OptimizerName)) throw new SettingsError(`optim must be one of ${OPTIMIZERS.join(', ')}, not '${v.optim}'`);
   const lrf = positive('lrf', v.lrf);
-  if (lrf > 1) throw new Error(`lrf is the final learning rate as a fraction of lr, at most 1, not '${v.lrf}'`);
+  if (lrf > 1) throw new SettingsError(`lrf is the final learning rate as a fraction of lr, at most 1, not '${v.lrf}'`);
   return {
-    model: String(v.model),
+    model: v.model as Width,
     epochs: wholeNumber('epochs', v.epochs, 1),
     'batch-size': wholeNumber('batch-size', v['batch-size'], 1),
     'img-size': wholeNumber('img-size', v['img-size'], 1),
@@ -79,7 +84,7 @@ export function parseSettings(values: Partial<Record<keyof TrainSettings, unknow
 /** The loop's configuration: `train`'s defaults for everything the view does not set. */
 export function trainConfig(s: TrainSettings, data: { train: string; val: string }, weightsName: string | null): TrainConfig {
   return {
-    model: s.model as TrainConfig['model'],
+    model: s.model,
     pretrained: false,
     freeze_layers: s.freeze_layers,
     batch_size: s['batch-size'],

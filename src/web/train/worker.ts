@@ -3,7 +3,7 @@
 // back log lines, progress, each finished epoch and every run file as it is written. One run per
 // worker; 'stop' ends it after the step under way, keeping the files of the last completed epoch.
 
-import { DatasetError, GpuBackend, initBackend, adapterName, NoAdapterError, StateDictError, CheckpointError, trainFromFiles, TrainingStopped } from '../engine.js';
+import { adapterName, CheckpointError, DatasetError, GpuBackend, initBackend, NoAdapterError, SettingsError, StateDictError, trainFromFiles, TrainingStopped } from '../engine.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 const post = (message: FromWorker, transfer: Transferable[] = []) => self.postMessage(message, { transfer });
@@ -39,8 +39,9 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
 }
 
 function kindOf(e: unknown): 'input' | 'no-webgpu' | 'gpu' | 'other' {
-  if (e instanceof DatasetError || e instanceof StateDictError || e instanceof CheckpointError || (e instanceof Error && / must be | takes true or false| is the final learning rate/.test(e.message))) return 'input';
+  if (e instanceof DatasetError || e instanceof SettingsError || e instanceof StateDictError || e instanceof CheckpointError) return 'input';
   if (e instanceof NoAdapterError) return 'no-webgpu';
+  // The engine's WebGPU errors (validation, out of memory) and a lost device's failed readbacks.
   if (e instanceof Error && /GPU|device|buffer|memory|mapAsync/i.test(`${e.name} ${e.message}`)) return 'gpu';
   return 'other';
 }
