@@ -228,9 +228,13 @@ async function main(): Promise<void> {
   for (const tab of document.querySelectorAll<HTMLElement>('.tab')) tab.addEventListener('click', () => showView(tab.dataset.view as 'train' | 'classify'));
 
   const server = await fetchConfig();
+  setStatus('Opening the WebGPU adapter…', 'busy');
+  // A model trained or chosen while the adapter is still opening waits for it.
+  const backend = initBackend();
   acceptImages();
   initTrainView({
     async onModel(trained) {
+      await backend;
       const model = await modelFromBytes(trained.weights, trained.weightsName, trained.width, trained.classNames.length);
       const config: Config = { model: trained.width, num_classes: trained.classNames.length, class_names: trained.classNames, img_size: trained.imgSize, weights: { url: '', name: trained.weightsName } };
       showView('classify');
@@ -241,16 +245,14 @@ async function main(): Promise<void> {
   weightsInput.addEventListener('change', () => {
     const file = weightsInput.files?.[0];
     if (file) {
-      chooseWeights(file, server.demo_image).catch((e: Error) => showError(`Could not use ${file.name}`, e.message));
+      backend.then(() => chooseWeights(file, server.demo_image)).catch((e: Error) => showError(`Could not use ${file.name}`, e.message));
     }
   });
   if (!server.weights) {
     showView('train');
     $('no-model').hidden = false;
   } else showView('classify');
-  setStatus('Opening the WebGPU adapter…', 'busy');
-  const backend = await initBackend();
-  $('adapter').textContent = adapterName(backend);
+  $('adapter').textContent = adapterName(await backend);
   if (!server.weights) {
     setStatus('Ready: train a model, or choose weights', 'ready');
     return;
