@@ -198,24 +198,6 @@ describe('the Train view', () => {
     probabilities.forEach((p, i) => expect(Math.abs(p - expected.probabilities[i]), `class ${i}: page ${p}, predict ${expected.probabilities[i]}`).toBeLessThan(1e-4));
   }, 1_200_000);
 
-  it('classifies with a weights file chosen in the Classify view when serve has no model', async () => {
-    const fresh = await browser.context.newPage();
-    try {
-      await fresh.goto(server.url.href);
-      await fresh.click('[data-testid=tab-classify]');
-      expect(await fresh.isVisible('#no-model')).toBe(true);
-      const demo = (await (await fetch(new URL('/config.json', server.url))).json()).demo_image.name;
-      await fresh.setInputFiles('[data-testid=classify-weights]', join(dir, 'best.pth'));
-      await fresh.waitForFunction((f) => document.querySelector<HTMLElement>('[data-testid=prediction]')?.dataset.file === f, demo, { timeout: 120_000 });
-      const probabilities: number[] = JSON.parse((await fresh.getAttribute('[data-testid=prediction]', 'data-probabilities'))!);
-      expect(probabilities).toHaveLength(2);
-      expect(probabilities[0] + probabilities[1]).toBeCloseTo(1, 5);
-      expect(await fresh.textContent('#model-weights')).toBe('best.pth');
-    } finally {
-      await fresh.close();
-    }
-  });
-
   it('names a broken image and a text file, leaves them out, and completes the run', async () => {
     const data = join(dir, 'with-bad-files');
     smallFolder(data, 3, 2);
@@ -286,6 +268,25 @@ describe('the Train view', () => {
     await page.click('[data-testid=train-start]');
     expect(await page.getAttribute('[data-testid=train-status]', 'data-state')).toBe('error');
     expect(await page.textContent('[data-testid=train-status]')).toMatch(/different classes/);
+  });
+
+  // Last of the page's tests: it opens a second tab.
+  it('classifies with a weights file chosen in the Classify view when serve has no model', async () => {
+    const fresh = await browser.context.newPage();
+    try {
+      await fresh.goto(server.url.href);
+      await fresh.click('[data-testid=tab-classify]');
+      expect(await fresh.isVisible('#no-model')).toBe(true);
+      const demo = (await (await fetch(new URL('/config.json', server.url))).json()).demo_image.name;
+      await fresh.setInputFiles('[data-testid=classify-weights]', join(dir, 'best.pth'));
+      await fresh.waitForFunction((f) => document.querySelector<HTMLElement>('[data-testid=prediction]')?.dataset.file === f, demo, { timeout: 120_000 });
+      const probabilities: number[] = JSON.parse((await fresh.getAttribute('[data-testid=prediction]', 'data-probabilities'))!);
+      expect(probabilities).toHaveLength(2);
+      expect(probabilities[0] + probabilities[1]).toBeCloseTo(1, 5);
+      expect(await fresh.textContent('#model-weights')).toBe('best.pth');
+    } finally {
+      await fresh.close();
+    }
   });
 });
 
