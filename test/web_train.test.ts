@@ -239,21 +239,23 @@ describe('the Train view', () => {
   }, 600_000);
 
   it("trains from File objects through the engine bundle's trainFromFiles, as the README shows, into a torchvision-format .pth", async () => {
+    // Class folders alone: the trainer splits off a seeded, stratified 0.2 of each class for validation.
     const data = join(dir, 'for-the-api');
-    smallFolder(data, 2, 1);
-    const files = ['train', 'val'].flatMap((split) => ['0', '1'].flatMap((label) => readdirSync(join(data, split, label)).map((f) => ({ path: `${split}/${label}/${f}`, bytes: [...readFileSync(join(data, split, label, f))] }))));
+    smallFolder(data, 5, 0);
+    const files = ['0', '1'].flatMap((label) => readdirSync(join(data, 'train', label)).map((f) => ({ path: `${label}/${f}`, bytes: [...readFileSync(join(data, 'train', label, f))] })));
     // A string, so that the page runs it as written (the engine is the page's own module).
     const result = (await page.evaluate(`(async (files) => {
       const { initBackend, trainFromFiles } = await import('/engine.js');
       await initBackend();
       const folder = files.map(({ path, bytes }) => ({ path, file: new Blob([new Uint8Array(bytes)]) }));
       const run = await trainFromFiles(folder, { settings: { epochs: 1, 'img-size': 32, freeze_layers: false } });
-      return { names: [...run.files.keys()].sort(), best: Array.from(run.files.get('weights/best.pth')) };
-    })(${JSON.stringify(files)})`)) as { names: string[]; best: number[] };
+      return { names: [...run.files.keys()].sort(), best: Array.from(run.files.get('weights/best.pth')), info: new TextDecoder().decode(run.files.get('train_info.json')) };
+    })(${JSON.stringify(files)})`)) as { names: string[]; best: number[]; info: string };
     expect(result.names).toEqual(['class_indices.json', 'confusion_matrix_train.png', 'confusion_matrix_val.png', 'curves.png', 'train_info.json', 'train_log.json', 'val_predictions.csv', 'weights/best.pth', 'weights/last.pth', 'weights/resume.safetensors']);
     const state = await readCheckpoint(Uint8Array.from(result.best), 'best.pth');
     expect(state.get('fc.weight')?.shape).toEqual([2, 1024]);
     expect(state.size).toBeGreaterThan(300);
+    expect(JSON.parse(result.info).dataset).toMatchObject({ train: { total: 8, 0: 4, 1: 4 }, val: { total: 2, 0: 1, 1: 1 } });
   }, 600_000);
 
   it('says what is wrong with a folder whose train and val classes differ, before any work, and the page keeps working', async () => {
