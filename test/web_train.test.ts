@@ -12,9 +12,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCheckpoint, type StateDict, toFloat32 } from '../src/model/checkpoint/index.js';
+import { CpuBackend } from '../src/autograd/cpu_backend.js';
+import { setBackend } from '../src/autograd/engine.js';
+import { readCheckpoint, type StateDict, toFloat32, writePth } from '../src/model/checkpoint/index.js';
 import { readZipDirectory, readZipEntry } from '../src/model/checkpoint/zip-read.js';
+import { ShuffleNetV2 } from '../src/model/shufflenet.js';
 import { type Browser, CHROMIUM, CHROMIUM_FLAGS, launchChromium } from './helpers/chromium.js';
+import { deterministicState } from './helpers/deterministic.js';
 import { type ServeProcess, startServe } from './helpers/serve-process.js';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
@@ -218,6 +222,28 @@ describe('the Train view', () => {
     })()));
     expect(info.dataset.train.total).toBe(6);
     expect(info.dataset['skipped files'].map((f: { file: string }) => f.file)).toEqual(['train/0/broken.png']);
+  }, 600_000);
+
+  it('starts from a chosen weights file with another classifier (as ImageNet weights), as `train --weights` does', async () => {
+    const data = join(dir, 'from-weights');
+    smallFolder(data, 3, 2);
+    setBackend(new CpuBackend());
+    const weights = join(dir, 'imagenet-like.pth');
+    writeFileSync(weights, writePth(deterministicState(new ShuffleNetV2('x0_5', 1000))));
+    const flags = { epochs: '1', 'img-size': '32', 'batch-size': '4', freeze_layers: 'true', seed: '1' };
+    await run('node', [CLI, 'train', '--pretrained', 'false', '--weights', weights, '--adapter', 'swiftshader', '--workers', '1', '--save_ret', join(dir, 'runs-weights'),
+      '--data_train', join(data, 'train'), '--data_val', join(data, 'val'), ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, v])]);
+    await page.setInputFiles('input[data-testid=train-folder]', data);
+    await fillSettings(page, flags);
+    await page.setInputFiles('form[data-testid=train-form] [name=weights]', weights);
+    await page.click('[data-testid=train-start]');
+    await waitForState(page, 'done', 600_000);
+    const log = (await page.textContent('[data-testid=train-log]'))!;
+    expect(log).toContain('imagenet-like.pth: its classifier has 1000 classes, the model 2: fc keeps fresh random weights, everything else is loaded');
+    expect(log).toContain('loaded weights from imagenet-like.pth');
+    const worst = maxDifference(await readCheckpoint(await download(page, 'download-last'), 'browser last.pth'), await readCheckpoint(readFileSync(join(dir, 'runs-weights', 'exp1', 'weights', 'last.pth')), 'node last.pth'));
+    expect(worst.difference, worst.key).toBeLessThanOrEqual(1e-5);
+    await page.setInputFiles('form[data-testid=train-form] [name=weights]', []);
   }, 600_000);
 
   it('stops a run when asked, keeping the last completed epoch downloadable', async () => {
