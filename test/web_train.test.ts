@@ -3,7 +3,8 @@
 // `train` in Node on SwiftShader with the same flags and seed (last.pth per weight, train_log.json);
 // the run zip's files; the page responsive while it trains; classification with the new model
 // against `predict`; a folder with a broken image and a text file; stopping; the engine bundle's
-// trainFromFiles as the README uses it; bad input in the page; a browser without WebGPU.
+// trainFromFiles as the README uses it; bad input in the page; a browser without WebGPU; the GPU
+// process crashing mid-run (device lost).
 
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -340,4 +341,35 @@ describe('the Train view in a browser without WebGPU', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('the Train view when the GPU is lost mid-run', () => {
+  it('says the GPU failed, the page keeps working, and the last completed epoch can still be downloaded', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'web-train-lost-'));
+    const server = await startServe(['--port', '0']);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(server.url.href);
+      const data = join(dir, 'data');
+      smallFolder(data, 3, 2);
+      await page.setInputFiles('input[data-testid=train-folder]', data);
+      await fillSettings(page, { epochs: '50', 'img-size': '32', 'batch-size': '2' });
+      await page.click('[data-testid=train-start]');
+      await waitForState(page, 'running', 600_000, 0);
+      // The DevTools protocol crashes Chromium's GPU process: every WebGPU device of the browser is lost.
+      await (await browser.context.browser()!.newBrowserCDPSession()).send('Browser.crashGpuProcess');
+      await waitForState(page, 'error', 120_000);
+      expect(await page.textContent('[data-testid=train-status]')).toMatch(/GPU .*lost|device was lost|GPU failed/);
+      expect(await page.textContent('[data-testid=train-status]')).toMatch(/can still be downloaded/);
+      const last = await download(page, 'download-last');
+      expect((await readCheckpoint(last, 'last.pth')).get('fc.weight')?.shape).toEqual([2, 1024]);
+      await page.click('[data-testid=tab-classify]');
+      expect(await page.getAttribute('body', 'data-view')).toBe('classify');
+    } finally {
+      await browser.close();
+      server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
 });
