@@ -14,6 +14,6 @@ export type FromWorker =
   | { type: 'progress'; event: ProgressEvent }
   | { type: 'epoch'; report: EpochReport }
   | { type: 'file'; name: string; data: Uint8Array }
-  | { type: 'done'; classes: string[]; stopped: boolean }
+  | { type: 'done'; stopped: boolean }
   /** `kind`: what went wrong, for the message the page shows (bad data or settings, no WebGPU, the GPU failing, anything else). */
   | { type: 'error'; kind: 'input' | 'no-webgpu' | 'gpu' | 'other'; message: string };

@@ -1,14 +1,13 @@
 // The Train view's Web Worker (bundled to dist/browser/train-worker.js): opens WebGPU in the worker,
 // trains on the folder the page sends (decoding included, so the page stays responsive), and posts
-// back log lines, progress, each finished epoch and every run file as it is written. One run per
-// worker; 'stop' ends it after the step under way, keeping the files of the last completed epoch.
+// back log lines, progress, each finished epoch and every run file as it is written. The page starts
+// one worker per run; 'stop' ends it after the step under way, keeping the files of the last completed epoch.
 
 import { adapterName, CheckpointError, DatasetError, GpuBackend, initBackend, NoAdapterError, SettingsError, StateDictError, trainFromFiles, TrainingStopped } from '../engine.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 const post = (message: FromWorker, transfer: Transferable[] = []) => self.postMessage(message, { transfer });
 let stop = false;
-let started = false;
 
 async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   if (!('gpu' in navigator)) {
@@ -22,7 +21,7 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
       if (info.reason !== 'destroyed') post({ type: 'error', kind: 'gpu', message: `the GPU device was lost mid-run (${info.message || info.reason})` });
     });
   }
-  const run = await trainFromFiles(message.folder, {
+  await trainFromFiles(message.folder, {
     settings: message.settings,
     weights: message.weights,
     valFraction: message.valFraction,
@@ -35,7 +34,7 @@ async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<voi
     },
     stopRequested: () => stop,
   });
-  post({ type: 'done', classes: run.classes, stopped: false });
+  post({ type: 'done', stopped: false });
 }
 
 function kindOf(e: unknown): 'input' | 'no-webgpu' | 'gpu' | 'other' {
@@ -52,13 +51,8 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     stop = true;
     return;
   }
-  if (started) {
-    post({ type: 'error', kind: 'input', message: 'a run is already under way in this worker' });
-    return;
-  }
-  started = true;
   start(message).catch((e: unknown) => {
-    if (e instanceof TrainingStopped && stop) post({ type: 'done', classes: [], stopped: true });
+    if (e instanceof TrainingStopped && stop) post({ type: 'done', stopped: true });
     else post({ type: 'error', kind: e instanceof TrainingStopped ? 'other' : kindOf(e), message: e instanceof Error ? e.message : String(e) });
   });
 };
