@@ -1,0 +1,109 @@
+// The npm package as a demo author gets it: `npm pack`, installed into a fresh project, imported by
+// name from Node (one training step on the CPU reference, types checked by tsc), and bundled for the
+// browser by esbuild, which must find no Node built-in and no Dawn in what the browser entry reaches.
+
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const ROOT = new URL('..', import.meta.url).pathname;
+const TSC = join(ROOT, 'node_modules/.bin/tsc');
+
+let project = '';
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'package-test-'));
+  await run('npm', ['pack', '--pack-destination', dir, '--silent'], { cwd: ROOT });
+  const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'));
+  if (!tarball) throw new Error(`npm pack wrote no tarball into ${dir}`);
+  project = join(dir, 'demo');
+  await run('mkdir', [project]);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'demo', private: true, type: 'module' }));
+  // The dependencies come from npm's cache (the project's own install put them there).
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir, tarball)], { cwd: project });
+}, 300_000);
+
+describe('the packed package in a new project', () => {
+  it('trains one step from Node through the root import', async () => {
+    const script = `
+      import * as sw from 'shufflenet-webgpu';
+      const { initBackend, tensor, intTensor, backward, tidy, nn, optim, models, training, transforms, node } = sw;
+      await initBackend('cpu');
+      let s = 7;
+      const random = () => (s = (s * 16807) % 2147483647) / 2147483647;
+      const model = new models.ShuffleNetV2('x0_5', 2, random);
+      const opt = new optim.SGD(model.namedParameters().map(([, p]) => p), { lr: 0.1, momentum: 0 });
+      const x = tensor(Float32Array.from({ length: 2 * 3 * 32 * 32 }, () => random() * 2 - 1), [2, 3, 32, 32]);
+      const y = intTensor([0, 1]);
+      const before = Float32Array.from(await model.fc.bias.data());
+      const loss = async () => (await tidy(() => nn.crossEntropy(model.forward(x), y)).data())[0];
+      model.train();
+      const first = await loss();
+      tidy(() => { opt.zeroGrad(); backward(nn.crossEntropy(model.forward(x), y)); opt.step(); });
+      const grad = Array.from(await model.fc.bias.grad.data());
+      const after = Array.from(await model.fc.bias.data());
+      console.log(JSON.stringify({
+        first, second: await loss(), before: Array.from(before), after, grad,
+        namespaces: [nn, optim, models, training, transforms, node, sw.web].map((n) => typeof n),
+        hidden: ['copy', 'addInto', 'broadcastTo', 'conv2dFused', 'fused', 'CpuBackend', 'GpuBackend', 'softmax'].filter((k) => k in sw),
+        split: training.stratifiedSplit([{ label: 0 }, { label: 0 }, { label: 1 }, { label: 1 }], 0.5, 0).val.length,
+      }));
+    `;
+    writeFileSync(join(project, 'step.mjs'), script);
+    const { stdout } = await run('node', ['step.mjs'], { cwd: project });
+    const r = JSON.parse(stdout);
+    expect(Number.isFinite(r.first)).toBe(true);
+    // SGD without momentum: the bias moved by -lr * grad, and the loss on the same batch went down.
+    r.after.forEach((a: number, i: number) => expect(a).toBeCloseTo(r.before[i] - 0.1 * r.grad[i], 6));
+    expect(r.grad.some((g: number) => g !== 0)).toBe(true);
+    expect(r.second).toBeLessThan(r.first);
+    expect(r.namespaces).toEqual(Array(7).fill('object'));
+    expect(r.hidden).toEqual([]);
+    expect(r.split).toBe(2);
+  });
+
+  it('ships types that tsc accepts for a Node program', async () => {
+    writeFileSync(join(project, 'typed.ts'), `
+      import { initBackend, models, nn, optim, type Tensor } from 'shufflenet-webgpu';
+      await initBackend('cpu');
+      const model: models.ShuffleNetV2 = new models.ShuffleNetV2('x0_5', 2);
+      const opt: optim.Optimizer = new optim.Adam(model.namedParameters().map(([, p]) => p), { lr: 1e-3 });
+      const layer: nn.Module = model.fc;
+      const w: Tensor = model.fc.weight;
+      // @ts-expect-error not a width
+      new models.ShuffleNetV2('x3_0', 2);
+      console.log(opt.lr, layer.training, w.shape);
+    `);
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, lib: ['ES2022', 'DOM'], types: [] }, files: ['typed.ts'] }));
+    const result = await run(TSC, ['-p', 'tsconfig.json'], { cwd: project }).then(() => '', (e: { stdout: string }) => e.stdout);
+    expect(result).toBe('');
+  });
+
+  it('closes the deep paths', async () => {
+    writeFileSync(join(project, 'deep.mjs'), "await import('shufflenet-webgpu/dist/cli.js').then(() => console.log('open'), (e) => console.log(e.code));");
+    expect((await run('node', ['deep.mjs'], { cwd: project })).stdout.trim()).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
+  });
+
+  it('bundles for the browser without a Node built-in or Dawn', async () => {
+    writeFileSync(join(project, 'page.js'), `
+      import { initBackend, models, transforms, web } from 'shufflenet-webgpu';
+      await initBackend();
+      const model = await web.loadModel('weights.pth', 'x0_5', 2);
+      const file = document.querySelector('input').files[0];
+      const input = transforms.evalTransform(await web.decodeImageBlob(file, file.name), 224);
+      console.log(await models.predictBatch(model, [input], 224));
+    `);
+    const result = await build({ absWorkingDir: project, entryPoints: ['page.js'], bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, logLevel: 'silent', outfile: 'out.js' });
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs).toContain('node_modules/shufflenet-webgpu/dist/browser.js');
+    expect(inputs.filter((p) => /^node:|(^|\/)(fs|path|os|worker_threads|child_process)$|node_modules\/(webgpu|pngjs|yargs)\//.test(p))).toEqual([]);
+    const code = result.outputFiles[0].text;
+    expect(code).not.toMatch(/\brequire\(|from ["']node:|import\(["']node:/);
+    expect(code).toContain('ShuffleNetV2');
+  });
+});
