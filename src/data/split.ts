@@ -3,7 +3,9 @@
 // round(count * valFraction) of them go to validation, at least one stays in training (and at least
 // one goes to validation). The classes are shuffled in label order from one stream of the seed; the
 // order of the input is kept within each side. No Node APIs: the browser page splits the same way.
+// `train --val-split` splits one ImageFolder so and keeps the listing in the run folder (split.csv).
 
+import type { ImageFolder, Sample } from './folder.js';
 import { Rng } from './rng.js';
 
 export function stratifiedSplit<T extends { label: number }>(items: readonly T[], valFraction: number, seed: number): { train: T[]; val: T[] } {
@@ -25,4 +27,24 @@ export function stratifiedSplit<T extends { label: number }>(items: readonly T[]
     for (const i of shuffled.slice(0, count)) toVal.add(i);
   }
   return { train: items.filter((_, i) => !toVal.has(i)), val: items.filter((_, i) => toVal.has(i)) };
+}
+
+/** An ImageFolder split into training and validation folders (same root and classes). */
+export function splitFolder(folder: ImageFolder, valFraction: number, seed: number): { train: ImageFolder; val: ImageFolder } {
+  let split: { train: Sample[]; val: Sample[] };
+  try {
+    split = stratifiedSplit(folder.samples, valFraction, seed);
+  } catch (e) {
+    const message = (e as Error).message.replace(/^class (\d+)/, (_, k: string) => `class '${folder.classes[Number(k)]}'`);
+    throw new Error(`--val-split ${valFraction}: ${folder.root}: ${message}`);
+  }
+  const { train, val } = split;
+  return { train: { ...folder, samples: train }, val: { ...folder, samples: val } };
+}
+
+/** The split as a run folder keeps it: `file,class,set` (set: train or val), one line per image. */
+export function splitCsv(train: ImageFolder, val: ImageFolder): string {
+  const field = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  const rows = [...train.samples.map((s) => [s.file, train.classes[s.label], 'train']), ...val.samples.map((s) => [s.file, val.classes[s.label], 'val'])];
+  return ['file,class,set', ...rows.map((r) => r.map(field).join(','))].join('\n') + '\n';
 }

@@ -14,6 +14,7 @@ import { tidy } from '../autograd/tensor.js';
 import { type Batch, DataLoader, type Failure } from '../data/loader.js';
 import { classCounts, DatasetError, type ImageFolder, imageFolder, type Sample } from '../data/folder.js';
 import { Rng } from '../data/rng.js';
+import { splitCsv, splitFolder } from '../data/split.js';
 import { writePth } from '../model/checkpoint/index.js';
 import { modelInfo } from '../model/info.js';
 import { BatchNorm2d } from '../model/module.js';
@@ -44,6 +45,8 @@ export interface TrainConfig {
   save_ret: string;
   data_train: string;
   data_val: string;
+  /** Validation as this fraction of --data_train (a seeded stratified split) instead of data_val; null: data_val. */
+  val_split?: number | null;
   weights: string | null;
   img_size: number;
   seed: number;
@@ -104,8 +107,7 @@ export interface RunContext {
 export async function train(config: TrainConfig, resumeDir?: string, log: (line: string) => void = (l) => console.log(l)): Promise<string> {
   const backend = await initBackend(config.adapter ?? undefined);
   log(`adapter: ${describeBackend(backend)}`);
-  const trainFolder = imageFolder(config.data_train, '--data_train');
-  const valFolder = imageFolder(config.data_val, '--data_val');
+  const { train: trainFolder, val: valFolder } = config.val_split ? splitFolder(imageFolder(config.data_train, '--data_train'), config.val_split, config.seed) : { train: imageFolder(config.data_train, '--data_train'), val: imageFolder(config.data_val, '--data_val') };
   checkClasses(trainFolder, valFolder);
   const classes = trainFolder.classes;
 
@@ -123,6 +125,7 @@ export async function train(config: TrainConfig, resumeDir?: string, log: (line:
       state = loadResume<LoopState>(resumePath, model, optimizer);
       log(`resuming ${runDir} after epoch ${state.epoch}`);
     } else {
+      if (config.val_split) writeAtomic(join(runDir, 'split.csv'), splitCsv(trainFolder, valFolder));
       writeJson(join(runDir, 'class_indices.json'), Object.fromEntries(classes.map((c, i) => [String(i), c])));
       writeJson(join(runDir, 'train_info.json'), {
         'train parameters': { ...config, adapter: describeBackend(backend) },
