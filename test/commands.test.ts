@@ -19,6 +19,7 @@ import { evalTransform } from '../src/data/transforms.js';
 import { readCheckpoint, writePth } from '../src/model/checkpoint/index.js';
 import { ShuffleNetV2 } from '../src/model/shufflenet.js';
 import { deterministicState } from './helpers/deterministic.js';
+import { recalibrateBatchNorm } from './helpers/recalibrate.js';
 
 const run = promisify(execFile);
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
@@ -57,8 +58,11 @@ const labelOf = (file: string) => Number(file.split('/').at(-2));
 
 /**
  * A test set of 12 real images (symlinks to udtn-sample's val and smalltest, classes 0 and 1) and a
- * run folder with deterministic weights whose fc bias is set to the median logit margin over those
- * images, so that about half of them are predicted as each class (a non-trivial confusion matrix).
+ * run folder with deterministic weights whose classifier is scaled and shifted so that the logit
+ * margins over those images span 4, and 4 of the 12 are predicted as class 0 (a confusion matrix
+ * that is neither diagonal nor symmetric), with probabilities far from 0.5 (a loss that tells labels
+ * apart).
+ * `natural.pth` is the same without the change to the classifier, for the ONNX comparison.
  */
 beforeAll(async () => {
   if (!readFileSync(join(DATASETS, 'README.md'), 'utf8')) throw new Error(`the datasets are missing: put them in ${DATASETS}`);
@@ -72,13 +76,20 @@ beforeAll(async () => {
     }
   }
   images = imageFolder(data, '--data').samples.map((s) => s.file);
+  // The fixture weights with batch-norm statistics fitted to these images (so that the logits
+  // depend on the image), then the classifier scaled and shifted for the run folder.
+  const natural = join(dir, 'natural.pth');
   setBackend(new CpuBackend());
-  const state = deterministicState(new ShuffleNetV2('x0_5', 2));
-  state.set('fc.bias', { dtype: 'float32', shape: [2], data: new Float32Array(2) });
-  writeFileSync(join(dir, 'unbiased.pth'), writePth(state));
-  const margins = (await predictJson('--weights', join(dir, 'unbiased.pth'), '--img-size', String(IMG_SIZE), ...images)).map((r) => r.logits[1] - r.logits[0]).sort((a, b) => a - b);
-  const median = (margins[5] + margins[6]) / 2;
-  state.set('fc.bias', { dtype: 'float32', shape: [2], data: Float32Array.of(median, 0) });
+  writeFileSync(natural, writePth(deterministicState(new ShuffleNetV2('x0_5', 2))));
+  await recalibrateBatchNorm(natural, 'x0_5', 2, IMG_SIZE, images);
+  const margins = (await predictJson('--weights', natural, '--img-size', String(IMG_SIZE), ...images)).map((r) => r.logits[1] - r.logits[0]).sort((a, b) => a - b);
+  // Scaled so that the margins span 4 (probabilities from about 0.1 to 0.9), shifted so that 4 of the
+  // 12 images are predicted as class 0 (6 are labelled 0: a confusion matrix that is not symmetric).
+  const scale = 4 / (margins[11] - margins[0]);
+  const state = await readCheckpoint(readFileSync(natural), natural);
+  const [weight, bias] = ['fc.weight', 'fc.bias'].map((k) => state.get(k)!.data as Float32Array);
+  state.set('fc.weight', { dtype: 'float32', shape: [2, 1024], data: weight.map((w) => w * scale) });
+  state.set('fc.bias', { dtype: 'float32', shape: [2], data: Float32Array.of((bias[0] + (margins[3] + margins[4]) / 2) * scale, bias[1] * scale) });
   runDir = join(dir, 'exp1');
   mkdirSync(join(runDir, 'weights'), { recursive: true });
   writeFileSync(join(runDir, 'weights', 'best.pth'), writePth(state));
@@ -95,6 +106,7 @@ describe('predict --run', () => {
     const at224 = await predictJson('--weights', join(runDir, 'weights', 'best.pth'), images[0]);
     expect(at224[0].logits).not.toEqual(fromRun[0].logits);
     expect(new Set(fromRun.map((r) => r.index)).size).toBe(2);
+    expect(Math.max(...fromRun.map((r) => Math.max(...r.probabilities)))).toBeGreaterThan(0.75);
   });
 
   it('says what is wrong with a run folder, and refuses per-checkpoint flags beside --run', async () => {
@@ -140,6 +152,7 @@ describe('evaluate', () => {
     expect(e.confusion).toEqual(want.confusion);
     expect(want.confusion[0][1] + want.confusion[1][0]).toBeGreaterThan(0);
     expect(want.confusion[0][0] + want.confusion[1][1]).toBeGreaterThan(0);
+    expect(want.confusion[0][1]).not.toBe(want.confusion[1][0]);
     const close = (got: number, expected: number, what: string) => expect(Math.abs(got - expected), what).toBeLessThan(6e-5);
     close(e.metrics.accuracy, want.accuracy, 'accuracy');
     close(e.metrics.loss, want.loss, 'loss');
@@ -172,9 +185,12 @@ describe('evaluate', () => {
 describe('export', () => {
   it('writes ONNX that ONNX Runtime runs to predict\'s logits (1e-4), batch 1 and 3', async () => {
     const out = join(dir, 'model.onnx');
-    const { stderr, code } = await cli('export', '--run', runDir, '--format', 'onnx', '--out', out);
+    const checkpoint = ['--weights', join(dir, 'natural.pth'), '--img-size', String(IMG_SIZE)];
+    const margins = (await predictJson(...checkpoint, ...images)).map((p) => p.logits[1] - p.logits[0]);
+    expect(Math.max(...margins) - Math.min(...margins), 'logits that depend on the image').toBeGreaterThan(0.2);
+    const { stderr, code } = await cli('export', ...checkpoint, '--format', 'onnx', '--out', out);
     expect(code, stderr).toBe(0);
-    const predicted = await predictJson('--run', runDir, ...images.slice(0, 4));
+    const predicted = await predictJson(...checkpoint, ...images.slice(0, 4));
     const session = await ort.InferenceSession.create(readFileSync(out));
     expect(session.inputNames).toEqual(['input']);
     const inputs = images.slice(0, 4).map((f) => evalTransform(decodeImage(readFileSync(f), f), IMG_SIZE));
