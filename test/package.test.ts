@@ -1,14 +1,19 @@
 // The npm package as a demo author gets it: `npm pack`, installed into a fresh project, imported by
-// name from Node (one training step on the CPU reference, types checked by tsc), and bundled for the
-// browser by esbuild, which must find no Node built-in and no Dawn in what the browser entry reaches.
+// name from Node (one training step on the CPU reference, types checked by tsc), bundled for the
+// browser by esbuild, which must find no Node built-in and no Dawn in what the browser entry reaches,
+// and its one-file bundle loaded by a plain <script type="module"> in Chromium (WebGPU on
+// SwiftShader), whose logits must equal the CPU reference's in Node.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './helpers/chromium.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -105,5 +110,43 @@ describe('the packed package in a new project', () => {
     const code = result.outputFiles[0].text;
     expect(code).not.toMatch(/\brequire\(|from ["']node:|import\(["']node:/);
     expect(code).toContain('ShuffleNetV2');
+  });
+
+  it('runs its one-file bundle from a plain <script type="module"> in Chromium, as the CPU reference does', async () => {
+    // The same seeded model and input in the page (WebGPU) and in Node (CPU reference).
+    const program = (engine: string) => `
+      const { initBackend, tensor, noGrad, tidy, models } = await import('${engine}');
+      const backend = await initBackend(typeof navigator === 'undefined' ? 'cpu' : undefined);
+      let s = 11;
+      const random = () => (s = (s * 16807) % 2147483647) / 2147483647;
+      const model = new models.ShuffleNetV2('x0_5', 3, random).eval();
+      const x = tensor(Float32Array.from({ length: 2 * 3 * 48 * 48 }, () => random() * 2 - 1), [2, 3, 48, 48]);
+      const logits = Array.from(await tidy(() => noGrad(() => model.forward(x))).data());
+      const result = { logits, gpu: Boolean(backend.adapter) };`;
+    writeFileSync(join(project, 'cpu.mjs'), `${program('shufflenet-webgpu')}\nconsole.log(JSON.stringify(result));`);
+    const cpu = JSON.parse((await run('node', ['cpu.mjs'], { cwd: project })).stdout);
+    const bundle = readFileSync(join(project, 'node_modules/shufflenet-webgpu/dist/browser/shufflenet-webgpu.js'));
+    const html = `<!doctype html><script type="module">try { ${program('./shufflenet-webgpu.js')} window.result = result; } catch (e) { window.result = { error: String(e) }; }</script>`;
+    const server = createServer((req, res) => {
+      const js = req.url === '/shufflenet-webgpu.js';
+      res.writeHead(js || req.url === '/' ? 200 : 404, { 'content-type': js ? 'text/javascript' : 'text/html' });
+      res.end(js ? bundle : req.url === '/' ? html : '');
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      const handle = await page.waitForFunction(() => (window as unknown as { result?: unknown }).result, undefined, { timeout: 120_000 });
+      const gpu = (await handle.jsonValue()) as { logits: number[]; gpu: boolean; error?: string };
+      expect(gpu.error).toBeUndefined();
+      expect(gpu.gpu).toBe(true);
+      expect(cpu.gpu).toBe(false);
+      expect(gpu.logits).toHaveLength(6);
+      gpu.logits.forEach((l, i) => expect(Math.abs(l - cpu.logits[i]), `logit ${i}`).toBeLessThan(1e-4));
+    } finally {
+      await browser.close();
+      server.close();
+    }
   });
 });
