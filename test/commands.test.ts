@@ -179,6 +179,10 @@ describe('evaluate', () => {
     expect(stderr).toContain(`--data: ${other} has the classes [benign, malignant], the model [0, 1]`);
     const missing = await cli('evaluate', '--run', runDir, '--data', join(dir, 'nothing'), '--adapter', 'cpu');
     expect(missing.stderr).toMatch(/--data: .*nothing does not exist/);
+    const noSplit = await cli('evaluate', '--run', runDir, '--split', 'val', '--adapter', 'cpu');
+    expect(noSplit.stderr).toContain('has no split.csv (the run was not trained with --val-split)');
+    const neither = await cli('evaluate', '--run', runDir, '--adapter', 'cpu');
+    expect(neither.stderr).toContain('name the test set: --data DIR');
   });
 });
 
@@ -224,7 +228,7 @@ describe('export', () => {
 });
 
 describe('train --val-split', () => {
-  it('trains on a seeded stratified split of one folder and lists it in split.csv', async () => {
+  it('trains on a seeded stratified split of one folder, lists it in split.csv, and evaluate --split val gives the logged metrics', async () => {
     const root = join(DATASETS, 'udtn-sample', 'train');
     const save = join(dir, 'runs');
     const { stderr, code } = await cli('train', '--data_train', root, '--val-split', '0.3', '--seed', '5', '--epochs', '1', '--img-size', '32', '--pretrained', 'false', '--adapter', 'cpu', '--workers', '0', '--save_ret', save);
@@ -238,6 +242,17 @@ describe('train --val-split', () => {
     expect(info['train parameters'].val_split).toBe(0.3);
     const predictions = readFileSync(join(save, 'exp1', 'val_predictions.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]);
     expect(predictions.sort()).toEqual(want.val.map((s) => s.file).sort());
+    // evaluate --split val reproduces the run's validation metrics (best.pth is epoch 0's)
+    const evaluated = await cli('evaluate', '--run', join(save, 'exp1'), '--split', 'val', '--adapter', 'cpu', '--json');
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    const e = JSON.parse(evaluated.stdout);
+    expect(e.images).toBe(4);
+    const logged = JSON.parse(readFileSync(join(save, 'exp1', 'train_log.json'), 'utf8'))['epoch:0']['valid info'];
+    expect(Object.keys(e.metrics).sort()).toEqual(Object.keys(logged).sort());
+    for (const [key, value] of Object.entries(logged)) {
+      if (typeof value === 'number') expect(Math.abs(e.metrics[key] - value), key).toBeLessThan(1.5e-4);
+      else expect(e.metrics[key], key).toEqual(value);
+    }
   });
 
   it('refuses a fraction outside (0, 1) and a class too small to split', async () => {

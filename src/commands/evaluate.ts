@@ -1,12 +1,14 @@
 // `evaluate`: a trained model on a labelled ImageFolder test set (torchvision's evaluation
 // transform, as `predict`): accuracy, balanced accuracy, loss, per class Precision / Recall /
 // Specificity / F1 and their means (the training log's fields), written with a confusion matrix PNG
-// and a predictions CSV into a new output folder. The test set's classes must be the model's.
+// and a predictions CSV into a new output folder. The test set's classes must be the model's. The
+// test set is a folder (--data) or one side of a `train --val-split` run's split.csv (--split).
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Argv } from 'yargs';
-import { DatasetError, imageFolder } from '../data/folder.js';
+import { DatasetError, type ImageFolder, imageFolder } from '../data/folder.js';
+import { parseSplitCsv } from '../data/split.js';
 import { crossEntropy } from '../reference/nn.js';
 import { predictionsCsv, writeAtomic, writeJson } from '../train/files.js';
 import { confusionMatrix, type EpochMetrics, epochMetrics } from '../train/metrics.js';
@@ -17,7 +19,8 @@ import { predictFiles } from './predict.js';
 
 export function evaluateOptions(y: Argv) {
   return modelSourceOptions(y)
-    .option('data', { type: 'string', demandOption: true, describe: 'labelled test set: <data>/<class>/<image>, the same class folders as the training data' })
+    .option('data', { type: 'string', describe: 'labelled test set: <data>/<class>/<image>, the same class folders as the training data' })
+    .option('split', { type: 'string', choices: ['val', 'train'], describe: "instead of --data: one side of the split a `train --val-split` run made (the run's split.csv)" })
     .option('out', { type: 'string', describe: 'output folder (default: a new eval<N> folder in the run folder, or in ./runs without --run)' })
     .option('adapter', { type: 'string' })
     .option('json', { type: 'boolean', default: false, describe: 'print the metrics as one JSON object on stdout' });
@@ -52,16 +55,33 @@ function checkClasses(source: ModelSource, classes: string[], data: string): voi
   throw new DatasetError(`--data: ${data} has the classes [${classes.join(', ')}], the model [${source.classNames.join(', ')}]: the test set needs one folder per class of the model, with the same names`);
 }
 
+/** The images of one side of a run's split.csv, labelled by the model's class names. */
+function fromSplit(run: string | undefined, set: string, source: ModelSource): ImageFolder {
+  if (run === undefined) throw new Error('--split takes the split of a training run: give --run RUN_DIR');
+  const path = join(run, 'split.csv');
+  if (!existsSync(path)) throw new Error(`--split: ${run} has no split.csv (the run was not trained with --val-split)`);
+  const rows = parseSplitCsv(readFileSync(path, 'utf8'), path).filter((r) => r.set === set);
+  const samples = rows.map((r) => {
+    const label = source.classNames.indexOf(r.class);
+    if (label < 0) throw new DatasetError(`--split: ${path} labels ${r.file} '${r.class}', which is not a class of the model [${source.classNames.join(', ')}]`);
+    return { file: r.file, label };
+  });
+  if (samples.length === 0) throw new DatasetError(`--split: ${path} lists no ${set} images`);
+  return { root: `${path} (${set})`, classes: source.classNames, samples };
+}
+
 export async function evaluate(a: EvaluateArgs): Promise<Evaluation> {
   const source = resolveModelSource(a);
-  const folder = imageFolder(a.data, '--data');
-  checkClasses(source, folder.classes, a.data);
+  if ((a.data === undefined) === (a.split === undefined)) throw new Error('name the test set: --data DIR (an ImageFolder) or --split val|train (a --val-split run\'s split.csv)');
+  const folder = a.split !== undefined ? fromSplit(a.run, a.split, source) : imageFolder(a.data!, '--data');
+  checkClasses(source, folder.classes, folder.root);
+  const name = a.split !== undefined ? `${a.split} split` : basename(a.data!);
   const out = a.out ?? freshFolder(a.run ?? 'runs');
   mkdirSync(out, { recursive: true });
 
   const labels = new Map(folder.samples.map((s) => [s.file, s.label]));
   const skipped: { file: string; message: string }[] = [];
-  const bar = new ProgressBar({ total: folder.samples.length, label: `evaluating ${basename(a.data)}`, unit: 'img' });
+  const bar = new ProgressBar({ total: folder.samples.length, label: `evaluating ${name}`, unit: 'img' });
   let done = 0;
   const results = await predictFiles(folder.samples.map((s) => s.file), { ...source, adapter: a.adapter }, (file, message) => {
     console.error(`warning: skipped ${file}: ${message}`);
@@ -71,7 +91,7 @@ export async function evaluate(a: EvaluateArgs): Promise<Evaluation> {
     done = n;
   });
   bar.finish();
-  if (results.length === 0) throw new DatasetError(`--data: none of the ${folder.samples.length} images in ${a.data} could be read`);
+  if (results.length === 0) throw new DatasetError(`none of the ${folder.samples.length} images of ${folder.root} could be read`);
 
   const truth = results.map((r) => labels.get(r.file)!);
   const K = source.numClasses;
@@ -79,8 +99,8 @@ export async function evaluate(a: EvaluateArgs): Promise<Evaluation> {
   const confusion = confusionMatrix(truth, results.map((r) => r.index), K);
   const metrics = epochMetrics(confusion, source.classNames, loss);
   const evaluation: Evaluation = { classes: source.classNames, metrics, confusion, images: results.length, 'skipped files': skipped, out };
-  writeJson(join(out, 'metrics.json'), { data: a.data, weights: source.weights, model: source.width, img_size: source.imgSize, ...evaluation });
-  writeAtomic(join(out, 'confusion_matrix.png'), renderConfusionMatrix(confusion, source.classNames, `Test set ${basename(a.data)} (${results.length} images)`));
+  writeJson(join(out, 'metrics.json'), { data: folder.root, weights: source.weights, model: source.width, img_size: source.imgSize, ...evaluation });
+  writeAtomic(join(out, 'confusion_matrix.png'), renderConfusionMatrix(confusion, source.classNames, `Test set ${name} (${results.length} images)`));
   writeAtomic(join(out, 'predictions.csv'), predictionsCsv(results.map((r, i) => ({ file: r.file, label: truth[i], probabilities: r.probabilities })), source.classNames));
   return evaluation;
 }

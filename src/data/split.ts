@@ -48,3 +48,21 @@ export function splitCsv(train: ImageFolder, val: ImageFolder): string {
   const rows = [...train.samples.map((s) => [s.file, train.classes[s.label], 'train']), ...val.samples.map((s) => [s.file, val.classes[s.label], 'val'])];
   return ['file,class,set', ...rows.map((r) => r.map(field).join(','))].join('\n') + '\n';
 }
+
+export interface SplitRow {
+  file: string;
+  class: string;
+  set: 'train' | 'val';
+}
+
+/** split.csv read back (quoted fields as splitCsv writes them); `source` names the file in errors. */
+export function parseSplitCsv(text: string, source: string): SplitRow[] {
+  const lines = text.split('\n').filter((l) => l.length > 0);
+  if (lines[0] !== 'file,class,set') throw new Error(`${source} is not a split listing (its first line is not 'file,class,set')`);
+  return lines.slice(1).map((line, i) => {
+    const fields = [...line.matchAll(/("(?:[^"]|"")*"|[^,]*)(,|$)/g)].slice(0, 3).map((m) => (m[1].startsWith('"') ? m[1].slice(1, -1).replace(/""/g, '"') : m[1]));
+    const [file, name, set] = fields;
+    if (fields.length !== 3 || (set !== 'train' && set !== 'val')) throw new Error(`${source}, line ${i + 2}: expected file,class,train|val, got '${line}'`);
+    return { file, class: name, set };
+  });
+}
