@@ -1,8 +1,9 @@
 // The npm package as a demo author gets it: `npm pack`, installed into a fresh project, imported by
 // name from Node (one training step on the CPU reference, types checked by tsc), bundled for the
-// browser by esbuild, which must find no Node built-in and no Dawn in what the browser entry reaches,
-// and its one-file bundle loaded by a plain <script type="module"> in Chromium (WebGPU on
-// SwiftShader), whose logits must equal the CPU reference's in Node.
+// browser by esbuild, which must find no Node built-in and no Dawn in what the browser entry reaches
+// (the README's page, run in Chromium on WebGPU/SwiftShader, must give the installed `predict`'s
+// probabilities), and its one-file bundle loaded by a plain <script type="module"> in Chromium,
+// whose logits must equal the CPU reference's in Node.
 
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,29 @@ const run = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;
 const TSC = join(ROOT, 'node_modules/.bin/tsc');
 
+const WEIGHTS = join(ROOT, 'test/fixtures/model/x0_5.legacy.pth');
+const IMAGE = new URL('../../shared/datasets/udtn-sample/smalltest/1/2000750.jpg', import.meta.url).pathname;
+
 let project = '';
+
+/** Serves `files` on loopback, opens the page in Chromium and returns what it puts in window.result. */
+async function inPage(files: Map<string, { type: string; body: string | Uint8Array }>): Promise<unknown> {
+  const server = createServer((req, res) => {
+    const file = files.get(req.url ?? '');
+    res.writeHead(file ? 200 : 404, { 'content-type': file?.type ?? 'text/plain' });
+    res.end(file?.body ?? '');
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const browser = await launchChromium();
+  try {
+    const page = await browser.context.newPage();
+    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    return await (await page.waitForFunction(() => (window as unknown as { result?: unknown }).result, undefined, { timeout: 120_000 })).jsonValue();
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'package-test-'));
@@ -94,14 +117,19 @@ describe('the packed package in a new project', () => {
     expect((await run('node', ['deep.mjs'], { cwd: project })).stdout.trim()).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
   });
 
-  it('bundles for the browser without a Node built-in or Dawn', async () => {
+  it("bundles the README's page for the browser without a Node built-in or Dawn, and the page gives predict's probabilities", async () => {
     writeFileSync(join(project, 'page.js'), `
       import { initBackend, models, transforms, web } from 'shufflenet-webgpu';
-      await initBackend();
-      const model = await web.loadModel('weights.pth', 'x0_5', 2);
-      const file = document.querySelector('input').files[0];
-      const input = transforms.evalTransform(await web.decodeImageBlob(file, file.name), 224);
-      console.log(await models.predictBatch(model, [input], 224));
+      try {
+        await initBackend();
+        const model = await web.loadModel('weights.pth', 'x0_5', 3);
+        const image = await (await fetch('image.jpg')).blob();
+        const input = transforms.evalTransform(await web.decodeImageBlob(image, 'image.jpg'), 224);
+        const [prediction] = await models.predictBatch(model, [input], 224);
+        window.result = prediction;
+      } catch (e) {
+        window.result = { error: String(e) };
+      }
     `);
     const result = await build({ absWorkingDir: project, entryPoints: ['page.js'], bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, logLevel: 'silent', outfile: 'out.js' });
     const inputs = Object.keys(result.metafile.inputs);
@@ -109,7 +137,19 @@ describe('the packed package in a new project', () => {
     expect(inputs.filter((p) => /^node:|(^|\/)(fs|path|os|worker_threads|child_process)$|node_modules\/(webgpu|pngjs|yargs)\//.test(p))).toEqual([]);
     const code = result.outputFiles[0].text;
     expect(code).not.toMatch(/\brequire\(|from ["']node:|import\(["']node:/);
-    expect(code).toContain('ShuffleNetV2');
+
+    const page = (await inPage(new Map([
+      ['/', { type: 'text/html', body: '<!doctype html><script type="module" src="page.js"></script>' }],
+      ['/page.js', { type: 'text/javascript', body: code }],
+      ['/weights.pth', { type: 'application/octet-stream', body: readFileSync(WEIGHTS) }],
+      ['/image.jpg', { type: 'image/jpeg', body: readFileSync(IMAGE) }],
+    ]))) as { index: number; probabilities: number[]; error?: string };
+    expect(page.error).toBeUndefined();
+    // the installed command line on the same checkpoint and image
+    const { stdout } = await run(join(project, 'node_modules/.bin/shufflenet-webgpu'), ['predict', '--weights', WEIGHTS, '--num-classes', '3', '--json', IMAGE], { cwd: project });
+    const [cli] = JSON.parse(stdout) as { index: number; probabilities: number[] }[];
+    expect(page.index).toBe(cli.index);
+    page.probabilities.forEach((p, k) => expect(Math.abs(p - cli.probabilities[k]), `class ${k}`).toBeLessThan(1e-4));
   });
 
   it('runs its one-file bundle from a plain <script type="module"> in Chromium, as the CPU reference does', async () => {
@@ -125,28 +165,15 @@ describe('the packed package in a new project', () => {
       const result = { logits, gpu: Boolean(backend.adapter) };`;
     writeFileSync(join(project, 'cpu.mjs'), `${program('shufflenet-webgpu')}\nconsole.log(JSON.stringify(result));`);
     const cpu = JSON.parse((await run('node', ['cpu.mjs'], { cwd: project })).stdout);
-    const bundle = readFileSync(join(project, 'node_modules/shufflenet-webgpu/dist/browser/shufflenet-webgpu.js'));
     const html = `<!doctype html><script type="module">try { ${program('./shufflenet-webgpu.js')} window.result = result; } catch (e) { window.result = { error: String(e) }; }</script>`;
-    const server = createServer((req, res) => {
-      const js = req.url === '/shufflenet-webgpu.js';
-      res.writeHead(js || req.url === '/' ? 200 : 404, { 'content-type': js ? 'text/javascript' : 'text/html' });
-      res.end(js ? bundle : req.url === '/' ? html : '');
-    });
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    const browser = await launchChromium();
-    try {
-      const page = await browser.context.newPage();
-      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-      const handle = await page.waitForFunction(() => (window as unknown as { result?: unknown }).result, undefined, { timeout: 120_000 });
-      const gpu = (await handle.jsonValue()) as { logits: number[]; gpu: boolean; error?: string };
-      expect(gpu.error).toBeUndefined();
-      expect(gpu.gpu).toBe(true);
-      expect(cpu.gpu).toBe(false);
-      expect(gpu.logits).toHaveLength(6);
-      gpu.logits.forEach((l, i) => expect(Math.abs(l - cpu.logits[i]), `logit ${i}`).toBeLessThan(1e-4));
-    } finally {
-      await browser.close();
-      server.close();
-    }
+    const gpu = (await inPage(new Map([
+      ['/', { type: 'text/html', body: html }],
+      ['/shufflenet-webgpu.js', { type: 'text/javascript', body: readFileSync(join(project, 'node_modules/shufflenet-webgpu/dist/browser/shufflenet-webgpu.js')) }],
+    ]))) as { logits: number[]; gpu: boolean; error?: string };
+    expect(gpu.error).toBeUndefined();
+    expect(gpu.gpu).toBe(true);
+    expect(cpu.gpu).toBe(false);
+    expect(gpu.logits).toHaveLength(6);
+    gpu.logits.forEach((l, i) => expect(Math.abs(l - cpu.logits[i]), `logit ${i}`).toBeLessThan(1e-4));
   });
 });
