@@ -78,7 +78,7 @@ describe('the packed package in a new project', () => {
       console.log(JSON.stringify({
         first, second: await loss(), before: Array.from(before), after, grad,
         namespaces: [nn, optim, models, training, transforms, node, sw.web].map((n) => typeof n),
-        hidden: ['copy', 'addInto', 'broadcastTo', 'conv2dFused', 'fused', 'CpuBackend', 'GpuBackend', 'softmax'].filter((k) => k in sw),
+        hidden: ['copy', 'addInto', 'broadcastTo', 'conv2dFused', 'fused', 'scaleShift', 'concatShuffle', 'CpuBackend', 'GpuBackend', 'softmax'].filter((k) => k in sw),
         split: training.stratifiedSplit([{ label: 0 }, { label: 0 }, { label: 1 }, { label: 1 }], 0.5, 0).val.length,
       }));
     `;
