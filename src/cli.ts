@@ -6,7 +6,10 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { doctor, printReport } from './commands/doctor.js';
 import { info, printInfo } from './commands/info.js';
-import { predictFiles, readClassIndices } from './commands/predict.js';
+import { predictFiles } from './commands/predict.js';
+import { modelSourceOptions, resolveModelSource } from './commands/model-source.js';
+import { evaluate, evaluateOptions, printEvaluation } from './commands/evaluate.js';
+import { exportModel, exportOptions } from './commands/export.js';
 import { isWidth, WIDTHS, type Width } from './model/shufflenet.js';
 import { parseBoolean, positiveInteger } from './commands/flags.js';
 import { trainCommand, trainOptions } from './commands/train.js';
@@ -58,26 +61,14 @@ async function main(): Promise<number> {
     )
     .command(
       'predict <images..>',
-      'classify images with trained weights',
+      'classify images with a training run (--run) or a checkpoint (--weights)',
       (y) =>
-        y
-          .positional('images', { type: 'string', array: true, demandOption: true })
-          .option('model', modelOption)
-          .option('num-classes', { type: 'number', default: 2, coerce: positiveInteger('num-classes') })
-          .option('weights', { type: 'string', demandOption: true, describe: 'checkpoint (.pth or .safetensors)' })
-          .option('class-indices', { type: 'string', describe: "a run's class_indices.json, for class names" })
-          .option('img-size', { type: 'number', default: 224, coerce: positiveInteger('img-size') })
+        modelSourceOptions(y.positional('images', { type: 'string', array: true, demandOption: true }))
           .option('adapter', adapterOption)
           .option('json', { type: 'boolean', default: false }),
       async (args) => {
-        const results = await predictFiles(args.images as string[], {
-          width: width(args.model),
-          numClasses: args['num-classes'],
-          weights: args.weights,
-          imgSize: args['img-size'],
-          adapter: args.adapter,
-          classNames: args['class-indices'] ? readClassIndices(args['class-indices']) : undefined,
-        }, (file, message) => {
+        const source = resolveModelSource(args);
+        const results = await predictFiles(args.images as string[], { ...source, adapter: args.adapter }, (file, message) => {
           console.error(`skipped ${file}: ${message}`);
           exitCode = 1;
         });
@@ -85,6 +76,14 @@ async function main(): Promise<number> {
         else for (const r of results) console.log(`${r.file}: ${r.class} (${(r.probabilities[r.index] * 100).toFixed(1)}%)`);
       },
     )
+    .command('evaluate', 'metrics of a trained model on a labelled test set (ImageFolder), with a confusion matrix and a predictions CSV', evaluateOptions, async (args) => {
+      const evaluation = await evaluate(args);
+      if (args.json) console.log(JSON.stringify(evaluation));
+      else printEvaluation(evaluation);
+    })
+    .command('export', 'a trained model as ONNX, safetensors or a .pth state dict', exportOptions, async (args) => {
+      console.log(`wrote ${await exportModel(args)}`);
+    })
     .command('train', 'fine-tune ShuffleNet V2 on an ImageFolder dataset', trainOptions, async (args) => {
       await trainCommand(args);
     })

@@ -33,8 +33,8 @@ export function readClassIndices(path: string): string[] {
   return Object.keys(parsed).sort((a, b) => Number(a) - Number(b)).map((k) => parsed[k]);
 }
 
-/** Predictions for the readable files; unreadable ones are reported through `onError`. */
-export async function predictFiles(files: string[], o: PredictOptions, onError: (file: string, message: string) => void): Promise<PredictResult[]> {
+/** Predictions for the readable files; unreadable ones are reported through `onError`; `onProgress` after each batch. */
+export async function predictFiles(files: string[], o: PredictOptions, onError: (file: string, message: string) => void, onProgress?: (done: number) => void): Promise<PredictResult[]> {
   await initBackend(o.adapter);
   const model = new ShuffleNetV2(o.width, o.numClasses);
   await loadWeightsFile(model, o.weights);
@@ -52,6 +52,7 @@ export async function predictFiles(files: string[], o: PredictOptions, onError: 
     }
     const predictions = await predictBatch(model, batch.map((b) => b.input), o.imgSize);
     predictions.forEach((p, i) => results.push({ file: batch[i].file, index: p.index, class: names[p.index], probabilities: p.probabilities, logits: p.logits }));
+    onProgress?.(Math.min(start + BATCH, files.length));
   }
   return results;
 }

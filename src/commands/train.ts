@@ -23,6 +23,7 @@ export function trainOptions(y: Argv) {
     .option('save_ret', { type: 'string', default: 'runs', describe: 'folder that receives one exp<N> folder per run' })
     .option('data_train', { type: 'string', default: './data/train' })
     .option('data_val', { type: 'string', default: './data/val' })
+    .option('val-split', { type: 'string', describe: 'validate on this fraction of --data_train (seeded, stratified; listed in the run folder\'s split.csv) instead of --data_val' })
     .option('weights', { type: 'string', describe: 'start from this checkpoint (.pth or .safetensors) instead of the ImageNet weights' })
     .option('img-size', { type: 'string', default: '224' })
     .option('seed', { type: 'string', default: '0', describe: 'seed of the initial weights, the shuffling and the augmentation' })
@@ -46,6 +47,12 @@ function nonNegativeInteger(flag: string, value: string): number {
   return n;
 }
 
+function valFraction(value: string): number {
+  const f = Number(value);
+  if (!(f > 0 && f < 1)) throw new Error(`--val-split is the fraction of --data_train kept for validation, between 0 and 1 (e.g. 0.2), not '${value}'`);
+  return f;
+}
+
 export function configFromArgs(a: TrainArgs): TrainConfig {
   const optim = a.optim as OptimizerName;
   const lrf = positiveNumber('lrf', a.lrf);
@@ -62,6 +69,7 @@ export function configFromArgs(a: TrainArgs): TrainConfig {
     save_ret: a.save_ret,
     data_train: a.data_train,
     data_val: a.data_val,
+    val_split: a['val-split'] !== undefined ? valFraction(a['val-split']) : null,
     weights: a.weights ?? null,
     img_size: positiveInteger('img-size')(a['img-size']),
     seed: nonNegativeInteger('seed', a.seed),

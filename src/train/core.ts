@@ -40,6 +40,8 @@ export interface TrainConfig {
   save_ret: string;
   data_train: string;
   data_val: string;
+  /** Validation as this fraction of --data_train (a seeded stratified split) instead of data_val; null: data_val. */
+  val_split?: number | null;
   weights: string | null;
   img_size: number;
   seed: number;

@@ -10,6 +10,7 @@ import type { Backend } from '../autograd/backend.js';
 import { initBackend } from '../autograd/engine.js';
 import { DataLoader } from '../data/loader.js';
 import { imageFolder } from '../data/folder.js';
+import { splitCsv, splitFolder } from '../data/split.js';
 import { resolvePretrained } from '../model/pretrained.js';
 import { readCheckpointFile } from '../model/weights_file.js';
 import { ProgressBar } from '../util/progress.js';
@@ -22,12 +23,18 @@ export function defaultWorkers(): number {
   return Math.max(1, Math.min(4, cpus().length - 1));
 }
 
-/** The run folder as a sink: a new <save_ret>/exp<N> (or the run being resumed), progress bars on stderr. */
-function runFolderSink(config: TrainConfig, resumeDir: string | undefined, log: (line: string) => void): RunSink {
+/**
+ * The run folder as a sink: a new <save_ret>/exp<N> (or the run being resumed), progress bars on stderr.
+ * A new folder starts with `firstFiles` (the --val-split listing).
+ */
+function runFolderSink(config: TrainConfig, resumeDir: string | undefined, log: (line: string) => void, firstFiles: Record<string, string>): RunSink {
   let runDir: string | null = resumeDir ?? null;
   return {
     async open() {
-      runDir ??= createRunDir(config.save_ret);
+      if (!runDir) {
+        runDir = createRunDir(config.save_ret);
+        for (const [name, text] of Object.entries(firstFiles)) writeAtomic(join(runDir, name), text);
+      }
       return runDir;
     },
     write(name, data) {
@@ -44,8 +51,9 @@ function runFolderSink(config: TrainConfig, resumeDir: string | undefined, log: 
 export async function train(config: TrainConfig, resumeDir?: string, log: (line: string) => void = (l) => console.log(l)): Promise<string> {
   const backend = await initBackend(config.adapter ?? undefined);
   log(`adapter: ${describeBackend(backend)}`);
-  const trainFolder = imageFolder(config.data_train, '--data_train');
-  const valFolder = imageFolder(config.data_val, '--data_val');
+  const { train: trainFolder, val: valFolder } = config.val_split
+    ? splitFolder(imageFolder(config.data_train, '--data_train'), config.val_split, config.seed)
+    : { train: imageFolder(config.data_train, '--data_train'), val: imageFolder(config.data_val, '--data_val') };
   checkClasses({ name: '--data_train', classes: trainFolder.classes }, { name: '--data_val', classes: valFolder.classes });
   const loader = new DataLoader({ imgSize: config.img_size, workers: config.workers, seed: config.seed });
   try {
@@ -59,7 +67,7 @@ export async function train(config: TrainConfig, resumeDir?: string, log: (line:
         val: { name: '--data_val', root: valFolder.root, samples: valFolder.samples },
       },
       loader,
-      sink: runFolderSink(config, resumeDir, log),
+      sink: runFolderSink(config, resumeDir, log, config.val_split ? { 'split.csv': splitCsv(trainFolder, valFolder) } : {}),
       async initialWeights() {
         const source = config.weights ?? (config.pretrained ? await resolvePretrained(config.model) : null);
         return source ? { state: await readCheckpointFile(source), source } : null;
