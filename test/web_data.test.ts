@@ -58,20 +58,6 @@ describe('the Train view data source', () => {
   });
 });
 
-describe('stratifiedSplit', () => {
-  const items = [...Array.from({ length: 10 }, (_, i) => ({ id: i, label: 0 })), ...Array.from({ length: 3 }, (_, i) => ({ id: 10 + i, label: 1 })), { id: 13, label: 2 }];
-
-  it('puts round(count * fraction) of each class in validation, leaves at least one in training, and depends on the seed', () => {
-    const { train, val } = stratifiedSplit(items, 0.25, 1);
-    const count = (xs: typeof items, label: number) => xs.filter((x) => x.label === label).length;
-    expect([0, 1, 2].map((k) => count(val, k))).toEqual([3, 1, 0]);
-    expect([...train, ...val].map((x) => x.id).sort((a, b) => a - b)).toEqual(items.map((x) => x.id));
-    expect(stratifiedSplit(items, 0.25, 1)).toEqual({ train, val });
-    expect(stratifiedSplit(items, 0.25, 2).val).not.toEqual(val);
-    expect(stratifiedSplit(items, 0.99, 1).train.map((x) => x.label)).toEqual([0, 1, 2]);
-  });
-});
-
 describe('the Train view settings', () => {
   it("take the CLI's defaults and name a bad value", () => {
     expect(parseSettings({})).toEqual(DEFAULT_SETTINGS);
