@@ -46,9 +46,9 @@ async function main(): Promise<number> {
       (y) =>
         y
           .option('model', modelOption)
-          .option('num-classes', { type: 'number', default: 2, coerce: positiveInteger('num-classes') })
+          .option('num-classes', { type: 'string', default: '2', coerce: positiveInteger('num-classes') })
           .option('freeze_layers', { type: 'string', default: 'true', coerce: parseBoolean('freeze_layers'), describe: 'count only fc as trainable' })
-          .option('img-size', { type: 'number', default: 224, coerce: positiveInteger('img-size') })
+          .option('img-size', { type: 'string', default: '224', coerce: positiveInteger('img-size') })
           .option('json', { type: 'boolean', default: false }),
       (args) => {
         const result = info(width(args.model), args['num-classes'], args.freeze_layers as unknown as boolean, args['img-size']);
@@ -63,10 +63,10 @@ async function main(): Promise<number> {
         y
           .positional('images', { type: 'string', array: true, demandOption: true })
           .option('model', modelOption)
-          .option('num-classes', { type: 'number', default: 2, coerce: positiveInteger('num-classes') })
+          .option('num-classes', { type: 'string', default: '2', coerce: positiveInteger('num-classes') })
           .option('weights', { type: 'string', demandOption: true, describe: 'checkpoint (.pth or .safetensors)' })
           .option('class-indices', { type: 'string', describe: "a run's class_indices.json, for class names" })
-          .option('img-size', { type: 'number', default: 224, coerce: positiveInteger('img-size') })
+          .option('img-size', { type: 'string', default: '224', coerce: positiveInteger('img-size') })
           .option('adapter', adapterOption)
           .option('json', { type: 'boolean', default: false }),
       async (args) => {

@@ -2,8 +2,7 @@
 // then the training transform (random resized crop + flip, from a per-sample seed) or the evaluation
 // transform (resize + centre crop), normalised CHW float32.
 
-import { readFileSync } from 'node:fs';
-import { decodeImage } from './decode.js';
+import { decodeImage, readImageFile } from './decode.js';
 import type { RgbImage } from './image.js';
 import { Rng } from './rng.js';
 import { evalTransform, trainTransform } from './transforms.js';
@@ -31,7 +30,7 @@ export class ImageCache {
   get(file: string): RgbImage {
     let img = this.images.get(file);
     if (!img) {
-      img = decodeImage(readFileSync(file), file);
+      img = decodeImage(readImageFile(file), file);
       if (this.bytes + img.data.length <= this.capacityBytes) {
         this.images.set(file, img);
         this.bytes += img.data.length;

@@ -1,8 +1,9 @@
 // Reading a checkpoint file into a model (Node): the file's format is sniffed (.pth zip or legacy,
-// safetensors), and problems come back as one clear message naming the file.
+// safetensors), and problems come back as one clear message naming the file. Weights with NaN or
+// infinite values are refused: they can only give NaN outputs (predict) or a NaN loss (train).
 
 import { readFileSync } from 'node:fs';
-import { readCheckpoint, type StateDict } from './checkpoint/index.js';
+import { CheckpointError, readCheckpoint, type StateDict, toFloat32 } from './checkpoint/index.js';
 import type { ShuffleNetV2 } from './shufflenet.js';
 import { type LoadReport, loadStateDict } from './state.js';
 
@@ -16,9 +17,26 @@ export async function readCheckpointFile(path: string): Promise<StateDict> {
   return readCheckpoint(bytes, path);
 }
 
+/** Throws, naming the file and the first tensor, when a floating-point tensor holds NaN or an infinity. */
+export function checkFinite(state: StateDict, source: string): void {
+  const broken: string[] = [];
+  for (const [name, t] of state) {
+    if (!t.dtype.startsWith('float') && t.dtype !== 'bfloat16') continue;
+    const values = toFloat32(t);
+    let bad = 0;
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) bad++;
+    if (bad > 0) broken.push(`${name} (${bad} of ${values.length})`);
+  }
+  if (broken.length > 0) {
+    throw new CheckpointError(`${source}: ${broken.length} tensor${broken.length > 1 ? 's hold' : ' holds'} NaN or infinite values: ${broken.slice(0, 3).join(', ')}${broken.length > 3 ? ', ...' : ''}; these weights cannot give finite outputs: use another checkpoint (e.g. an earlier epoch's)`);
+  }
+}
+
 /** Loads `path` into `model`; with `allowNewClassifier`, a class-count mismatch keeps a fresh fc (and says so). */
 export async function loadWeightsFile(model: ShuffleNetV2, path: string, allowNewClassifier = false, log: (s: string) => void = console.error): Promise<LoadReport> {
-  const report = loadStateDict(model, await readCheckpointFile(path), { allowNewClassifier, source: path });
+  const state = await readCheckpointFile(path);
+  checkFinite(state, path);
+  const report = loadStateDict(model, state, { allowNewClassifier, source: path });
   if (report.filled.length > 0) log(`${path}: no num_batches_tracked in the file (saved by an old PyTorch); set to 0`);
   if (report.freshClassifier) {
     const { checkpointClasses, modelClasses } = report.freshClassifier;

@@ -12,7 +12,7 @@ import { crossEntropy } from '../autograd/ops/nn.js';
 import { backward, noGrad } from '../autograd/tape.js';
 import { tidy } from '../autograd/tensor.js';
 import { type Batch, DataLoader, type Failure } from '../data/loader.js';
-import { classCounts, DatasetError, type ImageFolder, imageFolder, type Sample } from '../data/folder.js';
+import { checkClassCount, classCounts, classesWithout, DatasetError, datasetFingerprint, type ImageFolder, imageFolder, type Sample } from '../data/folder.js';
 import { Rng } from '../data/rng.js';
 import { writePth } from '../model/checkpoint/index.js';
 import { modelInfo } from '../model/info.js';
@@ -28,7 +28,7 @@ import { createRunDir, type PredictionRow, predictionsCsv, writeAtomic, writeJso
 import { BEST_METRICS, type BestMetric, type ConfusionMatrix, confusionMatrix, type EpochMetrics, epochMetrics } from './metrics.js';
 import { renderConfusionMatrix } from './plot/confusion.js';
 import { renderCurves } from './plot/curves.js';
-import { loadResume, saveResume } from './resume.js';
+import { checkResumeData, loadResume, saveResume } from './resume.js';
 
 export type OptimizerName = 'SGD' | 'Adam' | 'AdamW';
 
@@ -102,12 +102,14 @@ export interface RunContext {
 
 /** Runs (or, with resumeDir, continues) a training run; returns the run folder. */
 export async function train(config: TrainConfig, resumeDir?: string, log: (line: string) => void = (l) => console.log(l)): Promise<string> {
-  const backend = await initBackend(config.adapter ?? undefined);
-  log(`adapter: ${describeBackend(backend)}`);
   const trainFolder = imageFolder(config.data_train, '--data_train');
   const valFolder = imageFolder(config.data_val, '--data_val');
+  checkClassCount(trainFolder, '--data_train');
   checkClasses(trainFolder, valFolder);
+  if (resumeDir) checkResumeData(resumeDir, { train: { flag: '--data_train', folder: trainFolder }, val: { flag: '--data_val', folder: valFolder } }, log);
   const classes = trainFolder.classes;
+  const backend = await initBackend(config.adapter ?? undefined);
+  log(`adapter: ${describeBackend(backend)}`);
 
   const loader = new DataLoader({ imgSize: config.img_size, workers: config.workers, seed: config.seed });
   try {
@@ -131,6 +133,7 @@ export async function train(config: TrainConfig, resumeDir?: string, log: (line:
           train: { total: trainSet.length, ...classCounts({ ...trainFolder, samples: trainSet }) },
           val: { total: valSet.length, ...classCounts({ ...valFolder, samples: valSet }) },
           'skipped files': skipped,
+          fingerprint: { train: datasetFingerprint(trainFolder), val: datasetFingerprint(valFolder) },
         },
         model: modelInfo(model, config.img_size),
       });
@@ -192,6 +195,7 @@ async function scanDatasets(loader: DataLoader, train: ImageFolder, val: ImageFo
     for (const f of failures) log(`warning: ${f.message} — left out of the run`);
     skipped.push(...failures);
     if (readable.length === 0) throw new DatasetError(`${name === 'train' ? '--data_train' : '--data_val'}: none of the ${folder.samples.length} images in ${folder.root} could be read`);
+    checkReadableClasses(name, folder, readable, log);
     sets.push(readable);
   }
   return [sets[0], sets[1], skipped];
@@ -241,8 +245,7 @@ async function trainEpoch(ctx: RunContext, model: ShuffleNetV2, optimizer: Optim
       logits.dispose();
       const value = meanCrossEntropy(logitValues, batch.labels, classes.length);
       if (!Number.isFinite(value)) {
-        const kept = epoch > 0 ? `the weights of epoch ${epoch - 1} are kept in ${ctx.runDir}/weights (last.pth; resume.safetensors continues from there)` : 'no epoch had completed, so no weights were saved';
-        throw new TrainingStopped(`the training loss became ${value} at epoch ${epoch}, step ${step + 1}; training stopped (try a lower --lr): ${kept}`);
+        throw new TrainingStopped(`the training loss became ${value} at epoch ${epoch}, step ${step + 1}; training stopped (try a lower --lr): ${keptWeights(ctx, epoch)}`);
       }
       lossSum += value;
       for (let i = 0; i < batch.size; i++) {
@@ -254,6 +257,7 @@ async function trainEpoch(ctx: RunContext, model: ShuffleNetV2, optimizer: Optim
       }
       bar.tick(batch.size, `loss ${(lossSum / (step + 1)).toFixed(4)} acc ${(correct / labels.length).toFixed(4)}`);
     });
+    readBack.catch(() => undefined); // handled: awaited below, after the next batch is recorded
     if (pending) await pending;
     pending = readBack;
   }
@@ -268,6 +272,25 @@ function meanCrossEntropy(logits: ArrayLike<number>, labels: Int32Array, classes
   return crossEntropyReference(Float64Array.from(logits), labels, labels.length, classes);
 }
 
+/** Every class needs a readable training image; a validation class without one only makes its recall meaningless. */
+function checkReadableClasses(split: 'train' | 'val', folder: ImageFolder, readable: Sample[], log: (line: string) => void): void {
+  const missing = classesWithout(folder, readable);
+  if (missing.length === 0) return;
+  const list = missing.map((c) => `'${c}'`).join(', ');
+  if (split === 'train') throw new DatasetError(`--data_train: class ${list} has no readable image in ${folder.root} (every one failed to decode, see above): fix or replace them`);
+  log(`warning: --data_val: class ${list} has no readable image in ${folder.root}: its validation metrics count as 0`);
+}
+
+/** A validation loss that is not finite ends the run the way a training loss does. */
+function finiteValidationLoss(ctx: RunContext, value: number, epoch: number): number {
+  if (!Number.isFinite(value)) throw new TrainingStopped(`the validation loss became ${value} at epoch ${epoch}; training stopped (try a lower --lr): ${keptWeights(ctx, epoch)}`);
+  return value;
+}
+
+function keptWeights(ctx: RunContext, epoch: number): string {
+  return epoch > 0 ? `the weights of epoch ${epoch - 1} are kept in ${ctx.runDir}/weights (last.pth; resume.safetensors continues from there)` : 'no epoch had completed, so no weights were saved';
+}
+
 async function evaluate(ctx: RunContext, model: ShuffleNetV2, loader: DataLoader, samples: Sample[], classes: string[], epoch: number): Promise<PassResult> {
   const c = ctx.config;
   model.eval();
@@ -279,7 +302,7 @@ async function evaluate(ctx: RunContext, model: ShuffleNetV2, loader: DataLoader
     const logits = tidy(() => noGrad(() => model.forward(tensor(batch.images, [batch.size, 3, c.img_size, c.img_size]))));
     const logitValues = await logits.data();
     logits.dispose();
-    lossSum += meanCrossEntropy(logitValues, batch.labels, classes.length);
+    lossSum += finiteValidationLoss(ctx, meanCrossEntropy(logitValues, batch.labels, classes.length), epoch);
     batches++;
     for (let i = 0; i < batch.size; i++) {
       rows.push({ file: batch.files[i], label: batch.labels[i], probabilities: softmax(logitValues.subarray(i * classes.length, (i + 1) * classes.length)) });

@@ -186,9 +186,16 @@ async function main(): Promise<void> {
   await predictBatch(model, [new Float32Array(3 * size * size)], size);
 
   const submit = classifier(config, model);
-  acceptImages(submit);
+  // An image the user chooses while the demo image is on its way wins: the demo image is then dropped.
+  let chosen = false;
+  acceptImages((blob, fileName) => {
+    chosen = true;
+    submit(blob, fileName);
+  });
   const demo = await fetch(config.demo_image.url);
-  if (demo.ok) submit(await demo.blob(), config.demo_image.name);
+  const demoBlob = demo.ok ? await demo.blob() : null;
+  if (chosen) return;
+  if (demoBlob) submit(demoBlob, config.demo_image.name);
   else setStatus('Ready: choose an image', 'ready');
 }
 
