@@ -24,11 +24,18 @@ function width(value: string): Width {
   return value;
 }
 
+/** A flag given twice would reach the commands as a list ('4,100'): refused, naming it. */
+function refuseRepeatedFlags(argv: Record<string, unknown>): void {
+  const repeated = Object.entries(argv).find(([key, value]) => key !== '_' && key !== 'images' && Array.isArray(value));
+  if (repeated) throw new Error(`--${repeated[0]} is given ${(repeated[1] as unknown[]).length} times (${(repeated[1] as unknown[]).join(', ')}): give it once`);
+}
+
 async function main(): Promise<number> {
   let exitCode = 0;
   await yargs(hideBin(process.argv))
     .scriptName('cli.js')
     .strict()
+    .middleware(refuseRepeatedFlags, true)
     .command(
       'doctor',
       'show the adapter and check every kernel against the CPU reference',
