@@ -1,7 +1,10 @@
 // Parsing command-line values, and the JSON files they name, with messages that name the flag and
 // the file.
 
-import { readFileSync } from 'node:fs';
+import { readRegularFile } from '../util/read-file.js';
+
+/** The largest JSON file read (class_indices.json, train_info.json). */
+const MAX_JSON_BYTES = 64 << 20;
 
 /** Accepts true/false, yes/no, 1/0 (the seed's type=bool could not be switched off). */
 export function parseBoolean(flag: string) {
@@ -46,10 +49,9 @@ export function port(value: unknown): number {
 export function readJsonFile(path: string, what: string): unknown {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = new TextDecoder().decode(readRegularFile(path, MAX_JSON_BYTES, 'a JSON file'));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`${what}: cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder, not a file' : (e as Error).message}`);
+    throw new Error(`${what}: cannot read ${path}: ${(e as Error).message}`);
   }
   try {
     return JSON.parse(text);

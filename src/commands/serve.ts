@@ -11,7 +11,7 @@ import type { Argv } from 'yargs';
 import { CpuBackend } from '../autograd/cpu_backend.js';
 import { setBackend } from '../autograd/engine.js';
 import { readCheckpoint } from '../model/checkpoint/index.js';
-import { checkFinite } from '../model/weights_file.js';
+import { checkFinite, readWeightsBytes } from '../model/weights_file.js';
 import type { DatasetFingerprint } from '../data/folder.js';
 import { isWidth, ShuffleNetV2, WIDTHS, type Width } from '../model/shufflenet.js';
 import { guessWidth, loadStateDict } from '../model/state.js';
@@ -46,14 +46,6 @@ interface Served {
   validation: ValidationSource | null;
 }
 
-function readWeights(path: string, flag: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new Error(`${flag}: cannot read the weights file ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-}
-
 /** What the command line or the run folder says; null: to be taken from the checkpoint. */
 type Given = Omit<Served, 'width' | 'numClasses' | 'classNames' | 'weights' | 'weightsPath' | 'weightsName'> & {
   width: Width | null;
@@ -85,7 +77,7 @@ function fromRun(run: string): Given {
 async function firstUsable(given: Given, width: Width | undefined, numClasses: number | undefined): Promise<{ bytes: Uint8Array; path: string; name: string; width: Width; numClasses: number }> {
   for (const [i, c] of given.candidates.entries()) {
     try {
-      const bytes = readWeights(c.path, c.flag);
+      const bytes = readWeightsBytes(c.path);
       const state = await readCheckpoint(bytes, c.path);
       checkFinite(state, c.path);
       const guessed = guessWidth(state);
@@ -97,7 +89,7 @@ async function firstUsable(given: Given, width: Width | undefined, numClasses: n
       return { bytes, path: c.path, name: c.name, width: w, numClasses: k };
     } catch (e) {
       const next = given.candidates[i + 1];
-      if (!next) throw e;
+      if (!next) throw new Error(`${c.flag}: ${(e as Error).message}`);
       console.error(`warning: ${(e as Error).message}\nwarning: serving ${next.path} instead`);
     }
   }

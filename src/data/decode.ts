@@ -3,7 +3,7 @@
 // Any failure becomes an ImageDecodeError naming the file. Node-only because of the PNG path (pngjs)
 // and readImageFile: only regular files, at most MAX_IMAGE_FILE_BYTES, opened without blocking (a FIFO
 // or a device named .png is refused instead of hanging or being read without end).
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { readRegularFile } from '../util/read-file.js';
 import { decodeBmp } from './bmp.js';
 import { ImageDecodeError, MAX_IMAGE_PIXELS, type RgbImage } from './image.js';
 import { decodeJpeg } from './jpeg.js';
@@ -14,50 +14,12 @@ export { ImageDecodeError, type RgbImage };
 /** The largest image file read: the largest image the pixel limit allows, stored at 32 bits per pixel. */
 export const MAX_IMAGE_FILE_BYTES = 4 * MAX_IMAGE_PIXELS + (1 << 20);
 
-const FS_PROBLEMS: Record<string, string> = {
-  ENOENT: 'no such file (or a symbolic link to nothing)',
-  EACCES: 'permission denied',
-  ELOOP: 'a loop of symbolic links',
-  EISDIR: 'a folder, not an image file',
-};
-
-/** One line for a failed file-system call. */
-export function fsProblem(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  return (code && FS_PROBLEMS[code]) ?? (e as Error).message;
-}
-
-function fileKind(st: Stats): string {
-  if (st.isDirectory()) return 'a folder, not an image file';
-  if (st.isFIFO()) return 'a named pipe (FIFO), not a regular file: only regular files are read';
-  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device, not a regular file: only regular files are read';
-  return 'not a regular file: only regular files are read';
-}
-
 /** The bytes of an image file; anything but a regular file of at most MAX_IMAGE_FILE_BYTES is an ImageDecodeError. */
 export function readImageFile(file: string): Uint8Array {
-  let fd: number;
   try {
-    fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    return readRegularFile(file, MAX_IMAGE_FILE_BYTES, 'an image file');
   } catch (e) {
-    throw new ImageDecodeError(file, fsProblem(e));
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new ImageDecodeError(file, fileKind(st));
-    if (st.size > MAX_IMAGE_FILE_BYTES) throw new ImageDecodeError(file, `${st.size} bytes is more than the ${MAX_IMAGE_FILE_BYTES} bytes an image file may have`);
-    const bytes = new Uint8Array(st.size);
-    let length = 0;
-    while (length < st.size) {
-      const n = readSync(fd, bytes, length, st.size - length, length);
-      if (n === 0) break;
-      length += n;
-    }
-    return bytes.subarray(0, length);
-  } catch (e) {
-    throw e instanceof ImageDecodeError ? e : new ImageDecodeError(file, fsProblem(e));
-  } finally {
-    closeSync(fd);
+    throw new ImageDecodeError(file, (e as Error).message);
   }
 }
 

@@ -2,19 +2,25 @@
 // safetensors), and problems come back as one clear message naming the file. Weights with NaN or
 // infinite values are refused: they can only give NaN outputs (predict) or a NaN loss (train).
 
-import { readFileSync } from 'node:fs';
+import { readRegularFile } from '../util/read-file.js';
 import { CheckpointError, readCheckpoint, type StateDict, toFloat32 } from './checkpoint/index.js';
 import type { ShuffleNetV2 } from './shufflenet.js';
 import { type LoadReport, loadStateDict } from './state.js';
 
-export async function readCheckpointFile(path: string): Promise<StateDict> {
-  let bytes: Uint8Array;
+/** The largest checkpoint read: far above x2_0's 30 MB, far below what would exhaust memory. */
+export const MAX_WEIGHTS_BYTES = 1 << 30;
+
+/** A checkpoint file's bytes: a regular file of at most MAX_WEIGHTS_BYTES (a FIFO would hang the read). */
+export function readWeightsBytes(path: string): Uint8Array {
   try {
-    bytes = readFileSync(path);
+    return readRegularFile(path, MAX_WEIGHTS_BYTES, 'a weights file');
   } catch (e) {
-    throw new Error(`cannot read the weights file ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new Error(`cannot read the weights file ${path}: ${(e as Error).message}`);
   }
-  return readCheckpoint(bytes, path);
+}
+
+export async function readCheckpointFile(path: string): Promise<StateDict> {
+  return readCheckpoint(readWeightsBytes(path), path);
 }
 
 /** Throws, naming the file and the first tensor, when a floating-point tensor holds NaN or an infinity. */

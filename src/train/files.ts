@@ -3,8 +3,16 @@
 // validation predictions. A failed write (a full disk) removes its temporary file and names the
 // file it was writing; temporary files left by a killed process are removed when the run resumes.
 
-import { accessSync, constants, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+
+function existsLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
 
 /** Checks, before any work, that `folder` is (or can be created as) a writable folder; `flag` names it. */
 export function checkWritableFolder(folder: string, flag: string): void {
@@ -15,6 +23,7 @@ export function checkWritableFolder(folder: string, flag: string): void {
       break;
     } catch (e) {
       if (e instanceof WriteError) throw e;
+      if (existsLink(existing)) throw new WriteError(`${flag}: ${existing} is a symbolic link to nothing (or a loop of links): choose another ${flag}`);
       if (dirname(existing) === existing) throw new WriteError(`${flag}: ${folder} cannot be created: ${(e as Error).message}`);
       existing = dirname(existing);
     }

@@ -171,6 +171,17 @@ async function main(): Promise<void> {
   const showCam = $<HTMLInputElement>('show-cam');
   showCam.addEventListener('change', () => ($('heat').hidden = !showCam.checked));
 
+  // Images chosen or dropped while the page loads wait for the model; any image the user gives before
+  // the demo image has arrived replaces the demo image.
+  let chosen = false;
+  let submit: ((blob: Blob, fileName: string) => void) | null = null;
+  const waiting: [Blob, string][] = [];
+  acceptImages((blob, fileName) => {
+    chosen = true;
+    if (submit) submit(blob, fileName);
+    else waiting.push([blob, fileName]);
+  });
+
   const config = await fetchConfig();
   showConfig(config);
   setStatus('Opening the WebGPU adapter…', 'busy');
@@ -185,17 +196,14 @@ async function main(): Promise<void> {
   const size = config.img_size;
   await predictBatch(model, [new Float32Array(3 * size * size)], size);
 
-  const submit = classifier(config, model);
-  // An image the user chooses while the demo image is on its way wins: the demo image is then dropped.
-  let chosen = false;
-  acceptImages((blob, fileName) => {
-    chosen = true;
-    submit(blob, fileName);
-  });
+  const enqueue = classifier(config, model);
+  submit = enqueue;
+  for (const [blob, fileName] of waiting) enqueue(blob, fileName);
+  if (chosen) return;
   const demo = await fetch(config.demo_image.url);
   const demoBlob = demo.ok ? await demo.blob() : null;
   if (chosen) return;
-  if (demoBlob) submit(demoBlob, config.demo_image.name);
+  if (demoBlob) enqueue(demoBlob, config.demo_image.name);
   else setStatus('Ready: choose an image', 'ready');
 }
 
