@@ -506,6 +506,28 @@ describe('11. messages that name the file or flag', () => {
     expect(r.stdout).not.toContain('reading train images');
   });
 
+  it('a FIFO given as --weights or --class-indices is refused at once, not waited on (predict, serve)', async () => {
+    const fifo = join(dir, 'weights-fifo.pth');
+    execFileSync('mkfifo', [fifo]);
+    writeFileSync(join(dir, 'z.png'), png(6));
+    let r = await cli(['predict', '--adapter', 'cpu', '--weights', fifo, join(dir, 'z.png')], { timeoutMs: 30_000 });
+    expectOneLineError(r, `cannot read the weights file ${fifo}: a named pipe (FIFO), not a regular file`);
+    r = await cli(['serve', '--weights', fifo, '--port', '0'], { timeoutMs: 30_000 });
+    expectOneLineError(r, `--weights: cannot read the weights file ${fifo}: a named pipe (FIFO)`);
+    r = await cli(['predict', '--adapter', 'cpu', '--weights', weights, '--class-indices', fifo, join(dir, 'z.png')], { timeoutMs: 30_000 });
+    expectOneLineError(r, `--class-indices: cannot read ${fifo}: a named pipe (FIFO)`);
+    r = await cli(['train', ...TINY, '--weights', fifo], { timeoutMs: 30_000 });
+    expectOneLineError(r, `--weights: ${fifo} is not a regular file`);
+  });
+
+  it('--save_ret that is a dangling symbolic link is named before any image is read', async () => {
+    const d = dataset(join(dir, 'data3'), ['a', 'b']);
+    symlinkSync(join(dir, 'gone'), join(dir, 'runs-link'));
+    const r = await cli(['train', ...TINY, ...data(d), '--save_ret', join(dir, 'runs-link')]);
+    expectOneLineError(r, `--save_ret: ${join(dir, 'runs-link')} is a symbolic link to nothing`);
+    expect(r.stdout).not.toContain('reading train images');
+  });
+
   it('a missing --weights file is named before any image is read', async () => {
     const d = dataset(join(dir, 'data2'), ['a', 'b']);
     const r = await cli(['train', ...TINY, ...data(d), '--weights', join(dir, 'none.pth'), '--save_ret', join(dir, 'runs2')]);
