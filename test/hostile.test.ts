@@ -358,6 +358,11 @@ describe('8. --resume', () => {
     expect(onDisk()).toEqual(before);
   });
 
+  it('says a completed run needs a larger --epochs to continue', async () => {
+    const r = await cli(['train', '--resume', run, '--workers', '0', '--adapter', 'cpu']);
+    expectOneLineError(r, `--resume: ${run} has completed its 2 epochs; to train it longer, give --epochs with more than 2`);
+  });
+
   it('takes flags that repeat the saved values, and a larger --epochs, which it records', async () => {
     const r = await cli(['train', '--resume', run, '--workers', '0', '--adapter', 'cpu', '--lr', '0.01', '--img-size', '32', '--epochs', '3']);
     expect(r.code, r.stderr).toBe(0);

@@ -151,12 +151,15 @@ async function resumeCommand(a: TrainArgs, run: string): Promise<string> {
   if (changed.length > 0) {
     throw new Error(`--resume continues ${run} as it was configured: ${changed.map(([flag, key]) => `--${flag} ${JSON.stringify(requested[key])} (the run has ${JSON.stringify(saved[key])})`).join(', ')} cannot change; leave ${changed.length > 1 ? 'them' : 'it'} out, or start a new run`);
   }
-  if (a.epochs !== undefined && requested.epochs < saved.epochs) throw new Error(`--epochs ${requested.epochs}: ${run} is set for ${saved.epochs} epochs; --resume can make a run longer, not shorter`);
+  const epochs = a.epochs === undefined ? saved.epochs : requested.epochs;
+  if (epochs < saved.epochs) throw new Error(`--epochs ${epochs}: ${run} is set for ${saved.epochs} epochs; --resume can make a run longer, not shorter`);
+  const completed = Object.keys((readJsonFile(join(run, 'train_log.json'), '--resume') ?? {}) as object).length;
+  if (completed >= epochs) throw new Error(`--resume: ${run} has completed its ${completed} epochs; to train it longer, give --epochs with more than ${completed}`);
   checkWritableFolder(run, '--resume');
   for (const dir of [run, join(run, 'weights')]) {
     for (const name of removePartialFiles(dir)) console.log(`removed ${join(dir, name)}, left by an interrupted write`);
   }
-  const config: TrainConfig = { ...saved, epochs: requested.epochs === saved.epochs || a.epochs === undefined ? saved.epochs : requested.epochs, adapter: a.adapter ?? null, workers: requested.workers };
+  const config: TrainConfig = { ...saved, epochs, adapter: a.adapter ?? null, workers: requested.workers };
   if (config.epochs !== saved.epochs) {
     console.log(`--epochs ${config.epochs}: ${run} continues to ${config.epochs} epochs (was ${saved.epochs}); the cosine schedule runs over the new total from the next epoch on`);
     writeJson(infoPath, { ...info, 'train parameters': { ...saved, epochs: config.epochs } });
