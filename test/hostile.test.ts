@@ -78,6 +78,15 @@ const tiny = (replaced: Record<string, string> = {}): string[] =>
 const TINY = tiny();
 const data = (d: { train: string; val: string }) => ['--data_train', d.train, '--data_val', d.val];
 
+/** A finished two-epoch run on a fresh two-class dataset. */
+async function trainedRun(): Promise<{ dir: string; run: string; d: { train: string; val: string } }> {
+  const dir = scratch();
+  const d = dataset(dir, ['a', 'b']);
+  const r = await cli(['train', ...tiny({ '--epochs': '2' }), ...data(d), '--save_ret', join(dir, 'runs')]);
+  expect(r.code, r.stderr).toBe(0);
+  return { dir, run: join(dir, 'runs', 'exp1'), d };
+}
+
 /** Every file under `dir`, relative to it. */
 function filesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -332,16 +341,11 @@ describe('7. predict with non-finite outputs', () => {
 });
 
 describe('8. --resume', () => {
-  let dir: string;
   let run: string;
   let d: { train: string; val: string };
 
   beforeAll(async () => {
-    dir = scratch();
-    d = dataset(dir, ['a', 'b']);
-    const r = await cli(['train', ...tiny({ '--epochs': '2' }), ...data(d), '--save_ret', join(dir, 'runs')]);
-    expect(r.code, r.stderr).toBe(0);
-    run = join(dir, 'runs', 'exp1');
+    ({ run, d } = await trainedRun());
   });
 
   const onDisk = () => Object.fromEntries(filesUnder(run).map((f) => [f, readFileSync(join(run, f), 'utf8')]));
@@ -430,10 +434,7 @@ describe('10. a write that fails (full disk) and interrupted writes', () => {
   });
 
   it('--resume removes the temporary files that a killed run left, and says so', async () => {
-    const dir = scratch();
-    const d = dataset(dir, ['a', 'b']);
-    expect((await cli(['train', ...tiny({ '--epochs': '2' }), ...data(d), '--save_ret', join(dir, 'runs')])).code).toBe(0);
-    const run = join(dir, 'runs', 'exp1');
+    const { run } = await trainedRun();
     // A process id that no process has: Linux's pid_max is at most 4194304.
     const stale = join(run, 'weights', 'last.pth.partial-4999999');
     writeFileSync(stale, Buffer.alloc(1 << 20));
@@ -565,11 +566,7 @@ describe('13-15. serve and the page', () => {
   let d: { train: string; val: string };
 
   beforeAll(async () => {
-    dir = scratch();
-    d = dataset(dir, ['a', 'b']);
-    const r = await cli(['train', ...tiny({ '--epochs': '2' }), ...data(d), '--save_ret', join(dir, 'runs')]);
-    expect(r.code, r.stderr).toBe(0);
-    run = join(dir, 'runs', 'exp1');
+    ({ dir, run, d } = await trainedRun());
   });
 
   afterAll(() => {
