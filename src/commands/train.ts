@@ -9,7 +9,9 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { BEST_METRICS, type BestMetric } from '../train/metrics.js';
+import { imageFolder } from '../data/folder.js';
 import { checkWritableFolder, removePartialFiles, writeJson } from '../train/files.js';
+import { checkResumeData } from '../train/resume.js';
 import { defaultWorkers, type OptimizerName, train, type TrainConfig } from '../train/trainer.js';
 import { WIDTHS, type Width } from '../model/shufflenet.js';
 import { numberInRange, parseBoolean, positiveInteger, positiveNumber, readJsonFile } from './flags.js';
@@ -156,6 +158,9 @@ async function resumeCommand(a: TrainArgs, run: string): Promise<string> {
   const completed = Object.keys((readJsonFile(join(run, 'train_log.json'), '--resume') ?? {}) as object).length;
   if (completed >= epochs) throw new Error(`--resume: ${run} has completed its ${completed} epochs; to train it longer, give --epochs with more than ${completed}`);
   checkWritableFolder(run, '--resume');
+  // The data must be what the run saw: checked here, before the run folder changes.
+  const folders = { train: { flag: '--data_train', folder: imageFolder(saved.data_train, '--data_train') }, val: { flag: '--data_val', folder: imageFolder(saved.data_val, '--data_val') } };
+  checkResumeData(infoPath, info, folders, (line) => console.log(line));
   for (const dir of [run, join(run, 'weights')]) {
     for (const name of removePartialFiles(dir)) console.log(`removed ${join(dir, name)}, left by an interrupted write`);
   }

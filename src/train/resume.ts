@@ -4,7 +4,6 @@
 // continue exactly where an uninterrupted run would be.
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { tensor } from '../autograd/ops/creation.js';
 import type { Optimizer } from '../autograd/optim.js';
 import { DatasetError, type DatasetFingerprint, datasetFingerprint, type ImageFolder } from '../data/folder.js';
@@ -46,9 +45,8 @@ export function loadResume<T>(path: string, model: Module, optimizer: Optimizer)
  * sizes, as the fingerprints in train_info.json record them), else the continued run would not be
  * the run it continues. Runs made before the fingerprints were recorded are continued with a warning.
  */
-export function checkResumeData(runDir: string, now: Record<'train' | 'val', { flag: string; folder: ImageFolder }>, log: (line: string) => void): void {
-  const infoPath = join(runDir, 'train_info.json');
-  const recorded = (JSON.parse(readFileSync(infoPath, 'utf8')) as { dataset?: { fingerprint?: Record<string, DatasetFingerprint> } }).dataset?.fingerprint;
+export function checkResumeData(infoPath: string, info: unknown, now: Record<'train' | 'val', { flag: string; folder: ImageFolder }>, log: (line: string) => void): void {
+  const recorded = (info as { dataset?: { fingerprint?: Record<string, DatasetFingerprint> } }).dataset?.fingerprint;
   if (!recorded) {
     log(`warning: ${infoPath} records no dataset fingerprint (a run made by an older version): the data cannot be checked against what the run saw`);
     return;

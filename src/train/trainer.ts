@@ -28,7 +28,7 @@ import { createRunDir, type PredictionRow, predictionsCsv, writeAtomic, writeJso
 import { BEST_METRICS, type BestMetric, type ConfusionMatrix, confusionMatrix, type EpochMetrics, epochMetrics } from './metrics.js';
 import { renderConfusionMatrix } from './plot/confusion.js';
 import { renderCurves } from './plot/curves.js';
-import { checkResumeData, loadResume, saveResume } from './resume.js';
+import { loadResume, saveResume } from './resume.js';
 
 export type OptimizerName = 'SGD' | 'Adam' | 'AdamW';
 
@@ -106,7 +106,6 @@ export async function train(config: TrainConfig, resumeDir?: string, log: (line:
   const valFolder = imageFolder(config.data_val, '--data_val');
   checkClassCount(trainFolder, '--data_train');
   checkClasses(trainFolder, valFolder);
-  if (resumeDir) checkResumeData(resumeDir, { train: { flag: '--data_train', folder: trainFolder }, val: { flag: '--data_val', folder: valFolder } }, log);
   const classes = trainFolder.classes;
   const backend = await initBackend(config.adapter ?? undefined);
   log(`adapter: ${describeBackend(backend)}`);
