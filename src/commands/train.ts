@@ -40,32 +40,32 @@ const DEFAULTS = {
 } as const;
 
 /** A flag's default, shown by --help. */
-const given = (flag: keyof typeof DEFAULTS) => ({ type: 'string', defaultDescription: DEFAULTS[flag] }) as const;
+const withDefault = (flag: keyof typeof DEFAULTS) => ({ type: 'string', defaultDescription: DEFAULTS[flag] }) as const;
 
 export function trainOptions(y: Argv) {
   return y
-    .option('model', { ...given('model'), choices: Object.keys(WIDTHS), describe: 'ShuffleNet V2 width' })
-    .option('pretrained', { ...given('pretrained'), describe: 'start from the official ImageNet weights (true/false)' })
-    .option('freeze_layers', { ...given('freeze_layers'), describe: 'train only the classifier fc (true/false)' })
-    .option('batch-size', given('batch-size'))
-    .option('epochs', given('epochs'))
-    .option('optim', { ...given('optim'), choices: ['SGD', 'Adam', 'AdamW'] })
-    .option('lr', { ...given('lr'), describe: 'initial learning rate' })
-    .option('lrf', { ...given('lrf'), describe: 'final learning rate, as a fraction of --lr (cosine schedule)' })
-    .option('save_ret', { ...given('save_ret'), describe: 'folder that receives one exp<N> folder per run' })
-    .option('data_train', given('data_train'))
-    .option('data_val', given('data_val'))
+    .option('model', { ...withDefault('model'), choices: Object.keys(WIDTHS), describe: 'ShuffleNet V2 width' })
+    .option('pretrained', { ...withDefault('pretrained'), describe: 'start from the official ImageNet weights (true/false)' })
+    .option('freeze_layers', { ...withDefault('freeze_layers'), describe: 'train only the classifier fc (true/false)' })
+    .option('batch-size', withDefault('batch-size'))
+    .option('epochs', withDefault('epochs'))
+    .option('optim', { ...withDefault('optim'), choices: ['SGD', 'Adam', 'AdamW'] })
+    .option('lr', { ...withDefault('lr'), describe: 'initial learning rate' })
+    .option('lrf', { ...withDefault('lrf'), describe: 'final learning rate, as a fraction of --lr (cosine schedule)' })
+    .option('save_ret', { ...withDefault('save_ret'), describe: 'folder that receives one exp<N> folder per run' })
+    .option('data_train', withDefault('data_train'))
+    .option('data_val', withDefault('data_val'))
     .option('weights', { type: 'string', describe: 'start from this checkpoint (.pth or .safetensors) instead of the ImageNet weights' })
-    .option('img-size', given('img-size'))
-    .option('seed', { ...given('seed'), describe: 'seed of the initial weights, the shuffling and the augmentation' })
+    .option('img-size', withDefault('img-size'))
+    .option('seed', { ...withDefault('seed'), describe: 'seed of the initial weights, the shuffling and the augmentation' })
     .option('workers', { type: 'string', default: String(defaultWorkers()), describe: 'data-loading threads (0: decode in the main thread)' })
-    .option('augment', { ...given('augment'), describe: 'RandomResizedCrop + flip for training; false: the evaluation transform' })
-    .option('shuffle', given('shuffle'))
-    .option('momentum', { ...given('momentum'), describe: 'SGD momentum, from 0 up to (not including) 1' })
+    .option('augment', { ...withDefault('augment'), describe: 'RandomResizedCrop + flip for training; false: the evaluation transform' })
+    .option('shuffle', withDefault('shuffle'))
+    .option('momentum', { ...withDefault('momentum'), describe: 'SGD momentum, from 0 up to (not including) 1' })
     .option('weight-decay', { type: 'string', describe: 'at least 0; default: 4e-5 for SGD, 0 for Adam, 0.01 for AdamW' })
-    .option('balanced', { ...given('balanced'), describe: 'draw training batches so that every class is equally likely (oversamples small classes, for imbalanced data)' })
-    .option('best-metric', { ...given('best-metric'), choices: Object.keys(BEST_METRICS), describe: 'validation metric that picks best.pth' })
-    .option('frozen-bn', { ...given('frozen-bn'), choices: ['train', 'eval'], describe: 'with --freeze_layers: batch norms of the frozen backbone use batch statistics and update their running ones (train, as PyTorch) or keep the ImageNet statistics (eval)' })
+    .option('balanced', { ...withDefault('balanced'), describe: 'draw training batches so that every class is equally likely (oversamples small classes, for imbalanced data)' })
+    .option('best-metric', { ...withDefault('best-metric'), choices: Object.keys(BEST_METRICS), describe: 'validation metric that picks best.pth' })
+    .option('frozen-bn', { ...withDefault('frozen-bn'), choices: ['train', 'eval'], describe: 'with --freeze_layers: batch norms of the frozen backbone use batch statistics and update their running ones (train, as PyTorch) or keep the ImageNet statistics (eval)' })
     .option('resume', { type: 'string', describe: 'continue the run in this folder from its last completed epoch (other flags: only a larger --epochs, --adapter, --workers)' })
     .option('adapter', { type: 'string' });
 }
