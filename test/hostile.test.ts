@@ -16,6 +16,7 @@ import { imageFolder } from '../src/data/folder.js';
 import { checkPixelCount, MAX_IMAGE_PIXELS } from '../src/data/image.js';
 import { readCheckpoint, type StateDict, writePth } from '../src/model/checkpoint/index.js';
 import { ShuffleNetV2 } from '../src/model/shufflenet.js';
+import { writeAtomic } from '../src/train/files.js';
 import { confusionMatrix, epochMetrics } from '../src/train/metrics.js';
 import { renderConfusionMatrix } from '../src/train/plot/confusion.js';
 import { deterministicState } from './helpers/deterministic.js';
@@ -428,6 +429,17 @@ describe('10. a write that fails (full disk) and interrupted writes', () => {
     const run = join(dir, 'runs', 'exp1');
     expectOneLineError(r, `cannot write ${join(run, 'weights', 'last.pth')}: the file is larger than this process may write (ulimit -f) (EFBIG)`);
     expect(filesUnder(run).filter((f) => f.includes('.partial-'))).toEqual([]);
+  });
+
+  it('ENOSPC: the message names the file, the previous version is kept, the temporary file is removed', () => {
+    const dir = scratch();
+    const target = join(dir, 'train_log.json');
+    writeFileSync(target, 'previous');
+    // The temporary file as a link to /dev/full: every write to it fails with ENOSPC, as on a full disk.
+    symlinkSync('/dev/full', `${target}.partial-${process.pid}`);
+    expect(() => writeAtomic(target, 'x'.repeat(1 << 16))).toThrow(`cannot write ${target}: no space left on the device: free some space (ENOSPC); its previous version, if any, is kept`);
+    expect(readFileSync(target, 'utf8')).toBe('previous');
+    expect(readdirSync(dir)).toEqual(['train_log.json']);
   });
 
   it('--resume removes the temporary files that a killed run left, and says so', async () => {
