@@ -363,6 +363,18 @@ describe('8. --resume', () => {
     expect(onDisk()).toEqual(before);
   });
 
+  it('names an edited train_info.json whose parameters no run can have', async () => {
+    const edited = join(dirname(run), 'edited');
+    mkdirSync(join(edited, 'weights'), { recursive: true });
+    for (const f of filesUnder(run)) writeFileSync(join(edited, f), readFileSync(join(run, f)));
+    const info = JSON.parse(readFileSync(join(edited, 'train_info.json'), 'utf8'));
+    for (const [key, value, message] of [['lr', 'abc', "--lr must be a positive number, not 'abc'"], ['optim', 'Lion', "--optim must be one of SGD, Adam, AdamW, not 'Lion'"]]) {
+      writeFileSync(join(edited, 'train_info.json'), JSON.stringify({ ...info, 'train parameters': { ...info['train parameters'], [key]: value } }));
+      const r = await cli(['train', '--resume', edited, '--workers', '0', '--adapter', 'cpu', '--epochs', '3']);
+      expectOneLineError(r, `--resume: ${join(edited, 'train_info.json')} has "train parameters" no run can have: ${message}`);
+    }
+  });
+
   it('says a completed run needs a larger --epochs to continue', async () => {
     const r = await cli(['train', '--resume', run, '--workers', '0', '--adapter', 'cpu']);
     expectOneLineError(r, `--resume: ${run} has completed its 2 epochs; to train it longer, give --epochs with more than 2`);

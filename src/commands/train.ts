@@ -49,7 +49,7 @@ export function trainOptions(y: Argv) {
     .option('freeze_layers', { ...withDefault('freeze_layers'), describe: 'train only the classifier fc (true/false)' })
     .option('batch-size', withDefault('batch-size'))
     .option('epochs', withDefault('epochs'))
-    .option('optim', { ...withDefault('optim'), choices: ['SGD', 'Adam', 'AdamW'] })
+    .option('optim', { ...withDefault('optim'), choices: OPTIMIZERS })
     .option('lr', { ...withDefault('lr'), describe: 'initial learning rate' })
     .option('lrf', { ...withDefault('lrf'), describe: 'final learning rate, as a fraction of --lr (cosine schedule)' })
     .option('save_ret', { ...withDefault('save_ret'), describe: 'folder that receives one exp<N> folder per run' })
@@ -81,6 +81,14 @@ function nonNegativeInteger(flag: string, value: string, max = Number.MAX_SAFE_I
   return n;
 }
 
+const OPTIMIZERS: readonly OptimizerName[] = ['SGD', 'Adam', 'AdamW'];
+
+/** yargs checks the choices of the command line; this checks them again for a saved configuration. */
+function oneOf<T extends string>(flag: string, value: unknown, choices: readonly T[]): T {
+  if (!choices.includes(value as T)) throw new Error(`--${flag} must be one of ${choices.join(', ')}, not '${value}'`);
+  return value as T;
+}
+
 /** The configuration key of each flag that sets one. */
 const CONFIG_KEY: Record<string, keyof TrainConfig> = {
   model: 'model', pretrained: 'pretrained', freeze_layers: 'freeze_layers', 'batch-size': 'batch_size', epochs: 'epochs', optim: 'optim',
@@ -91,12 +99,12 @@ const CONFIG_KEY: Record<string, keyof TrainConfig> = {
 
 export function configFromArgs(given: TrainArgs): TrainConfig {
   const a = { ...DEFAULTS, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as TrainArgs & typeof DEFAULTS;
-  const optim = a.optim as OptimizerName;
+  const optim = oneOf('optim', a.optim, OPTIMIZERS);
   const lrf = positiveNumber('lrf', a.lrf);
   if (lrf > 1) throw new Error(`--lrf is the final learning rate as a fraction of --lr, at most 1, not '${a.lrf}'`);
   if (given.momentum !== undefined && optim !== 'SGD') throw new Error(`--momentum applies to --optim SGD only (${optim} has no momentum setting): leave it out`);
   return {
-    model: a.model as Width,
+    model: oneOf('model', a.model, Object.keys(WIDTHS) as Width[]),
     pretrained: parseBoolean('pretrained')(a.pretrained),
     freeze_layers: parseBoolean('freeze_layers')(a.freeze_layers),
     batch_size: positiveInteger('batch-size')(a['batch-size']),
@@ -116,9 +124,9 @@ export function configFromArgs(given: TrainArgs): TrainConfig {
     // PyTorch refuses a negative momentum; 1 and above make the velocity grow without bound.
     momentum: numberInRange('momentum', a.momentum, 0, 1, 'a number from 0 up to (not including) 1'),
     weight_decay: a['weight-decay'] !== undefined ? numberInRange('weight-decay', a['weight-decay'], 0, Infinity, 'a finite number of at least 0') : optim === 'SGD' ? 4e-5 : optim === 'Adam' ? 0 : 0.01,
-    best_metric: a['best-metric'] as BestMetric,
+    best_metric: oneOf('best-metric', a['best-metric'], Object.keys(BEST_METRICS) as BestMetric[]),
     balanced: parseBoolean('balanced')(a.balanced),
-    frozen_bn: a['frozen-bn'] as 'train' | 'eval',
+    frozen_bn: oneOf('frozen-bn', a['frozen-bn'], ['train', 'eval'] as const),
     adapter: a.adapter ?? null,
   };
 }
@@ -142,12 +150,23 @@ export async function trainCommand(a: TrainArgs): Promise<string> {
   return train(config);
 }
 
+/** A run's saved configuration, checked as its flags are (an edited train_info.json is named, not trained with). */
+function savedConfig(infoPath: string, saved: TrainConfig | undefined): TrainConfig {
+  if (!saved || typeof saved !== 'object') throw new Error(`--resume: ${infoPath} has no "train parameters"`);
+  const asFlags = Object.entries(CONFIG_KEY).filter(([flag, key]) => saved[key] !== null && saved[key] !== undefined && (flag !== 'momentum' || saved.optim === 'SGD'));
+  try {
+    const flags = Object.fromEntries([...asFlags.map(([flag, key]) => [flag, String(saved[key])]), ['workers', '0']]);
+    return configFromArgs(flags as TrainArgs);
+  } catch (e) {
+    throw new Error(`--resume: ${infoPath} has "train parameters" no run can have: ${(e as Error).message}`);
+  }
+}
+
 async function resumeCommand(a: TrainArgs, run: string): Promise<string> {
   const infoPath = join(run, 'train_info.json');
   checkFile(join(run, 'weights', 'resume.safetensors'), `--resume: ${run} is not a run folder with a resume checkpoint:`);
   const info = readJsonFile(infoPath, '--resume') as { 'train parameters'?: TrainConfig };
-  const saved = info['train parameters'];
-  if (!saved || typeof saved !== 'object') throw new Error(`--resume: ${infoPath} has no "train parameters"`);
+  const saved = savedConfig(infoPath, info['train parameters']);
   const requested = configFromArgs({ ...a, optim: a.optim ?? saved.optim });
   const changed = Object.entries(CONFIG_KEY).filter(([flag, key]) => a[flag] !== undefined && flag !== 'epochs' && JSON.stringify(requested[key]) !== JSON.stringify(saved[key]));
   if (changed.length > 0) {
