@@ -27,11 +27,18 @@ function width(value: string): Width {
   return value;
 }
 
+/** A flag given twice would reach the commands as a list ('4,100'): refused, naming it. */
+function refuseRepeatedFlags(argv: Record<string, unknown>): void {
+  const repeated = Object.entries(argv).find(([key, value]) => key !== '_' && key !== 'images' && Array.isArray(value));
+  if (repeated) throw new Error(`--${repeated[0]} is given ${(repeated[1] as unknown[]).length} times (${(repeated[1] as unknown[]).join(', ')}): give it once`);
+}
+
 async function main(): Promise<number> {
   let exitCode = 0;
   await yargs(hideBin(process.argv))
     .scriptName('cli.js')
     .strict()
+    .middleware(refuseRepeatedFlags, true)
     .command(
       'doctor',
       'show the adapter and check every kernel against the CPU reference',
@@ -49,9 +56,9 @@ async function main(): Promise<number> {
       (y) =>
         y
           .option('model', modelOption)
-          .option('num-classes', { type: 'number', default: 2, coerce: positiveInteger('num-classes') })
+          .option('num-classes', { type: 'string', default: '2', coerce: positiveInteger('num-classes') })
           .option('freeze_layers', { type: 'string', default: 'true', coerce: parseBoolean('freeze_layers'), describe: 'count only fc as trainable' })
-          .option('img-size', { type: 'number', default: 224, coerce: positiveInteger('img-size') })
+          .option('img-size', { type: 'string', default: '224', coerce: positiveInteger('img-size') })
           .option('json', { type: 'boolean', default: false }),
       (args) => {
         const result = info(width(args.model), args['num-classes'], args.freeze_layers as unknown as boolean, args['img-size']);

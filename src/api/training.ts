@@ -3,4 +3,4 @@
 // balanced accuracy). The Node trainer itself (folders, worker threads) is `node.train`.
 
 export { stratifiedSplit } from '../data/split.js';
-export { classMetrics, type ClassMetrics, type ConfusionMatrix, confusionMatrix, epochMetrics, type EpochMetrics } from '../train/metrics.js';
+export { perClassMetrics, type ClassMetrics, type ConfusionMatrix, confusionMatrix, epochMetrics, type EpochMetrics } from '../train/metrics.js';

@@ -1,12 +1,15 @@
-// `predict`: classify image files with trained weights, using torchvision's evaluation transform.
+// `predict`: classify image files with trained weights, using torchvision's evaluation transform. An
+// image whose outputs are not finite is reported like an unreadable one (exit status 1), never printed
+// as a prediction.
 
-import { readFileSync } from 'node:fs';
 import { initBackend } from '../autograd/engine.js';
 import { decodeImage } from '../data/decode.js';
+import { readImageFile } from '../data/read-image.js';
 import { evalTransform } from '../data/transforms.js';
 import { predictBatch } from '../model/predict.js';
 import { ShuffleNetV2, type Width } from '../model/shufflenet.js';
 import { loadWeightsFile } from '../model/weights_file.js';
+import { readJsonFile } from './flags.js';
 
 export interface PredictOptions {
   width: Width;
@@ -28,9 +31,15 @@ export interface PredictResult {
 
 const BATCH = 16;
 
-export function readClassIndices(path: string): string[] {
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
-  return Object.keys(parsed).sort((a, b) => Number(a) - Number(b)).map((k) => parsed[k]);
+/** A run's class_indices.json ({"0": name, "1": name, ...}) as the list of names; `what` names its origin in messages. */
+export function readClassIndices(path: string, what = '--class-indices'): string[] {
+  const parsed = readJsonFile(path, what);
+  const entries = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? Object.entries(parsed) : [];
+  const names = entries.map((_, i) => (parsed as Record<string, unknown>)[String(i)]);
+  if (entries.length === 0 || names.some((n) => typeof n !== 'string')) {
+    throw new Error(`${what}: ${path} is not a class index file: expected {"0": "<class name>", "1": ...} with every index from 0 (as train writes class_indices.json)`);
+  }
+  return names as string[];
 }
 
 /** Predictions for the readable files; unreadable ones are reported through `onError`; `onProgress` after each batch. */
@@ -45,13 +54,16 @@ export async function predictFiles(files: string[], o: PredictOptions, onError: 
     const batch: { file: string; input: Float32Array }[] = [];
     for (const file of files.slice(start, start + BATCH)) {
       try {
-        batch.push({ file, input: evalTransform(decodeImage(readFileSync(file), file), o.imgSize) });
+        batch.push({ file, input: evalTransform(decodeImage(readImageFile(file), file), o.imgSize) });
       } catch (e) {
         onError(file, (e as Error).message);
       }
     }
     const predictions = await predictBatch(model, batch.map((b) => b.input), o.imgSize);
-    predictions.forEach((p, i) => results.push({ file: batch[i].file, index: p.index, class: names[p.index], probabilities: p.probabilities, logits: p.logits }));
+    predictions.forEach((p, i) => {
+      if (p.logits.every(Number.isFinite)) results.push({ file: batch[i].file, index: p.index, class: names[p.index], probabilities: p.probabilities, logits: p.logits });
+      else onError(batch[i].file, `the network's outputs for it are not finite (${p.logits.filter((v) => !Number.isFinite(v)).length} of ${p.logits.length} logits); the weights ${o.weights} are probably broken`);
+    });
     onProgress?.(Math.min(start + BATCH, files.length));
   }
   return results;

@@ -2,7 +2,8 @@
 // size of a training run (--run RUN_DIR) or of a checkpoint given directly (--weights FILE); with
 // neither, the page opens on its Train view.
 // The checkpoint is checked against the model here, so a mismatch is a start-up error, not a page
-// error; the files are read once, at start-up.
+// error (a run's best.pth that fails falls back to its last.pth, with a warning); the files are read
+// once, at start-up. Source maps are not served (they would ship the source).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -11,11 +12,13 @@ import type { Argv } from 'yargs';
 import { CpuBackend } from '../autograd/cpu_backend.js';
 import { setBackend } from '../autograd/engine.js';
 import { readCheckpoint } from '../model/checkpoint/index.js';
+import { checkFinite, readWeightsBytes } from '../model/weights_file.js';
+import type { DatasetFingerprint } from '../data/folder.js';
 import { isWidth, ShuffleNetV2, WIDTHS, type Width } from '../model/shufflenet.js';
 import { guessWidth, loadStateDict } from '../model/state.js';
-import { demoImage } from '../web/server/demo-image.js';
+import { demoImage, type ValidationSource } from '../web/server/demo-image.js';
 import { type Asset, createPageServer, listen } from '../web/server/http.js';
-import { positiveInteger } from './flags.js';
+import { port as parsePort, positiveInteger, readJsonFile } from './flags.js';
 import { readClassIndices } from './predict.js';
 
 export function serveOptions(y: Argv) {
@@ -23,11 +26,11 @@ export function serveOptions(y: Argv) {
     .option('run', { type: 'string', describe: "a training run folder (<save_ret>/exp<N>): its weights/best.pth (else last.pth), class_indices.json and train_info.json's model and img_size" })
     .option('weights', { type: 'string', describe: 'without --run: checkpoint (.pth or .safetensors)' })
     .option('model', { type: 'string', choices: Object.keys(WIDTHS), describe: 'without --run: ShuffleNet V2 width (default: the width the checkpoint was made for)' })
-    .option('num-classes', { type: 'number', describe: "without --run: number of classes (default: the checkpoint's)" })
+    .option('num-classes', { type: 'string', describe: "without --run: number of classes (default: the checkpoint's)" })
     .option('class-indices', { type: 'string', describe: "without --run: a run's class_indices.json, for class names" })
-    .option('img-size', { type: 'number', describe: 'without --run: input size (default 224)' })
-    .option('port', { type: 'number', default: 8000, describe: 'port to listen on (0: any free port)' })
-    .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on; the default keeps the page on this machine' });
+    .option('img-size', { type: 'string', describe: 'without --run: input size (default 224)' })
+    .option('port', { type: 'string', default: '8000', describe: 'port to listen on (0: any free port)' })
+    .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on; the default keeps the page on this machine (and only then is a validation image the demo image)' });
 }
 
 type ServeArgs = Awaited<ReturnType<ReturnType<typeof serveOptions>['parseAsync']>>;
@@ -41,34 +44,23 @@ interface Served {
   weightsPath: string;
   /** The weights' file, as the page names it. */
   weightsName: string;
-  dataVal: string | null;
-}
-
-function readJson(path: string, flag: string): Record<string, unknown> {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${flag}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file (is it a run folder made by train?)' : (e as Error).message}`);
-  }
-}
-
-function readWeights(path: string, flag: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new Error(`${flag}: cannot read the weights file ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
+  validation: ValidationSource | null;
 }
 
 /** What the command line or the run folder says; null: to be taken from the checkpoint. */
-type Given = Omit<Served, 'width' | 'numClasses' | 'classNames'> & { width: Width | null; classNames: string[] | null };
+type Given = Omit<Served, 'width' | 'numClasses' | 'classNames' | 'weights' | 'weightsPath' | 'weightsName'> & {
+  width: Width | null;
+  classNames: string[] | null;
+  /** The checkpoints to try, in order (a run's best.pth, then last.pth), with their names on the page. */
+  candidates: { path: string; name: string; flag: string }[];
+};
 
 function fromRun(run: string): Given {
   if (!existsSync(run)) throw new Error(`--run: ${run} does not exist`);
-  const weightsPath = ['best.pth', 'last.pth'].map((f) => join(run, 'weights', f)).find((p) => existsSync(p));
-  if (!weightsPath) throw new Error(`--run: ${run} has no weights/best.pth or weights/last.pth (is it a run folder made by train?)`);
-  const parameters = (readJson(join(run, 'train_info.json'), '--run')['train parameters'] ?? {}) as Record<string, unknown>;
-  const { model, img_size: imgSize, data_val: dataVal } = parameters;
+  const candidates = ['best.pth', 'last.pth'].map((f) => ({ path: join(run, 'weights', f), name: `${basename(run)}/weights/${f}`, flag: '--run' })).filter((c) => existsSync(c.path));
+  if (candidates.length === 0) throw new Error(`--run: ${run} has no weights/best.pth or weights/last.pth (is it a run folder made by train?)`);
+  const info = readJsonFile(join(run, 'train_info.json'), '--run') as { 'train parameters'?: Record<string, unknown>; dataset?: { fingerprint?: { val?: DatasetFingerprint } } };
+  const { model, img_size: imgSize, data_val: dataVal } = info['train parameters'] ?? {};
   if (typeof model !== 'string' || !isWidth(model)) throw new Error(`--run: ${join(run, 'train_info.json')} names no ShuffleNet V2 width in "train parameters".model (got ${JSON.stringify(model)})`);
   if (typeof imgSize !== 'number' || !Number.isInteger(imgSize) || imgSize < 1) throw new Error(`--run: ${join(run, 'train_info.json')} has no valid "train parameters".img_size (got ${JSON.stringify(imgSize)})`);
   const indices = join(run, 'class_indices.json');
@@ -76,12 +68,33 @@ function fromRun(run: string): Given {
   return {
     width: model,
     imgSize,
-    classNames: readClassIndices(indices),
-    weights: readWeights(weightsPath, '--run'),
-    weightsPath,
-    weightsName: `${basename(run)}/weights/${basename(weightsPath)}`,
-    dataVal: typeof dataVal === 'string' ? dataVal : null,
+    classNames: readClassIndices(indices, '--run'),
+    candidates,
+    validation: typeof dataVal === 'string' ? { dataVal, fingerprint: info.dataset?.fingerprint?.val ?? null } : null,
   };
+}
+
+/** The first candidate checkpoint that reads, holds finite values and fits the model (strictly, as the page loads it); a failed best.pth falls back to last.pth with a warning. */
+async function firstUsable(given: Given, width: Width | undefined, numClasses: number | undefined): Promise<{ bytes: Uint8Array; path: string; name: string; width: Width; numClasses: number }> {
+  for (const [i, c] of given.candidates.entries()) {
+    try {
+      const bytes = readWeightsBytes(c.path);
+      const state = await readCheckpoint(bytes, c.path);
+      checkFinite(state, c.path);
+      const guessed = guessWidth(state);
+      const w = given.width ?? width ?? (guessed && isWidth(guessed) ? guessed : 'x0_5');
+      const k = numClasses ?? given.classNames?.length ?? state.get('fc.weight')?.shape[0] ?? 2;
+      // The same strict load the page does, on the CPU: every mismatch is reported now, by name.
+      setBackend(new CpuBackend());
+      loadStateDict(new ShuffleNetV2(w, k), state, { source: c.path });
+      return { bytes, path: c.path, name: c.name, width: w, numClasses: k };
+    } catch (e) {
+      const next = given.candidates[i + 1];
+      if (!next) throw new Error(`${c.flag}: ${(e as Error).message}`);
+      console.error(`warning: ${(e as Error).message}\nwarning: serving ${next.path} instead`);
+    }
+  }
+  throw new Error('no checkpoint to serve');
 }
 
 /** What to serve; null without --run and --weights (the page then opens on its Train view). */
@@ -92,27 +105,20 @@ async function resolveServed(a: ServeArgs): Promise<Served | null> {
     if (perCheckpoint.length > 0) throw new Error(`${perCheckpoint.map((k) => `--${k}`).join(', ')} describe a checkpoint: name it with --weights FILE (or a run with --run RUN_DIR)`);
     return null;
   }
+  const numClasses = a['num-classes'] !== undefined ? positiveInteger('num-classes')(a['num-classes']) : undefined;
   const given: Given = a.run
     ? fromRun(a.run)
     : {
         width: null,
         imgSize: a['img-size'] === undefined ? 224 : positiveInteger('img-size')(a['img-size']),
         classNames: a['class-indices'] ? readClassIndices(a['class-indices']) : null,
-        weights: readWeights(a.weights!, '--weights'),
-        weightsPath: a.weights!,
-        weightsName: basename(a.weights!),
-        dataVal: null,
+        candidates: [{ path: a.weights!, name: basename(a.weights!), flag: '--weights' }],
+        validation: null,
       };
-  const state = await readCheckpoint(given.weights, given.weightsPath);
-  const guessed = guessWidth(state);
-  const width = given.width ?? (a.model as Width | undefined) ?? (guessed && isWidth(guessed) ? guessed : 'x0_5');
-  const numClasses = a['num-classes'] !== undefined ? positiveInteger('num-classes')(a['num-classes']) : given.classNames?.length ?? state.get('fc.weight')?.shape[0] ?? 2;
-  const classNames = given.classNames ?? Array.from({ length: numClasses }, (_, i) => String(i));
-  if (classNames.length !== numClasses) throw new Error(`--class-indices names ${classNames.length} classes, --num-classes says ${numClasses}`);
-  // The same strict load the page does, on the CPU: every mismatch is reported now, by name.
-  setBackend(new CpuBackend());
-  loadStateDict(new ShuffleNetV2(width, numClasses), state, { source: given.weightsPath });
-  return { ...given, width, numClasses, classNames };
+  const usable = await firstUsable(given, a.model as Width | undefined, numClasses);
+  const classNames = given.classNames ?? Array.from({ length: usable.numClasses }, (_, i) => String(i));
+  if (classNames.length !== usable.numClasses) throw new Error(`--class-indices names ${classNames.length} classes, --num-classes says ${usable.numClasses}`);
+  return { ...given, width: usable.width, numClasses: usable.numClasses, classNames, weights: usable.bytes, weightsPath: usable.path, weightsName: usable.name };
 }
 
 const PAGE_FILES: Record<string, [file: string, contentType: string]> = {
@@ -121,10 +127,7 @@ const PAGE_FILES: Record<string, [file: string, contentType: string]> = {
   '/style.css': ['style.css', 'text/css; charset=utf-8'],
   '/page.js': ['page.js', 'text/javascript; charset=utf-8'],
   '/engine.js': ['engine.js', 'text/javascript; charset=utf-8'],
-  '/page.js.map': ['page.js.map', 'application/json; charset=utf-8'],
-  '/engine.js.map': ['engine.js.map', 'application/json; charset=utf-8'],
   '/train-worker.js': ['train-worker.js', 'text/javascript; charset=utf-8'],
-  '/train-worker.js.map': ['train-worker.js.map', 'application/json; charset=utf-8'],
 };
 
 function pageAssets(): [string, Asset][] {
@@ -136,7 +139,7 @@ function pageAssets(): [string, Asset][] {
   });
 }
 
-const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 
 /** The URL to open for a bound address: an unspecified address (every interface) is opened as localhost. */
 function pageUrl({ address, port }: AddressInfo): string {
@@ -145,10 +148,10 @@ function pageUrl({ address, port }: AddressInfo): string {
 }
 
 export async function serveCommand(a: ServeArgs): Promise<void> {
-  const port = Number(a.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a whole number from 0 to 65535, not '${a.port}'`);
+  const port = parsePort(a.port);
   const served = await resolveServed(a);
-  const demo = demoImage(served?.dataVal ?? null);
+  // Beyond this machine, anyone who opens the page gets the demo image: never one of the dataset (patient images).
+  const demo = isLoopback(a.host) ? demoImage(served?.validation ?? null) : demoImage(null, `--host ${a.host} serves beyond this machine, so no dataset image is`);
   const config = {
     model: served?.width ?? null,
     num_classes: served?.numClasses ?? null,
@@ -168,7 +171,7 @@ export async function serveCommand(a: ServeArgs): Promise<void> {
   if (served) console.log(`ShuffleNet V2 ${served.width}, ${served.numClasses} classes (${served.classNames.join(', ')}), ${served.imgSize}x${served.imgSize}, weights ${served.weightsName}`);
   else console.log('no model given: the page opens on its Train view (train on a folder of images in the browser, or choose a weights file)');
   console.log(`demo image: ${demo.source}`);
-  if (!isLoopback(bound.address)) console.log(`warning: listening on ${bound.address} (--host ${a.host}): other machines on the network can open the page`);
+  if (!isLoopback(bound.address)) console.log(`warning: listening on ${bound.address} (--host ${a.host}): other machines on the network can open the page and download the weights; the demo image is a generated one, not a dataset image`);
   console.log(`open ${pageUrl(bound)} in a browser with WebGPU (Ctrl+C stops the server)`);
   await new Promise<void>((resolve) => server.once('close', () => resolve()));
 }

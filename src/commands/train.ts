@@ -1,49 +1,86 @@
-// `train`: the seed's flags (names and defaults), parsed and checked, into a training run; `--resume
-// RUN_DIR` continues a run with the configuration saved in its train_info.json.
+// `train`: the seed's flags (names and defaults), parsed and checked before any work starts, into a
+// training run; `--resume RUN_DIR` continues a run with the configuration saved in its
+// train_info.json. A resumed run takes no other flag that changes what it computes (it would no
+// longer be the run it continues): only --epochs, to make it longer, and where it runs (--adapter,
+// --workers); a flag that gives the saved value is accepted.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { BEST_METRICS, type BestMetric } from '../train/metrics.js';
 import { defaultWeightDecay } from '../train/core.js';
+import { imageFolder } from '../data/folder.js';
+import { splitFolder } from '../data/split.js';
+import { checkWritableFolder, removePartialFiles, writeJson } from '../train/files.js';
+import { checkResumeData } from '../train/resume.js';
 import { defaultWorkers, type OptimizerName, train, type TrainConfig } from '../train/trainer.js';
 import { WIDTHS, type Width } from '../model/shufflenet.js';
-import { parseBoolean, positiveInteger, positiveNumber } from './flags.js';
+import { numberInRange, parseBoolean, positiveInteger, positiveNumber, readJsonFile } from './flags.js';
+
+/** The seed's defaults. They are applied here, not by yargs, so that --resume can tell the flags given. */
+const DEFAULTS = {
+  model: 'x0_5',
+  pretrained: 'true',
+  freeze_layers: 'true',
+  'batch-size': '8',
+  epochs: '10',
+  optim: 'SGD',
+  lr: '0.01',
+  lrf: '0.001',
+  save_ret: 'runs',
+  data_train: './data/train',
+  data_val: './data/val',
+  'img-size': '224',
+  seed: '0',
+  augment: 'true',
+  shuffle: 'true',
+  momentum: '0.9',
+  balanced: 'false',
+  'best-metric': 'accuracy',
+  'frozen-bn': 'train',
+} as const;
+
+/** A flag's default, shown by --help. */
+const withDefault = (flag: keyof typeof DEFAULTS) => ({ type: 'string', defaultDescription: DEFAULTS[flag] }) as const;
 
 export function trainOptions(y: Argv) {
   return y
-    .option('model', { type: 'string', default: 'x0_5', choices: Object.keys(WIDTHS), describe: 'ShuffleNet V2 width' })
-    .option('pretrained', { type: 'string', default: 'true', describe: 'start from the official ImageNet weights (true/false)' })
-    .option('freeze_layers', { type: 'string', default: 'true', describe: 'train only the classifier fc (true/false)' })
-    .option('batch-size', { type: 'string', default: '8' })
-    .option('epochs', { type: 'string', default: '10' })
-    .option('optim', { type: 'string', default: 'SGD', choices: ['SGD', 'Adam', 'AdamW'] })
-    .option('lr', { type: 'string', default: '0.01', describe: 'initial learning rate' })
-    .option('lrf', { type: 'string', default: '0.001', describe: 'final learning rate, as a fraction of --lr (cosine schedule)' })
-    .option('save_ret', { type: 'string', default: 'runs', describe: 'folder that receives one exp<N> folder per run' })
-    .option('data_train', { type: 'string', default: './data/train' })
-    .option('data_val', { type: 'string', default: './data/val' })
+    .option('model', { ...withDefault('model'), choices: Object.keys(WIDTHS), describe: 'ShuffleNet V2 width' })
+    .option('pretrained', { ...withDefault('pretrained'), describe: 'start from the official ImageNet weights (true/false)' })
+    .option('freeze_layers', { ...withDefault('freeze_layers'), describe: 'train only the classifier fc (true/false)' })
+    .option('batch-size', withDefault('batch-size'))
+    .option('epochs', withDefault('epochs'))
+    .option('optim', { ...withDefault('optim'), choices: OPTIMIZERS })
+    .option('lr', { ...withDefault('lr'), describe: 'initial learning rate' })
+    .option('lrf', { ...withDefault('lrf'), describe: 'final learning rate, as a fraction of --lr (cosine schedule)' })
+    .option('save_ret', { ...withDefault('save_ret'), describe: 'folder that receives one exp<N> folder per run' })
+    .option('data_train', withDefault('data_train'))
+    .option('data_val', withDefault('data_val'))
     .option('val-split', { type: 'string', describe: 'validate on this fraction of --data_train (seeded, stratified; listed in the run folder\'s split.csv) instead of --data_val' })
     .option('weights', { type: 'string', describe: 'start from this checkpoint (.pth or .safetensors) instead of the ImageNet weights' })
-    .option('img-size', { type: 'string', default: '224' })
-    .option('seed', { type: 'string', default: '0', describe: 'seed of the initial weights, the shuffling and the augmentation' })
+    .option('img-size', withDefault('img-size'))
+    .option('seed', { ...withDefault('seed'), describe: 'seed of the initial weights, the shuffling and the augmentation' })
     .option('workers', { type: 'string', default: String(defaultWorkers()), describe: 'data-loading threads (0: decode in the main thread)' })
-    .option('augment', { type: 'string', default: 'true', describe: 'RandomResizedCrop + flip for training; false: the evaluation transform' })
-    .option('shuffle', { type: 'string', default: 'true' })
-    .option('momentum', { type: 'string', default: '0.9', describe: 'SGD momentum' })
-    .option('weight-decay', { type: 'string', describe: 'default: 4e-5 for SGD, 0 for Adam, 0.01 for AdamW' })
-    .option('balanced', { type: 'string', default: 'false', describe: 'draw training batches so that every class is equally likely (oversamples small classes, for imbalanced data)' })
-    .option('best-metric', { type: 'string', default: 'accuracy', choices: Object.keys(BEST_METRICS), describe: 'validation metric that picks best.pth' })
-    .option('frozen-bn', { type: 'string', default: 'train', choices: ['train', 'eval'], describe: 'with --freeze_layers: batch norms of the frozen backbone use batch statistics and update their running ones (train, as PyTorch) or keep the ImageNet statistics (eval)' })
-    .option('resume', { type: 'string', describe: 'continue the run in this folder from its last completed epoch' })
+    .option('augment', { ...withDefault('augment'), describe: 'RandomResizedCrop + flip for training; false: the evaluation transform' })
+    .option('shuffle', withDefault('shuffle'))
+    .option('momentum', { ...withDefault('momentum'), describe: 'SGD momentum, from 0 up to (not including) 1' })
+    .option('weight-decay', { type: 'string', describe: 'at least 0; default: 4e-5 for SGD, 0 for Adam, 0.01 for AdamW' })
+    .option('balanced', { ...withDefault('balanced'), describe: 'draw training batches so that every class is equally likely (oversamples small classes, for imbalanced data)' })
+    .option('best-metric', { ...withDefault('best-metric'), choices: Object.keys(BEST_METRICS), describe: 'validation metric that picks best.pth' })
+    .option('frozen-bn', { ...withDefault('frozen-bn'), choices: ['train', 'eval'], describe: 'with --freeze_layers: batch norms of the frozen backbone use batch statistics and update their running ones (train, as PyTorch) or keep the ImageNet statistics (eval)' })
+    .option('resume', { type: 'string', describe: 'continue the run in this folder from its last completed epoch (other flags: only a larger --epochs, --adapter, --workers)' })
     .option('adapter', { type: 'string' });
 }
 
 type TrainArgs = Awaited<ReturnType<ReturnType<typeof trainOptions>['parseAsync']>>;
 
-function nonNegativeInteger(flag: string, value: string): number {
+/** More threads than this only cost memory (each holds a decoder and an image cache). */
+const MAX_WORKERS = Math.max(16, 4 * cpus().length);
+
+function nonNegativeInteger(flag: string, value: string, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${flag} must be a whole number of at least 0, not '${value}'`);
+  if (!Number.isInteger(n) || n < 0 || n > max || value.trim() === '') throw new Error(`--${flag} must be a whole number from 0 to ${max}, not '${value}'`);
   return n;
 }
 
@@ -53,12 +90,30 @@ function valFraction(value: string): number {
   return f;
 }
 
-export function configFromArgs(a: TrainArgs): TrainConfig {
-  const optim = a.optim as OptimizerName;
+const OPTIMIZERS: readonly OptimizerName[] = ['SGD', 'Adam', 'AdamW'];
+
+/** yargs checks the choices of the command line; this checks them again for a saved configuration. */
+function oneOf<T extends string>(flag: string, value: unknown, choices: readonly T[]): T {
+  if (!choices.includes(value as T)) throw new Error(`--${flag} must be one of ${choices.join(', ')}, not '${value}'`);
+  return value as T;
+}
+
+/** The configuration key of each flag that sets one. */
+const CONFIG_KEY: Record<string, keyof TrainConfig> = {
+  model: 'model', pretrained: 'pretrained', freeze_layers: 'freeze_layers', 'batch-size': 'batch_size', epochs: 'epochs', optim: 'optim',
+  lr: 'lr', lrf: 'lrf', save_ret: 'save_ret', data_train: 'data_train', data_val: 'data_val', weights: 'weights', 'img-size': 'img_size',
+  seed: 'seed', augment: 'augment', shuffle: 'shuffle', momentum: 'momentum', 'weight-decay': 'weight_decay', balanced: 'balanced',
+  'best-metric': 'best_metric', 'frozen-bn': 'frozen_bn', 'val-split': 'val_split',
+};
+
+export function configFromArgs(given: TrainArgs): TrainConfig {
+  const a = { ...DEFAULTS, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as TrainArgs & typeof DEFAULTS;
+  const optim = oneOf('optim', a.optim, OPTIMIZERS);
   const lrf = positiveNumber('lrf', a.lrf);
   if (lrf > 1) throw new Error(`--lrf is the final learning rate as a fraction of --lr, at most 1, not '${a.lrf}'`);
+  if (given.momentum !== undefined && optim !== 'SGD') throw new Error(`--momentum applies to --optim SGD only (${optim} has no momentum setting): leave it out`);
   return {
-    model: a.model as Width,
+    model: oneOf('model', a.model, Object.keys(WIDTHS) as Width[]),
     pretrained: parseBoolean('pretrained')(a.pretrained),
     freeze_layers: parseBoolean('freeze_layers')(a.freeze_layers),
     batch_size: positiveInteger('batch-size')(a['batch-size']),
@@ -72,27 +127,80 @@ export function configFromArgs(a: TrainArgs): TrainConfig {
     val_split: a['val-split'] !== undefined ? valFraction(a['val-split']) : null,
     weights: a.weights ?? null,
     img_size: positiveInteger('img-size')(a['img-size']),
-    seed: nonNegativeInteger('seed', a.seed),
-    workers: nonNegativeInteger('workers', a.workers),
+    seed: nonNegativeInteger('seed', a.seed, 0xffffffff),
+    workers: nonNegativeInteger('workers', a.workers, MAX_WORKERS),
     augment: parseBoolean('augment')(a.augment),
     shuffle: parseBoolean('shuffle')(a.shuffle),
-    momentum: Number(a.momentum),
-    weight_decay: a['weight-decay'] !== undefined ? Number(a['weight-decay']) : defaultWeightDecay(optim),
-    best_metric: a['best-metric'] as BestMetric,
+    // PyTorch refuses a negative momentum; 1 and above make the velocity grow without bound.
+    momentum: numberInRange('momentum', a.momentum, 0, 1, 'a number from 0 up to (not including) 1'),
+    weight_decay: a['weight-decay'] !== undefined ? numberInRange('weight-decay', a['weight-decay'], 0, Infinity, 'a finite number of at least 0') : defaultWeightDecay(optim),
+    best_metric: oneOf('best-metric', a['best-metric'], Object.keys(BEST_METRICS) as BestMetric[]),
     balanced: parseBoolean('balanced')(a.balanced),
-    frozen_bn: a['frozen-bn'] as 'train' | 'eval',
+    frozen_bn: oneOf('frozen-bn', a['frozen-bn'], ['train', 'eval'] as const),
     adapter: a.adapter ?? null,
   };
 }
 
-export async function trainCommand(a: TrainArgs): Promise<string> {
-  if (!a.resume) return train(configFromArgs(a));
-  const infoPath = join(a.resume, 'train_info.json');
-  if (!existsSync(join(a.resume, 'weights', 'resume.safetensors')) || !existsSync(infoPath)) {
-    throw new Error(`--resume: ${a.resume} is not a run folder with a resume checkpoint (weights/resume.safetensors and train_info.json)`);
+/** A file the run reads, checked up front: it must exist and be a regular file. */
+function checkFile(path: string, flag: string): void {
+  let isFile = false;
+  try {
+    isFile = statSync(path).isFile();
+  } catch {
+    throw new Error(`${flag}: ${path} does not exist`);
   }
-  const saved = JSON.parse(readFileSync(infoPath, 'utf8'))['train parameters'] as TrainConfig;
-  // The run continues as configured; only where it runs may change.
-  const config: TrainConfig = { ...saved, adapter: a.adapter ?? null, workers: nonNegativeInteger('workers', a.workers) };
-  return train(config, a.resume);
+  if (!isFile) throw new Error(`${flag}: ${path} is not a regular file`);
+}
+
+export async function trainCommand(a: TrainArgs): Promise<string> {
+  if (a.resume) return resumeCommand(a, a.resume);
+  const config = configFromArgs(a);
+  if (config.weights) checkFile(config.weights, '--weights');
+  checkWritableFolder(config.save_ret, '--save_ret');
+  return train(config);
+}
+
+/** A run's saved configuration, checked as its flags are (an edited train_info.json is named, not trained with). */
+function savedConfig(infoPath: string, saved: TrainConfig | undefined): TrainConfig {
+  if (!saved || typeof saved !== 'object') throw new Error(`--resume: ${infoPath} has no "train parameters"`);
+  const asFlags = Object.entries(CONFIG_KEY).filter(([flag, key]) => saved[key] !== null && saved[key] !== undefined && (flag !== 'momentum' || saved.optim === 'SGD'));
+  try {
+    const flags = Object.fromEntries([...asFlags.map(([flag, key]) => [flag, String(saved[key])]), ['workers', '0']]);
+    return configFromArgs(flags as TrainArgs);
+  } catch (e) {
+    throw new Error(`--resume: ${infoPath} has "train parameters" no run can have: ${(e as Error).message}`);
+  }
+}
+
+async function resumeCommand(a: TrainArgs, run: string): Promise<string> {
+  const infoPath = join(run, 'train_info.json');
+  checkFile(join(run, 'weights', 'resume.safetensors'), `--resume: ${run} is not a run folder with a resume checkpoint:`);
+  const info = readJsonFile(infoPath, '--resume') as { 'train parameters'?: TrainConfig };
+  const saved = savedConfig(infoPath, info['train parameters']);
+  const requested = configFromArgs({ ...a, optim: a.optim ?? saved.optim });
+  const changed = Object.entries(CONFIG_KEY).filter(([flag, key]) => a[flag] !== undefined && flag !== 'epochs' && JSON.stringify(requested[key]) !== JSON.stringify(saved[key]));
+  if (changed.length > 0) {
+    throw new Error(`--resume continues ${run} as it was configured: ${changed.map(([flag, key]) => `--${flag} ${JSON.stringify(requested[key])} (the run has ${JSON.stringify(saved[key])})`).join(', ')} cannot change; leave ${changed.length > 1 ? 'them' : 'it'} out, or start a new run`);
+  }
+  const epochs = a.epochs === undefined ? saved.epochs : requested.epochs;
+  if (epochs < saved.epochs) throw new Error(`--epochs ${epochs}: ${run} is set for ${saved.epochs} epochs; --resume can make a run longer, not shorter`);
+  const completed = Object.keys((readJsonFile(join(run, 'train_log.json'), '--resume') ?? {}) as object).length;
+  if (completed >= epochs) throw new Error(`--resume: ${run} has completed its ${completed} epochs; to train it longer, give --epochs with more than ${completed}`);
+  checkWritableFolder(run, '--resume');
+  // The data must be what the run saw: checked here, before the run folder changes.
+  const split = saved.val_split ? splitFolder(imageFolder(saved.data_train, '--data_train'), saved.val_split, saved.seed) : null;
+  const folders = {
+    train: { flag: '--data_train', folder: split?.train ?? imageFolder(saved.data_train, '--data_train') },
+    val: { flag: split ? '--val-split' : '--data_val', folder: split?.val ?? imageFolder(saved.data_val, '--data_val') },
+  };
+  checkResumeData(infoPath, info, folders, (line) => console.log(line));
+  for (const dir of [run, join(run, 'weights')]) {
+    for (const name of removePartialFiles(dir)) console.log(`removed ${join(dir, name)}, left by an interrupted write`);
+  }
+  const config: TrainConfig = { ...saved, epochs, adapter: a.adapter ?? null, workers: requested.workers };
+  if (config.epochs !== saved.epochs) {
+    console.log(`--epochs ${config.epochs}: ${run} continues to ${config.epochs} epochs (was ${saved.epochs}); the cosine schedule runs over the new total from the next epoch on`);
+    writeJson(infoPath, { ...info, 'train parameters': { ...saved, epochs: config.epochs } });
+  }
+  return train(config, run);
 }

@@ -2,16 +2,13 @@
 // (12 bytes), BITMAPINFOHEADER (40) and its V2/V3/OS2/V4/V5 extensions (52, 56, 64, 108, 124).
 // Pixels: 1/4/8-bit palette (raw, BI_RLE8, BI_RLE4), 16/24/32-bit (raw or BI_BITFIELDS), bottom-up or
 // top-down. Palette indices past the stored palette read as grey (i, i, i), like PIL. Browser-safe.
-import { type RgbImage } from './image.js';
+import { checkPixelCount, type RgbImage } from './image.js';
 
 const BI_RGB = 0;
 const BI_RLE8 = 1;
 const BI_RLE4 = 2;
 const BI_BITFIELDS = 3;
 const COMPRESSION_NAMES = ['BI_RGB', 'BI_RLE8', 'BI_RLE4', 'BI_BITFIELDS', 'BI_JPEG', 'BI_PNG', 'BI_ALPHABITFIELDS'];
-
-/** PIL's decompression-bomb limit (2 * Image.MAX_IMAGE_PIXELS). */
-const MAX_PIXELS = 178_956_970;
 
 /** Default channel masks when there are no bitfields: 5-5-5 for 16-bit, BGR bytes otherwise. */
 const DEFAULT_MASKS: Record<number, number[]> = {
@@ -44,7 +41,7 @@ function readInfo(b: Uint8Array, view: DataView): BmpInfo {
   const bits = view.getUint16(core ? 24 : 28, true);
   const compression = core ? BI_RGB : view.getUint32(30, true);
   if (width <= 0 || rawHeight === 0) throw new Error(`invalid BMP size ${width}x${rawHeight}`);
-  if (width * Math.abs(rawHeight) > MAX_PIXELS) throw new Error(`BMP of ${width}x${Math.abs(rawHeight)} pixels is too large`);
+  checkPixelCount(width, Math.abs(rawHeight), 'BMP');
   if (compression > BI_BITFIELDS) {
     throw new Error(`unsupported BMP compression ${COMPRESSION_NAMES[compression] ?? compression}`);
   }

@@ -23,3 +23,18 @@ export class ImageDecodeError extends Error {
 export function blankImage(width: number, height: number): RgbImage {
   return { width, height, data: new Uint8Array(width * height * 3) };
 }
+
+/**
+ * The largest image the decoders accept: PIL's Image.MAX_IMAGE_PIXELS (89,478,485 pixels, about
+ * 9459 x 9459). PIL only warns up to twice that and refuses beyond (DecompressionBombError); here
+ * anything above the limit is refused, from the header, before any pixel is decoded, so that a small
+ * file cannot claim gigabytes.
+ */
+export const MAX_IMAGE_PIXELS = 89_478_485;
+
+/** Throws (for the decoder's ImageDecodeError) when a header's size is above MAX_IMAGE_PIXELS. */
+export function checkPixelCount(width: number, height: number, format: string): void {
+  if (width * height > MAX_IMAGE_PIXELS) {
+    throw new Error(`${format} of ${width}x${height} = ${width * height} pixels is above the limit of ${MAX_IMAGE_PIXELS} pixels (PIL's MAX_IMAGE_PIXELS; a decompression bomb?)`);
+  }
+}

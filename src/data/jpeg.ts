@@ -5,7 +5,7 @@
 // tables. What remains is jpeg-js's IDCT, a few grey levels at most. CMYK/YCCK (Adobe) files use
 // jpeg-js's own CMYK -> RGB conversion, which is PIL's formula up to rounding. Browser-safe.
 import { decode } from 'jpeg-js';
-import { type RgbImage } from './image.js';
+import { checkPixelCount, type RgbImage } from './image.js';
 import { componentPlane, upsample, type Plane } from './jpeg-upsample.js';
 
 interface Component {
@@ -46,6 +46,7 @@ function readHeader(bytes: Uint8Array): JpegHeader {
     if (SOF_MARKERS.has(marker)) {
       header.sof = marker;
       header.precision = seg[0];
+      checkPixelCount((seg[3] << 8) | seg[4], (seg[1] << 8) | seg[2], 'JPEG');
       for (let i = 0; i < seg[5]; i++) {
         const b = 6 + i * 3;
         header.components.push({ id: seg[b], h: seg[b + 1] >> 4, v: seg[b + 1] & 15 });

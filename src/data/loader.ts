@@ -2,9 +2,9 @@
 // workers), reading the files from disk; the seeded order and the batches are src/data/batches.ts's,
 // shared with the browser.
 
-import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { BatchLoader, LocalRunner, type SampleRunner } from './batches.js';
+import { readImageFile } from './read-image.js';
 import { ImageCache, type SampleResult, type SampleTask } from './sample.js';
 
 export { type Batch, type EpochOptions, type Failure } from './batches.js';
@@ -58,7 +58,7 @@ export class DataLoader extends BatchLoader {
     const cacheBytes = options.cacheBytes ?? 512 * 2 ** 20;
     const runner = options.workers > 0
       ? new WorkerThreads(options.workers, cacheBytes)
-      : new LocalRunner(new ImageCache(cacheBytes, (file) => readFileSync(file)), () => new Promise((resolve) => setImmediate(resolve)));
+      : new LocalRunner(new ImageCache(cacheBytes, readImageFile), () => new Promise((resolve) => setImmediate(resolve)));
     super(runner, { imgSize: options.imgSize, seed: options.seed });
   }
 }

@@ -3,7 +3,7 @@
 // 1/2/4-bit grey scaled to 0..255, 16-bit RGB(A)/LA -> high byte, 16-bit grey (PIL mode 'I') clipped to 255.
 // The only file of the decoders that needs Node (pngjs wants a Buffer); browsers decode PNG natively.
 import { PNG, type PNGWithMetadata } from 'pngjs';
-import { type RgbImage } from './image.js';
+import { checkPixelCount, type RgbImage } from './image.js';
 
 const GREY = 0;
 const RGB = 2;
@@ -16,7 +16,15 @@ function toByte(colorType: number, depth: number, palette: boolean): (v: number)
   return (v) => (v * 255) / max;
 }
 
+/** Width and height from the IHDR chunk (always first, at byte 8), checked before pngjs inflates anything. */
+function checkHeader(bytes: Uint8Array): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 24 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') throw new Error('no IHDR chunk after the signature');
+  checkPixelCount(view.getUint32(16), view.getUint32(20), 'PNG');
+}
+
 export function decodePng(bytes: Uint8Array): RgbImage {
+  checkHeader(bytes);
   // skipRescale keeps 16-bit samples (then data is a Uint16Array) and low-depth grey levels as stored.
   const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
     skipRescale: true,

@@ -1,10 +1,10 @@
 // A data-loading worker thread: decodes and transforms the samples the loader sends it.
 
-import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { readImageFile } from './read-image.js';
 import { ImageCache, runTask, type SampleTask } from './sample.js';
 
-const cache = new ImageCache((workerData as { cacheBytes: number }).cacheBytes, (file) => readFileSync(file));
+const cache = new ImageCache((workerData as { cacheBytes: number }).cacheBytes, readImageFile);
 
 parentPort!.on('message', async (task: SampleTask) => {
   const result = await runTask(task, cache);

@@ -11,7 +11,7 @@ import { crossEntropy } from '../autograd/ops/nn.js';
 import { backward, noGrad } from '../autograd/tape.js';
 import { tidy } from '../autograd/tensor.js';
 import type { Batch, BatchLoader, Failure } from '../data/batches.js';
-import { classCounts, DatasetError, type Sample } from '../data/dataset.js';
+import { checkClassCount, classCounts, classesWithout, DatasetError, type Sample } from '../data/dataset.js';
 import { Rng } from '../data/rng.js';
 import { type StateDict, writePth } from '../model/checkpoint/index.js';
 import { modelInfo } from '../model/info.js';
@@ -111,6 +111,8 @@ export interface TrainRun {
   initialWeights(): Promise<{ state: StateDict; source: string } | null>;
   /** Continue the run from this resume checkpoint. */
   resume?: { bytes: Uint8Array; source: string };
+  /** What identifies the data the run saw (recorded in train_info.json, checked by --resume); where the platform has one. */
+  fingerprint?: unknown;
   /** Checked before every training step; true ends the run with TrainingStopped (the last completed epoch's files stay). */
   stopRequested?(): boolean;
 }
@@ -170,6 +172,7 @@ interface Context {
 export async function runTraining(run: TrainRun): Promise<string> {
   const { config, data, loader, sink } = run;
   const classes = data.classes;
+  checkClassCount({ root: data.train.root, classes }, data.train.name);
   const [trainSet, valSet, skipped] = await scanDatasets(loader, data, sink);
   const model = new ShuffleNetV2(config.model, classes.length, seededRandom(config.seed));
   if (!run.resume) {
@@ -198,6 +201,7 @@ export async function runTraining(run: TrainRun): Promise<string> {
         train: { total: trainSet.length, ...classCounts({ root: data.train.root, classes, samples: trainSet }) },
         val: { total: valSet.length, ...classCounts({ root: data.val.root, classes, samples: valSet }) },
         'skipped files': skipped,
+        ...(run.fingerprint ? { fingerprint: run.fingerprint } : {}),
       },
       model: modelInfo(model, config.img_size),
     }));
@@ -239,9 +243,24 @@ async function scanDatasets(loader: BatchLoader, data: TrainingData, sink: RunSi
     for (const f of failures) sink.log(`warning: ${f.message} — left out of the run`);
     skipped.push(...failures);
     if (readable.length === 0) throw new DatasetError(`${split.name}: none of the ${split.samples.length} images in ${split.root} could be read`);
+    checkReadableClasses(name, split, data.classes, readable, sink);
     sets.push(readable);
   }
   return [sets[0], sets[1], skipped];
+}
+
+/** Every class needs a readable training image; a validation class without one only makes its recall meaningless. */
+function checkReadableClasses(which: 'train' | 'val', split: Split, classes: string[], readable: Sample[], sink: RunSink): void {
+  const missing = classesWithout(classes, readable);
+  if (missing.length === 0) return;
+  const list = missing.map((c) => `'${c}'`).join(', ');
+  if (which === 'train') throw new DatasetError(`${split.name}: class ${list} has no readable image in ${split.root} (every one failed to decode, see above): fix or replace them`);
+  sink.log(`warning: ${split.name}: class ${list} has no readable image in ${split.root}: its validation metrics count as 0`);
+}
+
+/** What a stopped run leaves, for its message. */
+function keptWeights(ctx: Context, epoch: number): string {
+  return epoch > 0 ? `the weights of epoch ${epoch - 1} are kept in ${ctx.location}/weights (last.pth; resume.safetensors continues from there)` : 'no epoch had completed, so no weights were saved';
 }
 
 interface PassResult {
@@ -271,14 +290,13 @@ async function trainEpoch(ctx: Context, model: ShuffleNetV2, optimizer: Optimize
   let lossSum = 0;
   let steps = 0;
   let correct = 0;
-  const kept = () => (epoch > 0 ? `the weights of epoch ${epoch - 1} are kept in ${ctx.location}/weights (last.pth; resume.safetensors continues from there)` : 'no epoch had completed, so no weights were saved');
   // Step i's logits are read back (the one readback of a step; the loss is worked out from them on
   // the CPU) while step i + 1 is recorded and runs on the GPU.
   let pending: Promise<void> | null = null;
   for await (const batch of loader.batches(samples, { batchSize: c.batch_size, epoch, shuffle: c.shuffle, augment: c.augment, balanced: c.balanced, onFailure: (f) => ctx.sink.log(`warning: ${f.message}`) })) {
     if (stopRequested?.()) {
       if (pending) await pending;
-      throw new TrainingStopped(`training stopped at epoch ${epoch}, step ${steps + 1}, as asked: ${kept()}`);
+      throw new TrainingStopped(`training stopped at epoch ${epoch}, step ${steps + 1}, as asked: ${keptWeights(ctx, epoch)}`);
     }
     const step = steps++;
     const logits = tidy(() => {
@@ -293,7 +311,7 @@ async function trainEpoch(ctx: Context, model: ShuffleNetV2, optimizer: Optimize
       logits.dispose();
       const value = meanCrossEntropy(logitValues, batch.labels, classes.length);
       if (!Number.isFinite(value)) {
-        throw new TrainingStopped(`the training loss became ${value} at epoch ${epoch}, step ${step + 1}; training stopped (try a lower --lr): ${kept()}`);
+        throw new TrainingStopped(`the training loss became ${value} at epoch ${epoch}, step ${step + 1}; training stopped (try a lower --lr): ${keptWeights(ctx, epoch)}`);
       }
       lossSum += value;
       for (let i = 0; i < batch.size; i++) {
@@ -305,6 +323,7 @@ async function trainEpoch(ctx: Context, model: ShuffleNetV2, optimizer: Optimize
       }
       bar.tick(batch.size, `loss ${(lossSum / (step + 1)).toFixed(4)} acc ${(correct / labels.length).toFixed(4)}`);
     });
+    readBack.catch(() => undefined); // handled: awaited below, after the next batch is recorded
     if (pending) await pending;
     pending = readBack;
   }
@@ -330,7 +349,9 @@ async function evaluate(ctx: Context, model: ShuffleNetV2, loader: BatchLoader, 
     const logits = tidy(() => noGrad(() => model.forward(tensor(batch.images, [batch.size, 3, c.img_size, c.img_size]))));
     const logitValues = await logits.data();
     logits.dispose();
-    lossSum += meanCrossEntropy(logitValues, batch.labels, classes.length);
+    const loss = meanCrossEntropy(logitValues, batch.labels, classes.length);
+    if (!Number.isFinite(loss)) throw new TrainingStopped(`the validation loss became ${loss} at epoch ${epoch}; training stopped (try a lower --lr): ${keptWeights(ctx, epoch)}`);
+    lossSum += loss;
     batches++;
     for (let i = 0; i < batch.size; i++) {
       rows.push({ file: batch.files[i], label: batch.labels[i], probabilities: softmax(logitValues.subarray(i * classes.length, (i + 1) * classes.length)) });

@@ -31,24 +31,41 @@ export interface EpochMetrics {
 const ratio = (num: number, den: number) => (den > 0 ? num / den : 0);
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
-export function classMetrics(m: ConfusionMatrix, k: number): ClassMetrics {
-  const total = m.flat().reduce((a, b) => a + b, 0);
-  const tp = m[k][k];
-  const fn = m[k].reduce((a, b) => a + b, 0) - tp;
-  const fp = m.reduce((a, row) => a + row[k], 0) - tp;
-  const tn = total - tp - fn - fp;
-  const precision = ratio(tp, tp + fp);
-  const recall = ratio(tp, tp + fn);
-  return { Precision: precision, Recall: recall, Specificity: ratio(tn, tn + fp), 'F1 score': ratio(2 * precision * recall, precision + recall) };
+/** Every class's metrics, one vs rest, from the row sums, column sums and diagonal: O(k^2) for k classes. */
+export function perClassMetrics(m: ConfusionMatrix): ClassMetrics[] {
+  const k = m.length;
+  const rows = new Array<number>(k).fill(0);
+  const columns = new Array<number>(k).fill(0);
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < k; j++) {
+      rows[i] += m[i][j];
+      columns[j] += m[i][j];
+    }
+  }
+  const total = rows.reduce((a, b) => a + b, 0);
+  return m.map((row, c) => {
+    const tp = row[c];
+    const fn = rows[c] - tp;
+    const fp = columns[c] - tp;
+    const tn = total - tp - fn - fp;
+    const precision = ratio(tp, tp + fp);
+    const recall = ratio(tp, tp + fn);
+    return { Precision: precision, Recall: recall, Specificity: ratio(tn, tn + fp), 'F1 score': ratio(2 * precision * recall, precision + recall) };
+  });
 }
 
-/** The seed's per-epoch metrics object (values rounded to 4 decimals). */
+/** The seed's per-epoch metrics object (values rounded to 4 decimals); O(k^2) in the number of classes. */
 export function epochMetrics(m: ConfusionMatrix, classNames: string[], loss: number): EpochMetrics {
-  const perClass = classNames.map((_, k) => classMetrics(m, k));
+  const perClass = perClassMetrics(m);
+  let correct = 0;
+  let total = 0;
+  m.forEach((row, k) => {
+    correct += row[k];
+    for (const count of row) total += count;
+  });
   const mean = (key: keyof ClassMetrics) => perClass.reduce((s, c) => s + c[key], 0) / perClass.length;
-  const total = m.flat().reduce((a, b) => a + b, 0);
   const out: EpochMetrics = {
-    accuracy: round(ratio(m.reduce((s, row, k) => s + row[k], 0), total)),
+    accuracy: round(ratio(correct, total)),
     loss: round(loss),
     'balanced accuracy': round(mean('Recall')),
     'mean precision': round(mean('Precision')),

@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path';
 import type { Backend } from '../autograd/backend.js';
 import { initBackend } from '../autograd/engine.js';
 import { DataLoader } from '../data/loader.js';
-import { imageFolder } from '../data/folder.js';
+import { checkClassCount } from '../data/dataset.js';
+import { datasetFingerprint, imageFolder } from '../data/folder.js';
 import { splitCsv, splitFolder } from '../data/split.js';
 import { resolvePretrained } from '../model/pretrained.js';
 import { readCheckpointFile } from '../model/weights_file.js';
@@ -49,12 +50,13 @@ function runFolderSink(config: TrainConfig, resumeDir: string | undefined, log: 
 
 /** Runs (or, with resumeDir, continues) a training run; returns the run folder. */
 export async function train(config: TrainConfig, resumeDir?: string, log: (line: string) => void = (l) => console.log(l)): Promise<string> {
-  const backend = await initBackend(config.adapter ?? undefined);
-  log(`adapter: ${describeBackend(backend)}`);
   const { train: trainFolder, val: valFolder } = config.val_split
     ? splitFolder(imageFolder(config.data_train, '--data_train'), config.val_split, config.seed)
     : { train: imageFolder(config.data_train, '--data_train'), val: imageFolder(config.data_val, '--data_val') };
+  checkClassCount(trainFolder, '--data_train');
   checkClasses({ name: '--data_train', classes: trainFolder.classes }, { name: '--data_val', classes: valFolder.classes });
+  const backend = await initBackend(config.adapter ?? undefined);
+  log(`adapter: ${describeBackend(backend)}`);
   const loader = new DataLoader({ imgSize: config.img_size, workers: config.workers, seed: config.seed });
   try {
     const resumePath = resumeDir ? join(resumeDir, RESUME_FILE) : null;
@@ -66,6 +68,7 @@ export async function train(config: TrainConfig, resumeDir?: string, log: (line:
         train: { name: '--data_train', root: trainFolder.root, samples: trainFolder.samples },
         val: { name: '--data_val', root: valFolder.root, samples: valFolder.samples },
       },
+      fingerprint: { train: datasetFingerprint(trainFolder), val: datasetFingerprint(valFolder) },
       loader,
       sink: runFolderSink(config, resumeDir, log, config.val_split ? { 'split.csv': splitCsv(trainFolder, valFolder) } : {}),
       async initialWeights() {

@@ -142,11 +142,16 @@ async function classify(config: Config, model: ShuffleNetV2, blob: Blob, fileNam
 
 /** The model classified with (null until one is served, trained or chosen). */
 let current: { config: Config; model: ShuffleNetV2 } | null = null;
+/** The served model while it loads: images chosen meanwhile wait for it. */
+let served: Promise<void> | null = null;
+/** The user gave an image: the demo image, arriving later, no longer replaces it. */
+let userChose = false;
 let queue = Promise.resolve();
 
 /** Runs classifications one after another with the current model; a file that fails shows a message and the page carries on. */
 function submit(blob: Blob, fileName: string): void {
   queue = queue.then(async () => {
+    if (!current && served) await served.catch(() => undefined);
     clearError();
     if (!current) {
       showError('No model yet', 'Train a model in the Train view, or choose a weights file, then choose the image again.');
@@ -165,9 +170,13 @@ function submit(blob: Blob, fileName: string): void {
 function acceptImages(): void {
   const input = $<HTMLInputElement>('file');
   input.disabled = false;
+  const chosen = (file: File) => {
+    userChose = true;
+    submit(file, file.name);
+  };
   input.addEventListener('change', () => {
     const file = input.files?.[0];
-    if (file) submit(file, file.name);
+    if (file) chosen(file);
     input.value = '';
   });
   let depth = 0;
@@ -188,7 +197,7 @@ function acceptImages(): void {
     dragging(false);
     if (document.body.dataset.view !== 'classify') return;
     const file = e.dataTransfer?.files[0];
-    if (file) submit(file, file.name);
+    if (file) chosen(file);
     else showError('Nothing to classify', 'Drop an image file (PNG, JPEG, BMP or WebP).');
   });
 }
@@ -204,8 +213,11 @@ async function useModel(config: Config, model: ShuffleNetV2, demo: ServerConfig[
   current = { config, model };
   $('no-model').hidden = true;
   $<HTMLInputElement>('file').disabled = false;
+  if (userChose) return;
   const image = await fetch(demo.url);
-  if (image.ok) submit(await image.blob(), demo.name);
+  const blob = image.ok ? await image.blob() : null;
+  if (userChose) return;
+  if (blob) submit(blob, demo.name);
   else setStatus('Ready: choose an image', 'ready');
 }
 
@@ -251,16 +263,17 @@ async function main(): Promise<void> {
   if (!server.weights) {
     showView('train');
     $('no-model').hidden = false;
-  } else showView('classify');
-  $('adapter').textContent = adapterName(await backend);
-  if (!server.weights) {
-    setStatus('Ready: train a model, or choose weights', 'ready');
-    return;
+  } else {
+    showView('classify');
+    const config = server as Config;
+    served = backend.then(async () => {
+      setStatus(`Loading the weights (${config.weights.name})…`, 'busy');
+      await useModel(config, await loadModel(config.weights.url, config.model, config.num_classes), server.demo_image);
+    });
   }
-  const config = server as Config;
-  setStatus(`Loading the weights (${config.weights.name})…`, 'busy');
-  const model = await loadModel(config.weights.url, config.model, config.num_classes);
-  await useModel(config, model, server.demo_image);
+  $('adapter').textContent = adapterName(await backend);
+  if (served) await served;
+  else setStatus('Ready: train a model, or choose weights', 'ready');
 }
 
 const WEBGPU_HELP = [

@@ -1,7 +1,10 @@
 // Confusion matrix as a PNG: rows are true labels, columns predicted labels, every cell tinted by
 // its share of the row (white to deep blue) and labelled with its count and that share; empty
 // cells are labelled faintly. A class that never occurs has a grey row of zeros marked "–" instead
-// of a percentage. A colour bar explains the tint; the overall accuracy is the subtitle.
+// of a percentage. A colour bar explains the tint; the overall accuracy is the subtitle. Above
+// LABELLED_CLASSES classes (ImageNet has 1000) the cells are only tinted, small enough that the grid
+// stays about GRID_PIXELS wide (at least a pixel a cell), and class names are left out where the rows
+// are too thin for them (class_indices.json names them); every step is O(k^2).
 
 import { Canvas, measureText, truncateText, type Color } from './canvas.js';
 import { encodePng } from './png.js';
@@ -9,6 +12,8 @@ import { encodePng } from './png.js';
 const PAD = 20;
 const TEXT = 13;
 const MAX_LABEL = 150;
+const LABELLED_CLASSES = 40;
+const GRID_PIXELS = 1600;
 const INK: Color = [40, 40, 40];
 const MUTED: Color = [100, 100, 100];
 const EMPTY: Color = [240, 240, 240];
@@ -61,12 +66,13 @@ export function renderConfusionMatrix(matrix: number[][], classNames: string[], 
     throw new Error(`confusion matrix must be ${n}×${n} for ${n} class names`);
   }
   const rowTotals = matrix.map((row) => row.reduce((a, b) => a + b, 0));
-  const labels = matrix.map((row, i) => row.map((count) => cellLabel(count, rowTotals[i])));
-  const widest = Math.max(...labels.flat().map((l) => measureText(l).width));
-  const cell = Math.max(widest + 12, Math.min(110, Math.max(56, Math.floor(560 / n))));
+  const labelled = n <= LABELLED_CLASSES;
+  const labels = labelled ? matrix.map((row, i) => row.map((count) => cellLabel(count, rowTotals[i]))) : [];
+  const widest = widestOf(labels.flat());
+  const cell = labelled ? Math.max(widest + 12, Math.min(110, Math.max(56, Math.floor(560 / n)))) : Math.max(1, Math.floor(GRID_PIXELS / n));
 
-  const names = classNames.map((name) => truncateText(name, MAX_LABEL));
-  const nameWidth = Math.max(...names.map((name) => measureText(name).width));
+  const names = cell >= TEXT + 3 ? classNames.map((name) => truncateText(name, MAX_LABEL)) : [];
+  const nameWidth = widestOf(names);
   const rotateNames = nameWidth > cell - 6;
   const namesHeight = rotateNames ? nameWidth : TEXT;
 
@@ -92,11 +98,12 @@ export function renderConfusionMatrix(matrix: number[][], classNames: string[], 
       const y = gridY + i * cell;
       const fill = rowTotals[i] > 0 ? cellColor(count / rowTotals[i]) : EMPTY;
       canvas.fillRect(x, y, cell, cell, fill);
+      if (!labelled) return;
       const color = rowTotals[i] === 0 ? MUTED : count === 0 ? FAINT : textColorOn(fill);
       canvas.drawText(labels[i][j], x + cell / 2, y + cell / 2, { align: 'center', valign: 'middle', color });
     });
   });
-  for (let k = 1; k < n; k++) {
+  for (let k = 1; k < n && labelled; k++) {
     canvas.fillRect(gridX + k * cell, gridY, 1, size, [255, 255, 255]);
     canvas.fillRect(gridX, gridY + k * cell, size, 1, [255, 255, 255]);
   }
@@ -112,6 +119,13 @@ export function renderConfusionMatrix(matrix: number[][], classNames: string[], 
 
   drawColorBar(canvas, barX, gridY, size);
   return encodePng(canvas);
+}
+
+/** The widest of some texts, in pixels (0 for none); a loop, not Math.max(...texts), which overflows the stack for long lists. */
+function widestOf(texts: string[]): number {
+  let widest = 0;
+  for (const text of texts) widest = Math.max(widest, measureText(text).width);
+  return widest;
 }
 
 /** A vertical bar from 0% (bottom) to 100% (top) of a row, with ticks every 25%. */

@@ -1,10 +1,14 @@
 // The page's demo image (Node side of `serve`): the first validation image of the run when its
-// folder can still be found, else a generated stand-in: a synthetic ultrasound-like picture
+// folder still holds the data the run saw (the fingerprint in train_info.json, where the run has one)
+// and the file decodes as an image; else a generated stand-in: a synthetic ultrasound-like picture
 // (speckle over a depth gradient, a dark oval nodule with a bright rim and posterior enhancement).
+// The caller passes no validation folder when the page is served beyond this machine: dataset images
+// (patient images) are then never served.
 
-import { readFileSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
-import { imageFolder } from '../../data/folder.js';
+import { decodeImage } from '../../data/decode.js';
+import { readImageFile } from '../../data/read-image.js';
+import { type DatasetFingerprint, datasetFingerprint, imageFolder } from '../../data/folder.js';
 import { Rng } from '../../data/rng.js';
 import { Canvas } from '../../train/plot/canvas.js';
 import { encodePng } from '../../train/plot/png.js';
@@ -20,16 +24,32 @@ export interface DemoImage {
 /** Image formats every WebGPU browser decodes, with their content types. */
 const BROWSER_IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.bmp': 'image/bmp', '.webp': 'image/webp' };
 
-export function demoImage(dataVal: string | null): DemoImage {
-  if (dataVal) {
+/** The run's validation folder and, where train_info.json has it, the fingerprint of what the run saw there. */
+export interface ValidationSource {
+  dataVal: string;
+  fingerprint: DatasetFingerprint | null;
+}
+
+/** The demo image; `why` says, when the generated image is used, why no validation image is. */
+export function demoImage(validation: ValidationSource | null, why = 'no validation image found'): DemoImage {
+  if (validation) {
     try {
-      const sample = imageFolder(resolve(dataVal), 'data_val').samples.find((s) => extname(s.file).toLowerCase() in BROWSER_IMAGE_TYPES);
-      if (sample) return { name: basename(sample.file), source: sample.file, contentType: BROWSER_IMAGE_TYPES[extname(sample.file).toLowerCase()], bytes: readFileSync(sample.file) };
+      const folder = imageFolder(resolve(validation.dataVal), 'data_val');
+      if (validation.fingerprint && datasetFingerprint(folder).sha256 !== validation.fingerprint.sha256) {
+        why = `${validation.dataVal} no longer holds the validation data the run saw`;
+      } else {
+        const sample = folder.samples.find((s) => extname(s.file).toLowerCase() in BROWSER_IMAGE_TYPES);
+        if (sample) {
+          const bytes = readImageFile(sample.file);
+          decodeImage(bytes, sample.file);
+          return { name: basename(sample.file), source: sample.file, contentType: BROWSER_IMAGE_TYPES[extname(sample.file).toLowerCase()], bytes };
+        }
+      }
     } catch {
-      // The validation folder moved or is gone since training: the generated image stands in.
+      // The validation folder moved or is gone since training, or its first image is unreadable: the generated image stands in.
     }
   }
-  return { name: 'generated-demo.png', source: 'generated (no validation image found)', contentType: 'image/png', bytes: generatedImage() };
+  return { name: 'generated-demo.png', source: `generated (${why})`, contentType: 'image/png', bytes: generatedImage() };
 }
 
 function generatedImage(size = 320): Uint8Array {
