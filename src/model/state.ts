@@ -3,7 +3,7 @@
 // shapes and, for ShuffleNet, the width the checkpoint was made for.
 
 import type { StateDict, StoredTensor } from './checkpoint/index.js';
-import { toFloat32 } from './checkpoint/index.js';
+import { CheckpointError, toFloat32 } from './checkpoint/index.js';
 import { Counter, type Module } from './module.js';
 import { WIDTHS } from './shufflenet.js';
 
@@ -93,4 +93,19 @@ export function loadStateDictLogged(model: Module, sd: StateDict, options: { all
     log(`${options.source}: its classifier has ${checkpointClasses} classes, the model ${modelClasses}: fc keeps fresh random weights, everything else is loaded`);
   }
   return report;
+}
+
+/** Throws, naming the file and the first tensor, when a floating-point tensor holds NaN or an infinity. */
+export function checkFinite(state: StateDict, source: string): void {
+  const broken: string[] = [];
+  for (const [name, t] of state) {
+    if (!t.dtype.startsWith('float') && t.dtype !== 'bfloat16') continue;
+    const values = toFloat32(t);
+    let bad = 0;
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) bad++;
+    if (bad > 0) broken.push(`${name} (${bad} of ${values.length})`);
+  }
+  if (broken.length > 0) {
+    throw new CheckpointError(`${source}: ${broken.length} tensor${broken.length > 1 ? 's hold' : ' holds'} NaN or infinite values: ${broken.slice(0, 3).join(', ')}${broken.length > 3 ? ', ...' : ''}; these weights cannot give finite outputs: use another checkpoint (e.g. an earlier epoch's)`);
+  }
 }

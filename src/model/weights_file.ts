@@ -3,9 +3,9 @@
 // infinite values are refused: they can only give NaN outputs (predict) or a NaN loss (train).
 
 import { readRegularFile } from '../util/read-file.js';
-import { CheckpointError, readCheckpoint, type StateDict, toFloat32 } from './checkpoint/index.js';
+import { readCheckpoint, type StateDict } from './checkpoint/index.js';
 import type { ShuffleNetV2 } from './shufflenet.js';
-import { type LoadReport, loadStateDictLogged } from './state.js';
+import { checkFinite, type LoadReport, loadStateDictLogged } from './state.js';
 
 /** The largest checkpoint read: far above x2_0's 30 MB, far below what would exhaust memory. */
 export const MAX_WEIGHTS_BYTES = 1 << 30;
@@ -21,21 +21,6 @@ export function readWeightsBytes(path: string): Uint8Array {
 
 export async function readCheckpointFile(path: string): Promise<StateDict> {
   return readCheckpoint(readWeightsBytes(path), path);
-}
-
-/** Throws, naming the file and the first tensor, when a floating-point tensor holds NaN or an infinity. */
-export function checkFinite(state: StateDict, source: string): void {
-  const broken: string[] = [];
-  for (const [name, t] of state) {
-    if (!t.dtype.startsWith('float') && t.dtype !== 'bfloat16') continue;
-    const values = toFloat32(t);
-    let bad = 0;
-    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) bad++;
-    if (bad > 0) broken.push(`${name} (${bad} of ${values.length})`);
-  }
-  if (broken.length > 0) {
-    throw new CheckpointError(`${source}: ${broken.length} tensor${broken.length > 1 ? 's hold' : ' holds'} NaN or infinite values: ${broken.slice(0, 3).join(', ')}${broken.length > 3 ? ', ...' : ''}; these weights cannot give finite outputs: use another checkpoint (e.g. an earlier epoch's)`);
-  }
 }
 
 /** Loads `path` into `model`; with `allowNewClassifier`, a class-count mismatch keeps a fresh fc (and says so). */

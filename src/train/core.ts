@@ -18,7 +18,7 @@ import { modelInfo } from '../model/info.js';
 import { BatchNorm2d } from '../model/module.js';
 import { softmax } from '../model/predict.js';
 import { ShuffleNetV2, type Width } from '../model/shufflenet.js';
-import { loadStateDictLogged, stateDict } from '../model/state.js';
+import { checkFinite, loadStateDictLogged, stateDict } from '../model/state.js';
 import { crossEntropy as crossEntropyReference } from '../reference/nn.js';
 import { BEST_METRICS, type BestMetric, type ConfusionMatrix, confusionMatrix, type EpochMetrics, epochMetrics } from './metrics.js';
 import { renderConfusionMatrix } from './plot/confusion.js';
@@ -179,6 +179,7 @@ export async function runTraining(run: TrainRun): Promise<string> {
     const initial = await run.initialWeights();
     if (!initial) sink.log('starting from random weights (--pretrained false)');
     else {
+      checkFinite(initial.state, initial.source);
       loadStateDictLogged(model, initial.state, { allowNewClassifier: true, source: initial.source }, (line) => sink.log(line));
       sink.log(`loaded weights from ${initial.source}`);
     }
