@@ -2,6 +2,7 @@
 // cosine learning rate, a training pass (progress bar with loss, accuracy, images/s, ETA) and an
 // evaluation on the validation set, with everything the run folder keeps written after each epoch.
 
+import { appendFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Backend } from '../autograd/backend.js';
@@ -215,6 +216,9 @@ function setTrainMode(model: ShuffleNetV2, c: TrainConfig): void {
   }
 }
 
+/** SHUFFLENET_STEP_LOG=FILE: every training step's loss appended to FILE, a JSON line each (for the parity test). */
+const STEP_LOG = process.env.SHUFFLENET_STEP_LOG;
+
 async function trainEpoch(ctx: RunContext, model: ShuffleNetV2, optimizer: Optimizer, loader: DataLoader, samples: Sample[], classes: string[], epoch: number): Promise<PassResult> {
   const c = ctx.config;
   setTrainMode(model, c);
@@ -245,6 +249,7 @@ async function trainEpoch(ctx: RunContext, model: ShuffleNetV2, optimizer: Optim
         throw new TrainingStopped(`the training loss became ${value} at epoch ${epoch}, step ${step + 1}; training stopped (try a lower --lr): ${kept}`);
       }
       lossSum += value;
+      if (STEP_LOG) appendFileSync(STEP_LOG, `${JSON.stringify({ epoch, step, loss: value })}\n`);
       for (let i = 0; i < batch.size; i++) {
         const row = Array.from(logitValues.subarray(i * classes.length, (i + 1) * classes.length));
         const p = row.indexOf(Math.max(...row));
