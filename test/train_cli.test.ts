@@ -45,7 +45,10 @@ interface ParityCase {
   step_losses: number[];
   epochs: EpochRecord[];
   weights: Record<string, WeightSummary>;
-  /** Parameters whose gradient is zero in exact arithmetic (batch-norm shifts before a conv and another batch norm). */
+  /**
+   * Parameters whose gradient is zero in exact arithmetic (batch-norm shifts before a conv and another
+   * batch norm), and the running means of those next batch norms, which follow them.
+   */
   zero_gradient: string[];
   /** How far float32 PyTorch and float64 runs from weights nudged by 1e-6 land from the reference, number by number. */
   spread: { step_losses: number[]; epochs: Omit<EpochRecord, 'lr'>[]; weights: Record<string, Omit<WeightSummary, 'indices'>> };
@@ -58,8 +61,13 @@ const PARITY_IMAGES = new URL('./fixtures/train/images/', import.meta.url).pathn
 const parityFiles = (split: string) => readdirSync(join(PARITY_IMAGES, split), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.png')).map((f) => `${split}/${f}`).sort();
 
 const LOSS_FLOOR = 1e-4;
-const MARGIN_FLOOR = 1e-3;
-const WEIGHT_FLOOR = 1e-4;
+/**
+ * Evaluation mode reads the running means, which follow the batch-norm shifts whose gradient is zero
+ * in exact arithmetic; Adam turns the float32 rounding of that zero into steps (see zero_gradient).
+ */
+const VAL_LOSS_FLOOR = 2e-3;
+const MARGIN_FLOOR = 1e-2;
+const WEIGHT_FLOOR = 1e-3;
 /** train_log.json keeps four decimals of an accuracy. */
 const ACCURACY_FLOOR = 1e-4;
 
@@ -96,7 +104,7 @@ describe('train: parity with PyTorch float64 (scripts/fixtures/make_train_fixtur
           expect(got.lr, `epoch ${epoch} lr`).toBeCloseTo(e.lr, 12);
           expectNear(got['train info'].loss, e.train_loss, s.train_loss, LOSS_FLOOR, `epoch ${epoch} train loss`);
           expectNear(got['train info'].accuracy, e.train_accuracy, s.train_accuracy, ACCURACY_FLOOR, `epoch ${epoch} train accuracy`);
-          expectNear(got['valid info'].loss, e.val_loss, s.val_loss, LOSS_FLOOR, `epoch ${epoch} val loss`);
+          expectNear(got['valid info'].loss, e.val_loss, s.val_loss, VAL_LOSS_FLOOR, `epoch ${epoch} val loss`);
           expectNear(got['valid info'].accuracy, e.val_accuracy, s.val_accuracy, ACCURACY_FLOOR, `epoch ${epoch} val accuracy`);
         });
         // The last epoch is the best (the only one with val accuracy 1): its predictions give every val image's logit margin.
@@ -105,8 +113,9 @@ describe('train: parity with PyTorch float64 (scripts/fixtures/make_train_fixtur
         const margins = rows.map(([, , , p0, p1]) => Math.log(Number(p1) / Number(p0)));
         margins.forEach((m, i) => expectNear(m, want.epochs.at(-1)!.val_margins[i], spread.epochs.at(-1)!.val_margins[i], MARGIN_FLOOR, `val image ${i} logit margin`));
         const final = await readCheckpoint(readFileSync(join(run, 'weights', 'last.pth')), 'last.pth');
-        // Adam turns the rounding noise of a zero gradient into steps of up to lr: such parameters
-        // are held to that bound only (their effect on the val logits is checked above).
+        // Adam turns the rounding noise of a zero gradient into steps of up to lr: such parameters (and
+        // the running means that follow them) are held to that bound only; their effect on the val
+        // logits is checked above.
         const adam = c.optim !== 'SGD';
         for (const [key, w] of Object.entries(want.weights)) {
           const got = final.get(key)!.data as Float32Array;
