@@ -35,7 +35,8 @@ async function trainWith(env: Record<string, string>, ...args: string[]): Promis
   }
 }
 
-const SMALL = ['--model', 'x0_5', '--img-size', '64', '--pretrained', 'false', '--workers', '1'];
+// The adapter is named: $SHUFFLENET_ADAPTER=cpu must not turn these into CPU-reference runs.
+const SMALL = ['--model', 'x0_5', '--img-size', '64', '--pretrained', 'false', '--workers', '1', '--adapter', TEST_ADAPTERS[0]];
 const udtn = ['--data_train', join(UDTN, 'train'), '--data_val', join(UDTN, 'val')];
 
 interface EpochRecord { lr: number; train_loss: number; train_accuracy: number; val_loss: number; val_accuracy: number; val_margins: number[] }
