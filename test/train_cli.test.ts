@@ -1,4 +1,4 @@
-// `train` end to end, as a user runs it: parity with a PyTorch run of the seed's loop, every output
+// `train` end to end, as a user runs it: step-by-step parity with the seed's loop in PyTorch float64, every output
 // of a run well-formed, resume after a kill equal to an uninterrupted run, clear errors on bad input.
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -79,27 +79,32 @@ function expectNear(got: number, want: number, spread: number, floor: number, wh
   expect(Math.abs(got - want), `${what}: ${got}, PyTorch float64 ${want} (spread ${spread.toExponential(1)})`).toBeLessThanOrEqual(floor + 3 * spread);
 }
 
+/** Our CLI on the fixture's case: every step's loss (SHUFFLENET_STEP_LOG) and the run folder. */
+async function trainParityCase(adapter: string, c: ParityCase['config']): Promise<{ steps: number[]; run: string }> {
+  const dir = scratch();
+  setBackend(new CpuBackend());
+  const init = deterministicState(new ShuffleNetV2('x0_5', 2), { bnScale: parity.bn_scale, bnShift: parity.bn_shift, runningVar: parity.running_var });
+  writeFileSync(join(dir, 'init.pth'), writePth(init));
+  const stepLog = join(dir, 'steps.jsonl');
+  const { code, stderr } = await trainWith({ SHUFFLENET_STEP_LOG: stepLog }, '--model', 'x0_5', '--img-size', String(parity.size), '--workers', '1', '--adapter', adapter,
+    '--data_train', join(PARITY_IMAGES, 'train'), '--data_val', join(PARITY_IMAGES, 'val'), '--weights', join(dir, 'init.pth'), '--pretrained', 'false',
+    '--freeze_layers', 'false', '--augment', 'false', '--shuffle', 'true', '--seed', '0', '--optim', c.optim, '--lr', String(c.lr),
+    ...(c.momentum !== undefined ? ['--momentum', String(c.momentum)] : []), '--weight-decay', String(c.weight_decay),
+    '--epochs', String(parity.epochs), '--batch-size', String(parity.batch), '--save_ret', join(dir, 'runs'));
+  expect(code, stderr).toBe(0);
+  return { steps: readFileSync(stepLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss as number), run: join(dir, 'runs', 'exp1') };
+}
+
 describe('train: parity with PyTorch float64 (scripts/fixtures/make_train_fixtures.py)', () => {
   for (const adapter of TEST_ADAPTERS) {
     for (const [name, want] of Object.entries(parity.cases)) {
       it(`${name} on ${adapter}: every step's loss, each epoch's losses and accuracies, the val logits, the final weights`, async () => {
-        const dir = scratch();
-        setBackend(new CpuBackend());
-        const model = new ShuffleNetV2('x0_5', 2);
-        writeFileSync(join(dir, 'init.pth'), writePth(deterministicState(model, { bnScale: parity.bn_scale, bnShift: parity.bn_shift, runningVar: parity.running_var })));
         const c = want.config;
-        const stepLog = join(dir, 'steps.jsonl');
-        const { code, stderr } = await trainWith({ SHUFFLENET_STEP_LOG: stepLog }, '--model', 'x0_5', '--img-size', String(parity.size), '--workers', '1', '--adapter', adapter,
-          '--data_train', join(PARITY_IMAGES, 'train'), '--data_val', join(PARITY_IMAGES, 'val'), '--weights', join(dir, 'init.pth'), '--pretrained', 'false',
-          '--freeze_layers', 'false', '--augment', 'false', '--shuffle', 'true', '--seed', '0', '--optim', c.optim, '--lr', String(c.lr),
-          ...(c.momentum !== undefined ? ['--momentum', String(c.momentum)] : []), '--weight-decay', String(c.weight_decay),
-          '--epochs', String(parity.epochs), '--batch-size', String(parity.batch), '--save_ret', join(dir, 'runs'));
-        expect(code, stderr).toBe(0);
         const spread = want.spread;
-        const steps = readFileSync(stepLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss as number);
+        const { steps, run } = await trainParityCase(adapter, c);
         expect(steps.length, 'number of training steps').toBe(want.step_losses.length);
         want.step_losses.forEach((loss, i) => expectNear(steps[i], loss, spread.step_losses[i], STEP_LOSS_FLOOR, `step ${i} loss`));
-        const run = join(dir, 'runs', 'exp1');
+
         const log = JSON.parse(readFileSync(join(run, 'train_log.json'), 'utf8'));
         want.epochs.forEach((e, epoch) => {
           const got = log[`epoch:${epoch}`];
@@ -110,15 +115,17 @@ describe('train: parity with PyTorch float64 (scripts/fixtures/make_train_fixtur
           expectNear(got['valid info'].loss, e.val_loss, s.val_loss, VAL_LOSS_FLOOR, `epoch ${epoch} val loss`);
           expectNear(got['valid info'].accuracy, e.val_accuracy, s.val_accuracy, ACCURACY_FLOOR, `epoch ${epoch} val accuracy`);
         });
+
         // The last epoch is the best (the only one with val accuracy 1): its predictions give every val image's logit margin.
         const rows = readFileSync(join(run, 'val_predictions.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
         expect(rows.map(([file]) => file.split('/').slice(-3).join('/'))).toEqual(parityFiles('val'));
         const margins = rows.map(([, , , p0, p1]) => Math.log(Number(p1) / Number(p0)));
         margins.forEach((m, i) => expectNear(m, want.epochs.at(-1)!.val_margins[i], spread.epochs.at(-1)!.val_margins[i], MARGIN_FLOOR, `val image ${i} logit margin`));
-        const final = await readCheckpoint(readFileSync(join(run, 'weights', 'last.pth')), 'last.pth');
+
         // Adam turns the rounding noise of a zero gradient into steps of up to lr: such parameters (and
         // the running means that follow them) are held to that bound only; their effect on the val
         // logits is checked above.
+        const final = await readCheckpoint(readFileSync(join(run, 'weights', 'last.pth')), 'last.pth');
         const adam = c.optim !== 'SGD';
         for (const [key, w] of Object.entries(want.weights)) {
           const got = final.get(key)!.data as Float32Array;
