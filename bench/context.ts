@@ -1,10 +1,10 @@
 // What every benchmark mode gets: the GPU backend under test, timing settings, and a way to open a
 // fresh device (an empty pipeline cache, for first-run times).
 
-import { GpuBackend } from 'shufflenet-webgpu/autograd/gpu_backend';
-import { setBackend } from 'shufflenet-webgpu/autograd/engine';
-import { Gpu } from 'shufflenet-webgpu/gpu/context';
-import { openGpu } from 'shufflenet-webgpu/gpu/device';
+import { GpuBackend } from '#engine/autograd/gpu_backend';
+import { setBackend } from '#engine/autograd/engine';
+import { Gpu } from '#engine/gpu/context';
+import { openGpu } from '#engine/gpu/device';
 import type { TimingOptions } from './timing.js';
 
 export interface BenchContext {

@@ -3,9 +3,9 @@
 // step's. The first epoch decodes every file; later ones find the decoded images cached.
 
 import { existsSync } from 'node:fs';
-import { DataLoader } from 'shufflenet-webgpu/data/loader';
-import { imageFolder } from 'shufflenet-webgpu/data/folder';
-import { defaultWorkers } from 'shufflenet-webgpu/train/trainer';
+import { DataLoader } from '#engine/data/loader';
+import { imageFolder } from '#engine/data/folder';
+import { defaultWorkers } from '#engine/train/trainer';
 import type { BenchContext } from './context.js';
 import { table } from './report.js';
 

@@ -11,8 +11,8 @@
 // GFLOP per image, so 1480 batches/s is 3.0 TFLOP/s at batch 1 but would be 24 TFLOP/s at batch 8,
 // twice the 1080 Ti's 11.3 TFLOP/s peak.
 
-import { tidy } from 'shufflenet-webgpu/autograd/tensor';
-import { noGrad } from 'shufflenet-webgpu/autograd/tape';
+import { tidy } from '#engine/autograd/tensor';
+import { noGrad } from '#engine/autograd/tape';
 import type { BenchContext } from './context.js';
 import { type Geometry, g1Net, g2Net, g3Net, g4Net, type Net } from './guidelines_nets.js';
 import { formatNumber, table } from './report.js';

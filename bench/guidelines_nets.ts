@@ -14,12 +14,12 @@
 //   shortcut add 3·n·hw·c, the fused add + ReLU kernel also 3·n·hw·c, and a ReLU folded into the
 //   convolution's store (epilogue) nothing.
 
-import { tensor } from 'shufflenet-webgpu/autograd/ops/creation';
-import { add, fused, relu } from 'shufflenet-webgpu/autograd/ops/elementwise';
-import { conv2d, conv2dFused } from 'shufflenet-webgpu/autograd/ops/nn';
-import { cat } from 'shufflenet-webgpu/autograd/ops/shape';
-import type { Tensor } from 'shufflenet-webgpu/autograd/tensor';
-import { E } from 'shufflenet-webgpu/kernels/expr';
+import { tensor } from '#engine/autograd/ops/creation';
+import { add, fused, relu } from '#engine/autograd/ops/elementwise';
+import { conv2d, conv2dFused } from '#engine/autograd/ops/nn';
+import { cat } from '#engine/autograd/ops/shape';
+import type { Tensor } from '#engine/autograd/tensor';
+import { E } from '#engine/kernels/expr';
 
 /** Input size and depth of one benchmark network; every feature map keeps the input's h x w. */
 export interface Geometry {

@@ -3,14 +3,14 @@
 // kernels in GB/s against a plain copy, both ceilings measured in the same run. Beside them, naive
 // one-invocation-per-output versions of the 1x1 and depthwise convolutions.
 
-import type { Conv2dParams } from 'shufflenet-webgpu/autograd/backend';
-import type { GpuBackend } from 'shufflenet-webgpu/autograd/gpu_backend';
-import { empty, full, intTensor } from 'shufflenet-webgpu/autograd/ops/creation';
-import { concatShuffle, channelShuffle } from 'shufflenet-webgpu/autograd/ops/shape';
-import type { Tensor } from 'shufflenet-webgpu/autograd/tensor';
-import { E } from 'shufflenet-webgpu/kernels/expr';
-import { matmul, type MatmulTiling } from 'shufflenet-webgpu/kernels/matmul';
-import { EpilogueBindings } from 'shufflenet-webgpu/kernels/conv_common';
+import type { Conv2dParams } from '#engine/autograd/backend';
+import type { GpuBackend } from '#engine/autograd/gpu_backend';
+import { empty, full, intTensor } from '#engine/autograd/ops/creation';
+import { concatShuffle, channelShuffle } from '#engine/autograd/ops/shape';
+import type { Tensor } from '#engine/autograd/tensor';
+import { E } from '#engine/kernels/expr';
+import { matmul, type MatmulTiling } from '#engine/kernels/matmul';
+import { EpilogueBindings } from '#engine/kernels/conv_common';
 import type { BenchContext } from './context.js';
 import { naiveDepthwise, naivePointwise } from './naive.js';
 import { table } from './report.js';

@@ -3,11 +3,11 @@
 // first training step on a fresh device (pipeline creation and shader compilation included), and the
 // peak of GPU memory the buffer pool held.
 
-import { SGD } from 'shufflenet-webgpu/autograd/optim';
-import { intTensor, tensor } from 'shufflenet-webgpu/autograd/ops/creation';
-import { crossEntropy } from 'shufflenet-webgpu/autograd/ops/nn';
-import { backward, noGrad } from 'shufflenet-webgpu/autograd/tape';
-import { ShuffleNetV2, type Width } from 'shufflenet-webgpu/model/shufflenet';
+import { SGD } from '#engine/autograd/optim';
+import { intTensor, tensor } from '#engine/autograd/ops/creation';
+import { crossEntropy } from '#engine/autograd/ops/nn';
+import { backward, noGrad } from '#engine/autograd/tape';
+import { ShuffleNetV2, type Width } from '#engine/model/shufflenet';
 import type { BenchContext } from './context.js';
 import { table } from './report.js';
 import { printProfile, profileStep } from './profile.js';

@@ -1,10 +1,10 @@
 // Naive baselines for the closing comparison: one invocation per output, every operand read
 // straight from global memory, no tiling, no register blocking.
 
-import type { GpuBackend } from 'shufflenet-webgpu/autograd/gpu_backend';
-import { full } from 'shufflenet-webgpu/autograd/ops/creation';
-import type { Tensor } from 'shufflenet-webgpu/autograd/tensor';
-import type { Kernel } from 'shufflenet-webgpu/gpu/context';
+import type { GpuBackend } from '#engine/autograd/gpu_backend';
+import { full } from '#engine/autograd/ops/creation';
+import type { Tensor } from '#engine/autograd/tensor';
+import type { Kernel } from '#engine/gpu/context';
 import type { KernelCase } from './kernels.js';
 
 const buffer = (t: Tensor) => ({ buffer: t.storage.handle as GPUBuffer });

@@ -1,7 +1,7 @@
 // Timing GPU work: warm-up runs excluded, the GPU awaited after every run, the median reported.
 
-import type { Backend } from 'shufflenet-webgpu/autograd/backend';
-import { tidy } from 'shufflenet-webgpu/autograd/tensor';
+import type { Backend } from '#engine/autograd/backend';
+import { tidy } from '#engine/autograd/tensor';
 
 export interface Timing {
   /** Median over the timed runs, milliseconds. */

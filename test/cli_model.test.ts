@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { TEST_ADAPTERS } from './gpu.js';
 
 const run = promisify(execFile);
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
@@ -50,9 +51,9 @@ describe('predict --json', () => {
   const fixtures = JSON.parse(readFileSync(join(FIXTURES, 'model.json'), 'utf8'));
   const weights = join(FIXTURES, 'x0_5.legacy.pth');
 
-  it("gives PyTorch's probabilities: 1e-4 without resizing, 1e-3 with", async () => {
+  it.each(TEST_ADAPTERS)("gives PyTorch's probabilities on %s: 1e-4 without resizing, 1e-3 with", async (adapter) => {
     const files = fixtures.predictions.map((p: { file: string }) => (p.file === 'synthetic256.png' ? join(FIXTURES, p.file) : join(DATASETS, p.file)));
-    const { stdout, stderr, code } = await cli('predict', '--model', 'x0_5', '--num-classes', '3', '--weights', weights, '--json', ...files);
+    const { stdout, stderr, code } = await cli('predict', '--adapter', adapter, '--model', 'x0_5', '--num-classes', '3', '--weights', weights, '--json', ...files);
     expect(code, stderr).toBe(0);
     const results = JSON.parse(stdout);
     expect(results.map((r: { file: string }) => r.file)).toEqual(files);

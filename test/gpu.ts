@@ -26,9 +26,17 @@ export function adapterBackend(filter: string): Promise<Backend> {
 
 let defaultGpu: Promise<Backend> | null = null;
 
-/** The default backend (what the product would pick: $SHUFFLENET_ADAPTER, else the best adapter). */
+/**
+ * The default GPU backend (what the product would pick: $SHUFFLENET_ADAPTER, else the best adapter).
+ * Fails, saying so, where $SHUFFLENET_ADAPTER picks the CPU reference: these tests need a GPU backend.
+ */
 export function gpuBackend(): Promise<Backend> {
-  return (defaultGpu ??= initBackend());
+  return (defaultGpu ??= initBackend().then((backend) => {
+    if (!(backend instanceof GpuBackend)) {
+      throw new Error(`this test needs a GPU backend, but $SHUFFLENET_ADAPTER=${process.env.SHUFFLENET_ADAPTER} picks the CPU reference: unset it or name an adapter (llvmpipe, swiftshader)`);
+    }
+    return backend;
+  }));
 }
 
 export const cpu = new CpuBackend();

@@ -259,7 +259,10 @@ describe('Rng', () => {
   });
 });
 
-describe.skipIf(!existsSync(datasets))('real datasets in ../shared/datasets', () => {
+describe('real datasets in ../shared/datasets', () => {
+  it('../shared/datasets is in place (nothing here is skipped without it)', () => {
+    expect(existsSync(datasets), `${datasets} is missing: put the shared datasets (ddti, udtn-sample, bupt-bmp; see their README.md) beside the project`).toBe(true);
+  });
   for (const e of index.datasets) {
     it(`${e.path} matches PIL${e.evalTransform ? ' and torchvision' : ''}`, () => {
       const img = loadPath(e.path);

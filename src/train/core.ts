@@ -96,6 +96,8 @@ export interface RunSink {
   write(name: string, data: Uint8Array | string): void | Promise<void>;
   log(line: string): void;
   progress(label: string, total: number): Progress;
+  /** Called with every training step's loss, once it is read back. */
+  stepDone?(epoch: number, step: number, loss: number): void;
   /** Called after every completed epoch, once its files are written. */
   epochDone?(report: EpochReport): void;
 }
@@ -315,6 +317,7 @@ async function trainEpoch(ctx: Context, model: ShuffleNetV2, optimizer: Optimize
         throw new TrainingStopped(`the training loss became ${value} at epoch ${epoch}, step ${step + 1}; training stopped (try a lower --lr): ${keptWeights(ctx, epoch)}`);
       }
       lossSum += value;
+      ctx.sink.stepDone?.(epoch, step, value);
       for (let i = 0; i < batch.size; i++) {
         const row = Array.from(logitValues.subarray(i * classes.length, (i + 1) * classes.length));
         const p = row.indexOf(Math.max(...row));

@@ -3,7 +3,7 @@
 // the results in a new run folder <save_ret>/exp<N> (files written atomically), with terminal
 // progress bars.
 
-import { mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Backend } from '../autograd/backend.js';
@@ -23,6 +23,9 @@ export { learningRate, type OptimizerName, type TrainConfig, TrainingStopped } f
 export function defaultWorkers(): number {
   return Math.max(1, Math.min(4, cpus().length - 1));
 }
+
+/** SHUFFLENET_STEP_LOG=FILE: every training step's loss appended to FILE, a JSON line each (for the parity test). */
+const STEP_LOG = process.env.SHUFFLENET_STEP_LOG;
 
 /**
  * The run folder as a sink: a new <save_ret>/exp<N> (or the run being resumed), progress bars on stderr.
@@ -45,6 +48,7 @@ function runFolderSink(config: TrainConfig, resumeDir: string | undefined, log: 
     },
     log,
     progress: (label, total) => new ProgressBar({ total, label, unit: 'img' }),
+    stepDone: STEP_LOG ? (epoch, step, loss) => appendFileSync(STEP_LOG, `${JSON.stringify({ epoch, step, loss })}\n`) : undefined,
   };
 }
 

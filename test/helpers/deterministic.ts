@@ -28,28 +28,41 @@ export function det(key: string, n: number): Float64Array {
   return out;
 }
 
-function detValue(key: string, shape: readonly number[]): Float32Array {
+/**
+ * Batch-norm weights bnScale + 0.1 * det, shifts bnShift + 0.1 * det, running variances
+ * runningVar * (1 + 0.25 * det) (det_value's bn_scale, bn_shift, running_var).
+ */
+export interface BatchNormInit {
+  bnScale: number;
+  bnShift: number;
+  runningVar: number;
+}
+
+/** The model fixtures' default: shifts near 1 leave most ReLUs on. */
+export const MOSTLY_ON: BatchNormInit = { bnScale: 0.5, bnShift: 1, runningVar: 1 };
+
+function detValue(key: string, shape: readonly number[], init: BatchNormInit): Float32Array {
   const n = shape.reduce((a, b) => a * b, 1);
   const d = det(key, n);
   const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
   const f = (v: number): number => {
     if (key.endsWith('running_mean')) return 0.1 * v;
-    if (key.endsWith('running_var')) return 1 + 0.25 * v;
+    if (key.endsWith('running_var')) return init.runningVar * (1 + 0.25 * v);
     if (shape.length === 4) return v * Math.sqrt(5 / fanIn);
     if (key === 'fc.weight') return v / Math.sqrt(shape[1]);
-    if (key.endsWith('weight')) return 0.5 + 0.1 * v;
+    if (key.endsWith('weight')) return init.bnScale + 0.1 * v;
     if (key === 'fc.bias') return 0.1 * v;
-    return 1 + 0.1 * v;
+    return init.bnShift + 0.1 * v;
   };
   return Float32Array.from(d, f);
 }
 
 /** The fixture state of `model` (every entry from the formula, num_batches_tracked 0). */
-export function deterministicState(model: Module): StateDict {
+export function deterministicState(model: Module, init: BatchNormInit = MOSTLY_ON): StateDict {
   const sd: StateDict = new Map();
   for (const [key, entry] of model.namedState()) {
     if (entry instanceof Counter) sd.set(key, { dtype: 'int64', shape: [], data: BigInt64Array.of(0n) });
-    else sd.set(key, { dtype: 'float32', shape: [...entry.shape], data: detValue(key, entry.shape) });
+    else sd.set(key, { dtype: 'float32', shape: [...entry.shape], data: detValue(key, entry.shape, init) });
   }
   return sd;
 }
