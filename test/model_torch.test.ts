@@ -13,7 +13,7 @@ import { readCheckpoint, writePth } from '../src/model/checkpoint/index.js';
 import { BatchNorm2d } from '../src/model/module.js';
 import { ShuffleNetV2, type Width } from '../src/model/shufflenet.js';
 import { loadStateDict, stateDict } from '../src/model/state.js';
-import { gpuBackend } from './gpu.js';
+import { type Target, targetBackend, TEST_TARGETS } from './gpu.js';
 import { deterministicInput, deterministicState } from './helpers/deterministic.js';
 
 const fixtureDir = new URL('./fixtures/model/', import.meta.url);
@@ -21,8 +21,8 @@ const fixtures = JSON.parse(readFileSync(new URL('model.json', fixtureDir), 'utf
 const { classes, batch, size, labels } = fixtures;
 const inputKey: string = fixtures.input_key;
 
-async function model(width: Width): Promise<ShuffleNetV2> {
-  setBackend(await gpuBackend());
+async function model(width: Width, target: Target): Promise<ShuffleNetV2> {
+  setBackend(await targetBackend(target));
   const m = new ShuffleNetV2(width, classes);
   loadStateDict(m, deterministicState(m));
   return m;
@@ -44,10 +44,10 @@ function expectClose(got: ArrayLike<number>, want: number[], tolerance: number, 
   for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `${what}[${i}]: ${got[i]} vs ${want[i]}`).toBeLessThan(tolerance);
 }
 
-describe('ShuffleNet V2 vs torchvision', () => {
+for (const target of TEST_TARGETS) describe(`${target.label}: ShuffleNet V2 vs torchvision`, () => {
   for (const width of ['x0_5', 'x1_0', 'x1_5', 'x2_0'] as Width[]) {
     it(`${width}: logits in train mode, and in eval mode (folded batch norm) after calibration, within 1e-4`, async () => {
-      const m = await model(width);
+      const m = await model(width, target);
       m.train();
       expectClose(await noGrad(() => m.forward(input())).data(), fixtures.widths[width].logits_train, 1e-4, 'train logits');
       calibrate(m);
@@ -58,7 +58,7 @@ describe('ShuffleNet V2 vs torchvision', () => {
 
   for (const width of ['x0_5', 'x1_0'] as Width[]) {
     it(`${width}: every parameter's gradient after one backward in train mode, within 1e-3 relative`, async () => {
-      const m = await model(width);
+      const m = await model(width, target);
       m.train();
       backward(crossEntropy(m.forward(input()), intTensor(labels)));
       const want = fixtures.widths[width].grads;
@@ -82,7 +82,7 @@ describe('ShuffleNet V2 vs torchvision', () => {
   }
 
   it('x0_5 from a legacy-format .pth without num_batches_tracked, like the official ImageNet files', async () => {
-    setBackend(await gpuBackend());
+    setBackend(await targetBackend(target));
     const m = new ShuffleNetV2('x0_5', classes);
     const report = loadStateDict(m, await readCheckpoint(readFileSync(new URL('x0_5.legacy.pth', fixtureDir)), 'x0_5.legacy.pth'));
     expect(report.filled.length).toBe(56);
@@ -99,7 +99,7 @@ describe('ShuffleNet V2 vs torchvision', () => {
   // our writer's files out (the script then loads those strictly in torchvision).
   const fullDir = process.env.MODEL_FULL_DIR;
   it.runIf(fullDir && existsSync(fullDir))('torchvision files in both formats in, ours out', async () => {
-    setBackend(await gpuBackend());
+    setBackend(await targetBackend(target));
     for (const width of ['x0_5', 'x1_0', 'x1_5', 'x2_0'] as Width[]) {
       for (const format of ['zip', 'legacy']) {
         const m = new ShuffleNetV2(width, classes);

@@ -14,6 +14,7 @@ import { readCheckpoint, writePth } from '../src/model/checkpoint/index.js';
 import { ShuffleNetV2 } from '../src/model/shufflenet.js';
 import { loadStateDict } from '../src/model/state.js';
 import { deterministicState } from './helpers/deterministic.js';
+import { targetEnv, TEST_TARGETS } from './gpu.js';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
 const DATASETS = new URL('../../shared/datasets/', import.meta.url).pathname;
@@ -21,8 +22,13 @@ const UDTN = join(DATASETS, 'udtn-sample');
 const scratch = () => mkdtempSync(join(tmpdir(), 'train-'));
 
 async function train(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  return trainIn(process.env, args);
+}
+
+/** `train` with the environment `env` (an adapter and device profile: targetEnv). */
+async function trainIn(env: NodeJS.ProcessEnv, args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)('node', [CLI, 'train', ...args], { maxBuffer: 1 << 26 });
+    const { stdout, stderr } = await promisify(execFile)('node', [CLI, 'train', ...args], { maxBuffer: 1 << 26, env });
     return { stdout, stderr, code: 0 };
   } catch (e) {
     const err = e as { stdout: string; stderr: string; code: number };
@@ -43,7 +49,7 @@ function linkSubset(root: string, files: string[], into: string): void {
 }
 
 describe('train: parity with PyTorch', () => {
-  it('per-epoch training loss and validation accuracy and loss match the seed loop in PyTorch within 1e-3', async () => {
+  for (const target of TEST_TARGETS) it(`${target.label}: per-epoch training loss and validation accuracy and loss match the seed loop in PyTorch within 1e-3`, async () => {
     const fixture = JSON.parse(readFileSync(new URL('./fixtures/train/parity.json', import.meta.url), 'utf8'));
     const dir = scratch();
     linkSubset(join(DATASETS, 'ddti'), fixture.train.map(([f]: [string]) => f), join(dir, 'train'));
@@ -51,8 +57,8 @@ describe('train: parity with PyTorch', () => {
     setBackend(new CpuBackend());
     const model = new ShuffleNetV2('x0_5', 2);
     writeFileSync(join(dir, 'init.pth'), writePth(deterministicState(model)));
-    const { code, stderr } = await train(...SMALL, '--data_train', join(dir, 'train'), '--data_val', join(dir, 'val'), '--weights', join(dir, 'init.pth'),
-      '--freeze_layers', 'false', '--augment', 'false', '--shuffle', 'false', '--optim', 'SGD', '--lr', '0.001', '--epochs', '2', '--batch-size', '8', '--save_ret', join(dir, 'runs'));
+    const { code, stderr } = await trainIn(targetEnv(target), [...SMALL, '--data_train', join(dir, 'train'), '--data_val', join(dir, 'val'), '--weights', join(dir, 'init.pth'),
+      '--freeze_layers', 'false', '--augment', 'false', '--shuffle', 'false', '--optim', 'SGD', '--lr', '0.001', '--epochs', '2', '--batch-size', '8', '--save_ret', join(dir, 'runs')]);
     expect(code, stderr).toBe(0);
     const log = JSON.parse(readFileSync(join(dir, 'runs', 'exp1', 'train_log.json'), 'utf8'));
     fixture.epochs.forEach((want: { train_loss: number; val_accuracy: number; val_loss: number }, epoch: number) => {

@@ -4,7 +4,8 @@
 // submitted together.
 
 import { BufferPool } from './pool.js';
-import { type AdapterDescription, isSoftware } from './device.js';
+import type { AdapterDescription } from './device.js';
+import { type DeviceProfile, deviceProfile, type ProfileName, profileFromEnvironment } from './profile.js';
 
 /** A storage buffer bound to a kernel; offset and size in bytes (offset aligned to the device's storage alignment). */
 export interface Binding {
@@ -42,13 +43,8 @@ export interface DispatchTiming {
 export class Gpu {
   readonly limits: GPUSupportedLimits;
   readonly pool: BufferPool;
-  /** Largest workgroup this device runs (compatibility mode: 128 unless raised, we raise it). */
-  readonly maxInvocations: number;
-  /**
-   * A software adapter (SwiftShader, llvmpipe) runs invocations on CPU threads, where each one has a
-   * fixed cost: kernels then give every invocation more elements to work on.
-   */
-  readonly cpuLike: boolean;
+  /** Every tuning choice of the kernels (software or hardware adapter, or as SHUFFLENET_PROFILE forces). */
+  readonly profile: DeviceProfile;
   readonly pipelines = new Map<string, GPUComputePipeline>();
   /** Time spent creating pipelines (shader compilation), milliseconds. */
   compileMs = 0;
@@ -65,10 +61,9 @@ export class Gpu {
   private errors: string[] = [];
   private profiler: Profiler | null = null;
 
-  constructor(readonly device: GPUDevice, readonly adapter: AdapterDescription) {
+  constructor(readonly device: GPUDevice, readonly adapter: AdapterDescription, profile: ProfileName | undefined = profileFromEnvironment()) {
     this.limits = device.limits;
-    this.maxInvocations = device.limits.maxComputeInvocationsPerWorkgroup;
-    this.cpuLike = isSoftware(adapter);
+    this.profile = deviceProfile(adapter, device.limits, profile);
     this.uniformSlot = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
     this.pool = new BufferPool(device);
     this.staging = new BufferPool(device, MAP_READ | COPY_DST);
@@ -90,6 +85,14 @@ export class Gpu {
       this.pipelines.set(code, pipeline);
     }
     return pipeline;
+  }
+
+  /**
+   * Workgroups for `items` items, `perGroup` to a workgroup, at most the per-dimension limit: every
+   * kernel walks its range with a grid-stride loop, so a clamped grid still covers it.
+   */
+  groupsFor(items: number, perGroup: number): number {
+    return Math.min(Math.ceil(items / perGroup), this.limits.maxComputeWorkgroupsPerDimension);
   }
 
   /** Records one dispatch of `kernel` over `groups` workgroups, its bindings from @binding(1) on. */
@@ -175,7 +178,7 @@ export class Gpu {
    * Runs `work` with a GPU timestamp around every dispatch (where the adapter has timestamp queries)
    * and returns the time of each; dispatches then each get a compute pass of their own.
    */
-  async profile(work: () => void | Promise<void>): Promise<DispatchTiming[] | null> {
+  async timeDispatches(work: () => void | Promise<void>): Promise<DispatchTiming[] | null> {
     if (!this.device.features.has('timestamp-query')) return null;
     await this.sync();
     const profiler = (this.profiler = new Profiler(this.device));

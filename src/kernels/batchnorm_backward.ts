@@ -94,8 +94,7 @@ export interface BatchNormBackwardArgs {
 }
 
 export function batchNormBackward(gpu: Gpu, a: BatchNormBackwardArgs): void {
-  // Software adapters run a workgroup's barriers as context switches: keep their workgroups small.
-  const workgroup = Math.min(gpu.cpuLike ? 64 : 256, gpu.maxInvocations);
+  const workgroup = gpu.profile.reductionWorkgroup;
   const y = a.y ?? { binding: a.g.binding, off: 0, n: 0, c: 0, p: 0 };
   const bindings = [a.g.binding, a.x.binding, a.stats.binding, a.coef.binding, a.dWeight.binding, a.dBias.binding];
   if (a.y) bindings.push(a.y.binding);

@@ -107,8 +107,7 @@ export interface BatchNormStatsArgs {
 
 export function batchNormStats(gpu: Gpu, a: BatchNormStatsArgs): void {
   const training = a.x !== null;
-  // Software adapters run a workgroup's barriers as context switches: keep their workgroups small.
-  const workgroup = Math.min(gpu.cpuLike ? 64 : 256, gpu.maxInvocations);
+  const workgroup = gpu.profile.reductionWorkgroup;
   const x = a.x ?? { binding: a.weight.binding, off: 0, n: 0, c: 0, p: 0 };
   const bindings = [a.weight.binding, a.bias.binding, a.runningMean.binding, a.runningVar.binding, a.stats.binding];
   if (training) bindings.push(x.binding);

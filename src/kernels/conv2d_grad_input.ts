@@ -55,7 +55,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 
 /** dy is the output-gradient view (geometry's y strides), dx the input-gradient view (x strides). */
 export function conv2dGradInput(gpu: Gpu, g: ConvGeometry, dy: Binding, w: Binding, dx: Binding): void {
-  const workgroup = Math.min(64, gpu.maxInvocations);
+  const workgroup = gpu.profile.workgroup;
   gpu.run(kernel(g, workgroup), [dy, w, dx], [Math.ceil((g.H * g.W) / workgroup), g.C, g.N], {
     C: g.C,
     H: g.H,

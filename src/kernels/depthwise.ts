@@ -67,7 +67,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 export function depthwiseForward(gpu: Gpu, g: ConvGeometry, x: Binding, w: Binding, y: Binding, epi: EpilogueBindings): void {
-  const workgroup = Math.min(64, gpu.maxInvocations);
+  const workgroup = gpu.profile.workgroup;
   const runs = Math.ceil(g.OW / RUN);
   const total = g.N * g.C * g.OH * runs;
   gpu.run(kernel(g, epi, workgroup), [x, w, y, ...epi.bindings], [Math.ceil(total / workgroup)], {

@@ -56,7 +56,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 export function depthwiseGradInput(gpu: Gpu, g: ConvGeometry, dy: Binding, w: Binding, dx: Binding): void {
-  const workgroup = Math.min(64, gpu.maxInvocations);
+  const workgroup = gpu.profile.workgroup;
   const runs = Math.ceil(g.W / RUN);
   const total = g.N * g.C * g.H * runs;
   gpu.run(kernel(g, workgroup), [dy, w, dx], [Math.ceil(total / workgroup)], {

@@ -68,10 +68,10 @@ ${range.map((t) => `      sums[${t * workgroup}u + lid] += sums[${t * workgroup}
 
 /** dw is contiguous [C, 1, KH, KW] at element offset dwOff of its buffer. */
 export function depthwiseGradWeight(gpu: Gpu, g: ConvGeometry, dy: Binding, x: Binding, dw: Binding, dwOff: number): void {
-  const workgroup = Math.min(64, gpu.maxInvocations);
+  const workgroup = gpu.profile.workgroup;
   const taps = g.kernel[0] * g.kernel[1];
   // Enough slices to keep the device busy, at least a few thousand positions per workgroup.
-  const slices = Math.max(1, Math.min(g.N, Math.ceil(256 / g.C), Math.floor((g.N * g.OH * g.OW) / 4096)));
+  const slices = Math.max(1, Math.min(g.N, Math.ceil(gpu.profile.reductionTarget / g.C), Math.floor((g.N * g.OH * g.OW) / gpu.profile.reduceElementsPerWorkgroup)));
   const imagesPerSlice = Math.ceil(g.N / slices);
   const partial = gpu.pool.acquire(slices * g.C * taps * 4);
   gpu.run(kernel(g, workgroup), [dy, x, { buffer: partial }], [g.C, slices], {

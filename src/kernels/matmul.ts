@@ -222,13 +222,13 @@ function canVec4(args: MatmulArgs, aUnitK: boolean, bUnitN: boolean, t: MatmulTi
 
 /** How many partial products a sum over `batches` should be split into to keep the device busy. */
 export function splitCount(gpu: Gpu, M: number, N: number, batches: number): number {
-  const blocks = gpu.cpuLike ? Math.ceil(M / 8) * Math.ceil(N / 16) : Math.ceil(M / 64) * Math.ceil(N / 64);
-  const wanted = gpu.cpuLike ? 256 : 64;
-  return Math.max(1, Math.min(batches, Math.ceil(wanted / blocks)));
+  const [bm, bn] = gpu.profile.splitBlock;
+  const blocks = Math.ceil(M / bm) * Math.ceil(N / bn);
+  return Math.max(1, Math.min(batches, Math.ceil(gpu.profile.splitTarget / blocks)));
 }
 
 export function matmul(gpu: Gpu, args: MatmulArgs): void {
-  if (gpu.cpuLike && !args.tiling) {
+  if (gpu.profile.matmul === 'direct' && !args.tiling) {
     matmulDirect(gpu, args);
     return;
   }

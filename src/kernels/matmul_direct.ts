@@ -175,7 +175,7 @@ export function directMode(args: MatmulArgs): Mode {
 export function matmulDirect(gpu: Gpu, args: MatmulArgs): void {
   const mode = directMode(args);
   const [RM, RN] = BLOCK[mode];
-  const workgroup = Math.min(64, gpu.maxInvocations);
+  const workgroup = gpu.profile.workgroup;
   const bindings = [args.a.binding, args.b.binding, args.c.binding, ...args.epilogue.bindings];
   const folded = mode === 'folded';
   const columns = folded ? args.N * args.batches : args.N;

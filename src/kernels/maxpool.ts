@@ -48,6 +48,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 
 /** x is a strided NCHW view; y and argmax are contiguous [N, C, OH, OW]. */
 export function maxPool(gpu: Gpu, g: PoolGeometry, x: Binding, xStrides: Record<'xOff' | 'xN' | 'xC' | 'xH' | 'xW', number>, y: Binding, argmax: Binding): void {
-  const workgroup = Math.min(64, gpu.maxInvocations);
+  const workgroup = gpu.profile.workgroup;
   gpu.run(kernel(g, workgroup), [x, y, argmax], [Math.ceil((g.OH * g.OW) / workgroup), g.N * g.C], { H: g.H, W: g.W, OH: g.OH, OW: g.OW, C: g.C, ...xStrides });
 }

@@ -57,6 +57,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 
 /** dy is a strided view; argmax and dx are contiguous. */
 export function maxPoolGrad(gpu: Gpu, g: PoolGeometry, dy: Binding, dyStrides: Record<'yOff' | 'yN' | 'yC' | 'yH' | 'yW', number>, argmax: Binding, dx: Binding): void {
-  const workgroup = Math.min(64, gpu.maxInvocations);
+  const workgroup = gpu.profile.workgroup;
   gpu.run(kernel(g, workgroup), [dy, argmax, dx], [Math.ceil((g.H * g.W) / workgroup), g.N * g.C], { H: g.H, W: g.W, OH: g.OH, OW: g.OW, C: g.C, ...dyStrides });
 }

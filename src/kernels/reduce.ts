@@ -14,8 +14,6 @@ import { type Expr, paramCount, toWgsl } from './expr.js';
 import { mergeDims, padRank, type StridedOperand } from './layout.js';
 import { reduceColumns } from './reduce_columns.js';
 
-const ELEMENTS_PER_WORKGROUP = 4096;
-
 /** The parameters, bindings and per-element code both reduction kernels share. */
 export function reduceParts(exprs: Expr[], inputCount: number, floatParams: number) {
   const params = ['K0', 'O', 'U', 'V', 'total', 'uPer', 'out_off', 'out_k1', 'out_k0', 'out_split', 'out_expr'];
@@ -92,7 +90,7 @@ export interface Canonical {
 }
 
 /** Splits the iteration space into kept (<= 2 merged dims) and reduced (<= 2 merged dims) parts. */
-function canonical(shape: readonly number[], reduce: readonly boolean[], out: readonly number[], inputs: readonly (readonly number[])[]): Canonical {
+function canonical(shape: readonly number[], reduce: readonly boolean[], out: readonly number[], inputs: readonly (readonly number[])[], perWorkgroup: number): Canonical {
   const keptDims = shape.map((_, d) => d).filter((d) => !reduce[d]);
   const reducedDims = shape.map((_, d) => d).filter((d) => reduce[d]);
   const pick = (dims: number[], s: readonly number[]) => dims.map((d) => s[d]);
@@ -103,10 +101,10 @@ function canonical(shape: readonly number[], reduce: readonly boolean[], out: re
   let [U, V] = redPadded.shape;
   let reduced = redPadded.strides;
   const total = U * V;
-  if (U === 1 && V > 2 * ELEMENTS_PER_WORKGROUP) {
+  if (U === 1 && V > 2 * perWorkgroup) {
     // One long run: cut it into rows so that it can be split across workgroups.
-    U = Math.ceil(V / ELEMENTS_PER_WORKGROUP);
-    V = ELEMENTS_PER_WORKGROUP;
+    U = Math.ceil(V / perWorkgroup);
+    V = perWorkgroup;
     reduced = reduced.map(([, sv]) => [sv * V, sv]);
   }
   return { K0: keptPadded.shape[1], O: keptPadded.shape[0] * keptPadded.shape[1], U, V, total, kept: keptPadded.strides, reduced };
@@ -117,16 +115,17 @@ function canonical(shape: readonly number[], reduce: readonly boolean[], out: re
  * kept index o to `out` at out.offset + k * exprStride + sum(kept index * out.strides).
  */
 export function reduce(gpu: Gpu, exprs: Expr[], inputs: StridedOperand[], out: StridedOperand, exprStride: number, shape: readonly number[], reduceDims: readonly boolean[], floats: readonly number[] = []): void {
-  const c = canonical(shape, reduceDims, out.strides, inputs.map((x) => x.strides));
-  if (c.total <= 256 || (c.O >= 4096 && c.total <= 4096)) {
+  const profile = gpu.profile;
+  const perWorkgroup = profile.reduceElementsPerWorkgroup;
+  const c = canonical(shape, reduceDims, out.strides, inputs.map((x) => x.strides), perWorkgroup);
+  if (c.total <= profile.serialBelow || (c.O >= profile.serialManyOutputs.outputs && c.total <= profile.serialManyOutputs.length)) {
     reduceColumns(gpu, c, exprs, inputs, out, exprStride, floats);
     return;
   }
-  // Software adapters run a workgroup's barriers as context switches: keep their workgroups small.
-  const workgroup = Math.min(gpu.cpuLike ? 64 : 256, 2 ** Math.floor(Math.log2(gpu.maxInvocations)));
+  const workgroup = gpu.profile.reductionWorkgroup;
   const floatCount = Math.max(0, ...exprs.map(paramCount));
   const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
-  const splits = Math.max(1, Math.min(c.U, Math.ceil(c.total / ELEMENTS_PER_WORKGROUP), Math.ceil(256 / c.O)));
+  const splits = Math.max(1, Math.min(c.U, Math.ceil(c.total / perWorkgroup), Math.ceil(profile.reductionTarget / c.O)));
   const uPer = Math.ceil(c.U / splits);
   const partials = splits > 1 ? gpu.pool.acquire(splits * c.O * exprs.length * 4) : null;
   const values: Record<string, number> = { K0: c.K0, O: c.O, U: c.U, V: c.V, total: c.total, uPer };

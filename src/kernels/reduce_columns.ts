@@ -42,7 +42,7 @@ ${range.map((k) => `    out[at + ${k}u * P.out_expr] = acc${k};`).join('\n')}
 }
 
 export function reduceColumns(gpu: Gpu, c: Canonical, exprs: Expr[], inputs: StridedOperand[], out: StridedOperand, exprStride: number, floats: readonly number[]): void {
-  const workgroup = Math.min(64, gpu.maxInvocations);
+  const workgroup = gpu.profile.workgroup;
   const floatCount = Math.max(0, ...exprs.map(paramCount));
   const values: Record<string, number> = { K0: c.K0, O: c.O, U: c.U, V: c.V, total: c.total, uPer: c.U, out_off: out.offset, out_k1: c.kept[0][0], out_k0: c.kept[0][1], out_split: 0, out_expr: exprStride };
   inputs.forEach((x, i) => {
