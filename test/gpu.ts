@@ -7,7 +7,7 @@
 import { CpuBackend } from '../src/autograd/cpu_backend.js';
 import { GpuBackend } from '../src/autograd/gpu_backend.js';
 import { initBackend } from '../src/autograd/engine.js';
-import { Gpu } from '../src/gpu/context.js';
+import { Gpu, type GpuOptions } from '../src/gpu/context.js';
 import { openGpu } from '../src/gpu/device.js';
 import { parseProfileName, type ProfileName } from '../src/gpu/profile.js';
 import type { Backend } from '../src/autograd/backend.js';
@@ -29,19 +29,19 @@ export const TEST_TARGETS: Target[] = TEST_ADAPTERS.flatMap((adapter) => TEST_PR
 const opened = new Map<string, Promise<Backend>>();
 
 /** The backend for one adapter filter in one profile (default: the first test profile), opened once per test file. */
-export function adapterBackend(filter: string, profile: ProfileName = TEST_PROFILES[0]): Promise<Backend> {
-  const key = `${filter}/${profile}`;
+export function adapterBackend(filter: string, profile: ProfileName = TEST_PROFILES[0], emulate: Omit<GpuOptions, 'profile'> = {}): Promise<Backend> {
+  const key = `${filter}/${profile}/${JSON.stringify(emulate)}`;
   let backend = opened.get(key);
   if (!backend) {
-    backend = openGpu(filter).then((o) => new GpuBackend(new Gpu(o.device, o.adapter, profile)));
+    backend = openGpu(filter).then((o) => new GpuBackend(new Gpu(o.device, o.adapter, { profile, ...emulate })));
     opened.set(key, backend);
   }
   return backend;
 }
 
-/** The backend of a test target. */
-export function targetBackend(t: Target): Promise<Backend> {
-  return adapterBackend(t.adapter, t.profile);
+/** The backend of a test target; `emulate` shrinks its limits (a smaller device). */
+export function targetBackend(t: Target, emulate: Omit<GpuOptions, 'profile'> = {}): Promise<Backend> {
+  return adapterBackend(t.adapter, t.profile, emulate);
 }
 
 /** The environment a CLI subprocess runs a target in. */

@@ -132,7 +132,7 @@ export function elementwise(gpu: Gpu, expr: Expr, inputs: StridedOperand[], out:
     strides[j].forEach((s, d) => (values[`${name}_s${d}`] = s));
   });
   for (let i = 0; i < variant.floats; i++) values[`f${i}`] = f32bits(floats[i]);
-  const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
+  const maxGroups = gpu.maxGroups;
   const bindings = [out.binding, ...inputs.filter((_, i) => !aliased[i]).map((x) => x.binding)];
   const perInvocation = gpu.profile.elementwisePerInvocation;
   const rows = dims[0] * dims[1] * dims[2];

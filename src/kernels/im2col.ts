@@ -46,7 +46,7 @@ export function im2col(gpu: Gpu, g: ConvGeometry, group: number, x: Binding, col
   const workgroup = gpu.profile.workgroup;
   const rows = (g.C / g.groups) * g.kernel[0] * g.kernel[1];
   const perInvocation = gpu.profile.im2colPerInvocation;
-  gpu.run(kernel(g, workgroup), [x, col], [Math.min(Math.ceil((g.OH * g.OW) / (workgroup * perInvocation)), gpu.limits.maxComputeWorkgroupsPerDimension), rows, g.N], {
+  gpu.run(kernel(g, workgroup), [x, col], [Math.min(Math.ceil((g.OH * g.OW) / (workgroup * perInvocation)), gpu.maxGroups), rows, g.N], {
     H: g.H,
     W: g.W,
     OH: g.OH,

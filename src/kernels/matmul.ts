@@ -115,40 +115,43 @@ var<workgroup> As: array<f32, ${TK * TM}>;
 var<workgroup> Bs: array<f32, ${TK * TN}>;
 
 @compute @workgroup_size(${WX}, ${WY})
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32, @builtin(num_workgroups) groups: vec3u) {
   let m0 = wg.y * ${TM}u;
-  let n0 = wg.x * ${TN}u;
   let z = wg.z;
-  var acc: array<f32, ${RM * RN}>;
-  var a: array<f32, ${RM}>;
-  var b: array<f32, ${RN}>;
-  let first = z * P.perSplit;
-  let last = min(first + P.perSplit, P.batches);
-  for (var batch = first; batch < last; batch++) {
-    let aBase = P.aOff + batch * P.aBatch;
-    let bBase = P.bOff + batch * P.bBatch;
-    for (var k0 = 0u; k0 < P.K; k0 += ${TK}u) {
+  // Column tiles grid-stride (uniform per workgroup, so the barriers stay in uniform control flow).
+  for (var n0 = wg.x * ${TN}u; n0 < P.N; n0 += groups.x * ${TN}u) {
+    // An explicit zero: SwiftShader keeps a loop-local var's value from the previous iteration.
+    var acc = array<f32, ${RM * RN}>();
+    var a: array<f32, ${RM}>;
+    var b: array<f32, ${RN}>;
+    let first = z * P.perSplit;
+    let last = min(first + P.perSplit, P.batches);
+    for (var batch = first; batch < last; batch++) {
+      let aBase = P.aOff + batch * P.aBatch;
+      let bBase = P.bOff + batch * P.bBatch;
+      for (var k0 = 0u; k0 < P.K; k0 += ${TK}u) {
 ${loadA}
 ${loadB}
-      workgroupBarrier();
-      for (var kk = 0u; kk < ${TK}u; kk++) {
+        workgroupBarrier();
+        for (var kk = 0u; kk < ${TK}u; kk++) {
 ${range(RM).map((i) => `        a[${i}] = As[kk * ${TM}u + lid.y + ${i * WY}u];`).join('\n')}
 ${range(RN).map((j) => `        b[${j}] = Bs[kk * ${TN}u + lid.x + ${j * WX}u];`).join('\n')}
-        ${fmas.join('\n        ')}
+          ${fmas.join('\n        ')}
+        }
+        workgroupBarrier();
       }
-      workgroupBarrier();
     }
-  }
-  let cBase = P.cOff + z * P.cBatch;
-  for (var i = 0u; i < ${RM}u; i++) {
-    let m = m0 + lid.y + i * ${WY}u;
-    if (m >= P.M) { break; }
-    for (var j = 0u; j < ${RN}u; j++) {
-      let n = n0 + lid.x + j * ${WX}u;
-      if (n < P.N) {
-        var y = acc[i * ${RN}u + j];
-        ${epilogueCode(epi, 'y', onColumns ? 'n' : 'm')}
-        C[cBase + m * P.cRow + n * P.cCol] = y;
+    let cBase = P.cOff + z * P.cBatch;
+    for (var i = 0u; i < ${RM}u; i++) {
+      let m = m0 + lid.y + i * ${WY}u;
+      if (m >= P.M) { break; }
+      for (var j = 0u; j < ${RN}u; j++) {
+        let n = n0 + lid.x + j * ${WX}u;
+        if (n < P.N) {
+          var y = acc[i * ${RN}u + j];
+          ${epilogueCode(epi, 'y', onColumns ? 'n' : 'm')}
+          C[cBase + m * P.cRow + n * P.cCol] = y;
+        }
       }
     }
   }
@@ -242,5 +245,5 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
     vec4: canVec4(args, aUnitK, bUnitN, tiling) && (aUnitK || args.a.row === 1) && (bUnitN || args.b.row === 1),
   };
   const bindings = [args.a.binding, args.b.binding, args.c.binding, ...args.epilogue.bindings];
-  gpu.run(kernel(variant, args.epilogue, Boolean(args.epilogueOnColumns)), bindings, [Math.ceil(args.N / tiling.TN), Math.ceil(args.M / tiling.TM), args.splits], matmulParams(args));
+  gpu.run(kernel(variant, args.epilogue, Boolean(args.epilogueOnColumns)), bindings, [gpu.groupsFor(args.N, tiling.TN), Math.ceil(args.M / tiling.TM), args.splits], matmulParams(args));
 }

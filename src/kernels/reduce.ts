@@ -124,7 +124,7 @@ export function reduce(gpu: Gpu, exprs: Expr[], inputs: StridedOperand[], out: S
   }
   const workgroup = gpu.profile.reductionWorkgroup;
   const floatCount = Math.max(0, ...exprs.map(paramCount));
-  const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
+  const maxGroups = gpu.maxGroups;
   const splits = Math.max(1, Math.min(c.U, Math.ceil(c.total / perWorkgroup), Math.ceil(profile.reductionTarget / c.O)));
   const uPer = Math.ceil(c.U / splits);
   const partials = splits > 1 ? gpu.pool.acquire(splits * c.O * exprs.length * 4) : null;

@@ -49,6 +49,6 @@ export function reduceColumns(gpu: Gpu, c: Canonical, exprs: Expr[], inputs: Str
     Object.assign(values, { [`in${i}_off`]: x.offset, [`in${i}_k1`]: c.kept[i + 1][0], [`in${i}_k0`]: c.kept[i + 1][1], [`in${i}_su`]: c.reduced[i][0], [`in${i}_sv`]: c.reduced[i][1] });
   });
   for (let i = 0; i < floatCount; i++) values[`f${i}`] = f32bits(floats[i]);
-  const groups = Math.min(Math.ceil(c.O / workgroup), gpu.limits.maxComputeWorkgroupsPerDimension);
+  const groups = Math.min(Math.ceil(c.O / workgroup), gpu.maxGroups);
   gpu.run(kernel(exprs, inputs.length, floatCount, workgroup), [out.binding, ...inputs.map((x) => x.binding)], [groups], values);
 }
