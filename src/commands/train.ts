@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { BEST_METRICS, type BestMetric } from '../train/metrics.js';
 import { defaultWorkers, type OptimizerName, train, type TrainConfig } from '../train/trainer.js';
+import { checkBatchNormValues } from '../model/fits.js';
 import { WIDTHS, type Width } from '../model/shufflenet.js';
 import { parseBoolean, positiveInteger, positiveNumber } from './flags.js';
 
@@ -49,7 +50,7 @@ export function configFromArgs(a: TrainArgs): TrainConfig {
   const optim = a.optim as OptimizerName;
   const lrf = positiveNumber('lrf', a.lrf);
   if (lrf > 1) throw new Error(`--lrf is the final learning rate as a fraction of --lr, at most 1, not '${a.lrf}'`);
-  return {
+  const config = {
     model: a.model as Width,
     pretrained: parseBoolean('pretrained')(a.pretrained),
     freeze_layers: parseBoolean('freeze_layers')(a.freeze_layers),
@@ -73,7 +74,9 @@ export function configFromArgs(a: TrainArgs): TrainConfig {
     balanced: parseBoolean('balanced')(a.balanced),
     frozen_bn: a['frozen-bn'] as 'train' | 'eval',
     adapter: a.adapter ?? null,
-  };
+  } satisfies TrainConfig;
+  checkBatchNormValues(config.batch_size, config.img_size, !(config.freeze_layers && config.frozen_bn === 'eval'));
+  return config;
 }
 
 export async function trainCommand(a: TrainArgs): Promise<string> {

@@ -15,6 +15,7 @@ import { type Batch, DataLoader, type Failure } from '../data/loader.js';
 import { classCounts, DatasetError, type ImageFolder, imageFolder, type Sample } from '../data/folder.js';
 import { Rng } from '../data/rng.js';
 import { writePth } from '../model/checkpoint/index.js';
+import { checkBatchFits } from '../model/fits.js';
 import { modelInfo } from '../model/info.js';
 import { BatchNorm2d } from '../model/module.js';
 import { softmax } from '../model/predict.js';
@@ -113,6 +114,8 @@ export async function train(config: TrainConfig, resumeDir?: string, log: (line:
   try {
     const [trainSet, valSet, skipped] = await scanDatasets(loader, trainFolder, valFolder, log);
     const model = new ShuffleNetV2(config.model, classes.length, seededRandom(config.seed));
+    checkBatchFits(backend, model, config.batch_size, config.img_size);
+    if (trainSet.length > 1 && trainSet.length % config.batch_size === 1) log(`the last training batch would hold one image: it is left out of every epoch (batch norm in training mode needs more than one value per channel)`);
     if (!resumeDir) await initialWeights(model, config, log);
     if (config.freeze_layers) model.freezeBackbone();
     const optimizer = makeOptimizer(config, model);
@@ -227,7 +230,7 @@ async function trainEpoch(ctx: RunContext, model: ShuffleNetV2, optimizer: Optim
   // Step i's logits are read back (the one readback of a step; the loss is worked out from them on
   // the CPU) while step i + 1 is recorded and runs on the GPU.
   let pending: Promise<void> | null = null;
-  for await (const batch of loader.batches(samples, { batchSize: c.batch_size, epoch, shuffle: c.shuffle, augment: c.augment, balanced: c.balanced, onFailure: (f) => ctx.log(`warning: ${f.message}`) })) {
+  for await (const batch of loader.batches(samples, { batchSize: c.batch_size, epoch, shuffle: c.shuffle, augment: c.augment, balanced: c.balanced, dropLoneLast: true, onFailure: (f) => ctx.log(`warning: ${f.message}`) })) {
     const step = steps++;
     const logits = tidy(() => {
       const { x, y } = batchTensors(batch, c.img_size);
