@@ -5,7 +5,7 @@
 // Tiling: kept dimensions merge into at most two (o1, o0), reduced ones into at most two (u, v).
 // Short reductions over many outputs (split-K partial sums, pooling) go to reduce_columns.ts, one
 // invocation per output. Otherwise a workgroup owns one output index o and a slice of u; its
-// invocations stride over v, each keeping K running sums, then a tree reduction in workgroup memory.
+// invocations stride over v, each keeping K running sums, then a workgroup sum (workgroup_reduce.ts).
 // Long reductions are split over u into partial sums and a second pass adds the partials.
 
 import type { Gpu, Kernel } from '../gpu/context.js';
@@ -13,6 +13,7 @@ import { f32bits } from '../gpu/context.js';
 import { type Expr, paramCount, toWgsl } from './expr.js';
 import { mergeDims, padRank, type StridedOperand } from './layout.js';
 import { reduceColumns } from './reduce_columns.js';
+import { blockSum } from './workgroup_reduce.js';
 
 /** The parameters, bindings and per-element code both reduction kernels share. */
 export function reduceParts(exprs: Expr[], inputCount: number, floatParams: number) {
@@ -40,8 +41,7 @@ function kernel(exprs: Expr[], inputCount: number, floatParams: number, workgrou
     wgsl: /* wgsl */ `
 ${bindings}
 
-var<workgroup> partial: array<f32, ${K * workgroup}>;
-
+${blockSum('workgroupSum', workgroup, K, true)}
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) groups: vec3u) {
   let split = wg.y;
@@ -60,19 +60,12 @@ ${sums}
         }
       }
     }
-${range.map((k) => `    partial[${k * workgroup}u + lid] = acc${k};`).join('\n')}
-    for (var width = ${workgroup / 2}u; width > 0u; width = width / 2u) {
-      workgroupBarrier();
-      if (lid < width) {
-${range.map((k) => `        partial[${k * workgroup}u + lid] += partial[${k * workgroup}u + lid + width];`).join('\n')}
-      }
-    }
-    workgroupBarrier();
+    // Summed again for the next o: finalSync keeps the scratch until every invocation has its totals.
+    let totals = workgroupSum(lid, array<f32, ${K}>(${range.map((k) => `acc${k}`).join(', ')}));
     if (lid == 0u) {
       let at = P.out_off + split * P.out_split + o1 * P.out_k1 + o0 * P.out_k0;
-${range.map((k) => `      out[at + ${k}u * P.out_expr] = partial[${k * workgroup}u];`).join('\n')}
+${range.map((k) => `      out[at + ${k}u * P.out_expr] = totals[${k}];`).join('\n')}
     }
-    workgroupBarrier();
   }
 }
 `,
