@@ -165,7 +165,7 @@ export class GpuBackend implements Backend {
    */
   private product(M: number, N: number, K: number, batches: number, a: Operand, b: Operand, c: Operand, sumBatches: boolean, epilogue: EpilogueBindings, aTransposed?: () => Operand): void {
     if (!sumBatches) {
-      if (this.gpu.profile.transposeNarrowProducts && N < 64 && M % 4 === 0) this.transposedProduct(M, N, K, batches, a, b, c, epilogue, aTransposed);
+      if (this.gpu.profile.transposeNarrowProducts && N < this.gpu.profile.narrowColumns && M % 4 === 0) this.transposedProduct(M, N, K, batches, a, b, c, epilogue, aTransposed);
       else matmul(this.gpu, { M, N, K, a, b, c, batches, splits: batches, epilogue });
       return;
     }

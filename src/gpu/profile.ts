@@ -13,12 +13,24 @@ export const PROFILE_NAMES: readonly ProfileName[] = ['gpu', 'software'];
 
 export const PROFILE_ENV = 'SHUFFLENET_PROFILE';
 
+/** A tiled matrix product's tile: TM x TN outputs per workgroup, K in steps of TK, RM x RN per invocation. */
+export interface MatmulTiling {
+  TM: number;
+  TN: number;
+  TK: number;
+  RM: number;
+  RN: number;
+}
+
 export interface DeviceProfile {
   name: ProfileName;
   /** Matrix products: register blocks straight from the operands (matmul_direct.ts) or workgroup-memory tiles (matmul.ts). */
   matmul: 'direct' | 'tiled';
-  /** Products with few columns (7x7 maps and smaller) computed transposed, the weights along the vectorised side (direct kernel). */
+  /** Tiles of the tiled kernel: both sides long, M short (32 or less), N short, both short. */
+  tiles: { long: MatmulTiling; shortM: MatmulTiling; shortN: MatmulTiling; short: MatmulTiling };
+  /** Products with fewer columns than narrowColumns (7x7 maps and smaller) computed transposed, the weights along the vectorised side (direct kernel). */
   transposeNarrowProducts: boolean;
+  narrowColumns: number;
   /** Invocations per workgroup of the one-invocation-per-item kernels (element-wise, gathers, pooling, im2col). */
   workgroup: number;
   /** Invocations per workgroup of the optimizer updates. */
@@ -53,7 +65,14 @@ export function deviceProfile(adapter: AdapterDescription, limits: Pick<GPUSuppo
   return {
     name,
     matmul: software ? 'direct' : 'tiled',
+    tiles: {
+      long: { TM: 64, TN: 64, TK: 16, RM: 8, RN: 8 },
+      shortM: { TM: 32, TN: 64, TK: 16, RM: 4, RN: 8 },
+      shortN: { TM: 64, TN: 32, TK: 16, RM: 8, RN: 4 },
+      short: { TM: 32, TN: 32, TK: 16, RM: 4, RN: 4 },
+    },
     transposeNarrowProducts: software,
+    narrowColumns: 64,
     workgroup: Math.min(64, most),
     updateWorkgroup: Math.min(256, most),
     reductionWorkgroup: powerOfTwoAtMost(Math.min(software ? 64 : 256, most)),

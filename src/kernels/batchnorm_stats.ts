@@ -51,7 +51,7 @@ ${training ? '@group(0) @binding(6) var<storage, read> x: array<f32>;' : ''}
 
 ${training ? blockMeanM2('workgroupMeanM2', workgroup) : ''}
 
-@compute @workgroup_size(${training ? workgroup : 64})
+@compute @workgroup_size(${workgroup})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(global_invocation_id) gid: vec3u) {
   ${training ? `let c = wg.x;${accumulate}` : `let c = gid.x;
   if (c >= P.C) { return; }
@@ -91,11 +91,11 @@ export interface BatchNormStatsArgs {
 
 export function batchNormStats(gpu: Gpu, a: BatchNormStatsArgs): void {
   const training = a.x !== null;
-  const workgroup = gpu.profile.reductionWorkgroup;
+  const workgroup = training ? gpu.profile.reductionWorkgroup : gpu.profile.workgroup;
   const x = a.x ?? { binding: a.weight.binding, off: 0, n: 0, c: 0, p: 0 };
   const bindings = [a.weight.binding, a.bias.binding, a.runningMean.binding, a.runningVar.binding, a.stats.binding];
   if (training) bindings.push(x.binding);
-  gpu.run(kernel(training, workgroup), bindings, [training ? a.C : Math.ceil(a.C / 64)], {
+  gpu.run(kernel(training, workgroup), bindings, [training ? a.C : Math.ceil(a.C / workgroup)], {
     N: a.N,
     HW: a.HW,
     C: a.C,

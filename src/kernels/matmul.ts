@@ -12,16 +12,11 @@
 // Software adapters get matmul_direct.ts instead (no workgroup memory), unless a tiling is forced.
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
+import type { DeviceProfile, MatmulTiling } from '../gpu/profile.js';
 import { type EpilogueBindings, epilogueCode } from './conv_common.js';
 import { matmulDirect } from './matmul_direct.js';
 
-export interface MatmulTiling {
-  TM: number;
-  TN: number;
-  TK: number;
-  RM: number;
-  RN: number;
-}
+export type { MatmulTiling } from '../gpu/profile.js';
 
 export interface Operand {
   binding: Binding;
@@ -48,12 +43,12 @@ export interface MatmulArgs {
   tiling?: MatmulTiling;
 }
 
-/** 64 invocations with 8x8 register blocks where both sides are long; narrower tiles for short sides. */
-export function chooseTiling(M: number, N: number): MatmulTiling {
-  if (M <= 32 && N > 32) return { TM: 32, TN: 64, TK: 16, RM: 4, RN: 8 };
-  if (N <= 32 && M > 32) return { TM: 64, TN: 32, TK: 16, RM: 8, RN: 4 };
-  if (M <= 32 && N <= 32) return { TM: 32, TN: 32, TK: 16, RM: 4, RN: 4 };
-  return { TM: 64, TN: 64, TK: 16, RM: 8, RN: 8 };
+/** The profile's tile for a product: its long-sided tile where both sides are long, narrower ones for short sides. */
+function chooseTiling(tiles: DeviceProfile['tiles'], M: number, N: number): MatmulTiling {
+  if (M <= 32 && N > 32) return tiles.shortM;
+  if (N <= 32 && M > 32) return tiles.shortN;
+  if (M <= 32 && N <= 32) return tiles.short;
+  return tiles.long;
 }
 
 /** The uniform parameters both matrix-multiply kernels take. */
@@ -235,7 +230,7 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
     matmulDirect(gpu, args);
     return;
   }
-  const tiling = args.tiling ?? chooseTiling(args.M, args.N);
+  const tiling = args.tiling ?? chooseTiling(gpu.profile.tiles, args.M, args.N);
   const aUnitK = args.a.col === 1;
   const bUnitN = args.b.col === 1;
   const variant: Variant = {

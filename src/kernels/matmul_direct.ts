@@ -164,18 +164,18 @@ ${store}
 }
 
 /** Which vectorisation the operands allow (every vec4 access 16-byte aligned, extents whole quads). */
-export function directMode(args: MatmulArgs): Mode {
+export function directMode(args: MatmulArgs, narrowColumns: number): Mode {
   const four = (x: number) => x % 4 === 0;
   const { a, b } = args;
   if (b.col === 1 && four(args.N) && four(b.off) && four(b.row) && four(b.batch)) return 'n';
   if (a.col === 1 && b.row === 1 && four(args.K) && four(a.off) && four(a.row) && four(a.batch) && four(b.off) && four(b.col) && four(b.batch)) return 'k';
   // Folding needs one shared A and one output per batch (no sum over batches).
-  if (a.batch === 0 && args.splits === args.batches && args.N < 64) return 'folded';
+  if (a.batch === 0 && args.splits === args.batches && args.N < narrowColumns) return 'folded';
   return 'scalar';
 }
 
 export function matmulDirect(gpu: Gpu, args: MatmulArgs): void {
-  const mode = directMode(args);
+  const mode = directMode(args, gpu.profile.narrowColumns);
   const [RM, RN] = BLOCK[mode];
   const workgroup = gpu.profile.workgroup;
   const bindings = [args.a.binding, args.b.binding, args.c.binding, ...args.epilogue.bindings];
