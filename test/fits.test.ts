@@ -72,7 +72,7 @@ for (const target of TEST_TARGETS) {
       const largest = Math.floor((8 * 2 ** 20) / perImage);
       expect(() => checkBatchFits(backend, model, largest, 224)).not.toThrow();
       expect(() => checkBatchFits(backend, model, largest + 1, 224)).toThrow(ConfigurationError);
-      expect(() => checkBatchFits(backend, model, largest + 1, 224)).toThrow(new RegExp(`^--batch-size ${largest + 1} at --img-size 224 does not fit this adapter: conv1\\.0's output would take .* MiB, more than the 8\\.0 MiB one storage buffer may hold .*; use --batch-size ${largest} or less, or a smaller --img-size$`));
+      expect(() => checkBatchFits(backend, model, largest + 1, 224)).toThrow(new RegExp(`^a batch of ${largest + 1} images at --img-size 224 does not fit this adapter: conv1\\.0's output would take .* MiB, more than the 8\\.0 MiB one storage buffer may hold .*; use --batch-size ${largest} or less, or a smaller --img-size$`));
       // One image too large for the im2col patches or the input: only a smaller image helps.
       expect(() => checkBatchFits(backend, model, 1, 2048)).toThrow(/; use --img-size \d+ or less$/);
     });
@@ -86,6 +86,6 @@ describe('train at the real limit of llvmpipe', () => {
       '--data_train', join(UDTN, 'train'), '--data_val', join(UDTN, 'val'), '--save_ret', mkdtempSync(join(tmpdir(), 'fits-'))], { ...process.env, SHUFFLENET_ADAPTER: 'llvmpipe', SHUFFLENET_PROFILE: target.profile });
     expect(code).toBe(1);
     expect(stdout).not.toMatch(/epoch 0/);
-    expect(stderr.trim().split('\n').at(-1)).toMatch(/^error: --batch-size 256 at --img-size 224 does not fit this adapter: conv1\.0's output would take 294\.0 MiB, more than the 128\.0 MiB .*; use --batch-size 111 or less, or a smaller --img-size$/);
+    expect(stderr.trim().split('\n').at(-1)).toMatch(/^error: a batch of 256 images at --img-size 224 does not fit this adapter: conv1\.0's output would take 294\.0 MiB, more than the 128\.0 MiB .*; use --batch-size 111 or less, or a smaller --img-size$/);
   });
 });

@@ -66,11 +66,16 @@ export function checkBatchFits(backend: Backend, model: ShuffleNetV2, batch: num
   if (!misfit) return;
   const perImage = bufferNeeds(model, imgSize).filter((n) => !n.chunked);
   const largestBatch = Math.floor(limit / Math.max(...perImage.map((n) => n.bytes)));
-  let largestSize = imgSize;
-  while (largestSize > 1 && largestMisfit(model, 1, largestSize, limit)) largestSize = Math.floor(largestSize * 0.9);
-  const remedy = !misfit.chunked && largestBatch >= 1 ? `use --batch-size ${largestBatch} or less, or a smaller --img-size` : `use --img-size ${largestSize} or less`;
+  // The largest image size at which one image fits (buffers grow with the size): a binary search.
+  let [fits, fails] = [1, imgSize];
+  while (fails - fits > 1) {
+    const middle = Math.floor((fits + fails) / 2);
+    if (largestMisfit(model, 1, middle, limit)) fails = middle;
+    else fits = middle;
+  }
+  const remedy = !misfit.chunked && largestBatch >= 1 ? `use --batch-size ${largestBatch} or less, or a smaller --img-size` : `use --img-size ${fits} or less`;
   throw new ConfigurationError(
-    `--batch-size ${batch} at --img-size ${imgSize} does not fit this adapter: ${misfit.layer}'s ${misfit.what} would take ${mib(misfit.total)}, more than the ${mib(limit)} one storage buffer may hold (maxStorageBufferBindingSize ${backend.gpu.limits.maxStorageBufferBindingSize}, maxBufferSize ${backend.gpu.limits.maxBufferSize}); ${remedy}`,
+    `a batch of ${batch} image${batch > 1 ? 's' : ''} at --img-size ${imgSize} does not fit this adapter: ${misfit.layer}'s ${misfit.what} would take ${mib(misfit.total)}, more than the ${mib(limit)} one storage buffer may hold (maxStorageBufferBindingSize ${backend.gpu.limits.maxStorageBufferBindingSize}, maxBufferSize ${backend.gpu.limits.maxBufferSize}); ${remedy}`,
   );
 }
 
