@@ -2,7 +2,8 @@
 # The GPU check, in one go: doctor in both device profiles, the model benchmark (x0_5 and x1_0 at
 # 224, batch 8, 64 and 256), the guidelines benchmark (G1-G4: memory and launch effects, which a real
 # GPU is where they should show), and a short training run (x1_0, 224, batch 96, on generated
-# images), each step under its own time limit, then one JSON summary. Ends inside 9 minutes.
+# images), each step under its own time limit (60 + 60 + 180 + 90 + 120 s at most), then one JSON
+# summary: ends inside 9 minutes, unpacking included.
 #
 # On a lent GPU machine, which starts bare (no Node, no Vulkan loader, no build): first, here,
 #   bash scripts/gpu-carry.sh            # fills .gpu-carry/ (git-ignored): Node, dist + node_modules, libvulkan1
@@ -91,10 +92,10 @@ step() {
 }
 
 for profile in gpu software; do
-  step "doctor-$profile" 90 env SHUFFLENET_PROFILE=$profile bash -c 'node dist/cli.js doctor --json "$@" >"$0"' "$out/doctor-$profile.json" "${adapter_flag[@]}"
+  step "doctor-$profile" 60 env SHUFFLENET_PROFILE=$profile bash -c 'node dist/cli.js doctor --json "$@" >"$0"' "$out/doctor-$profile.json" "${adapter_flag[@]}"
 done
-step bench-model 200 node dist/bench/main.js model "${bench_flags[@]}" --configs "$configs" --json "$out/bench-model.json" "${adapter_flag[@]}"
-step bench-guidelines 100 node dist/bench/main.js guidelines "${bench_flags[@]}" --json "$out/bench-guidelines.json" "${adapter_flag[@]}"
+step bench-model 180 node dist/bench/main.js model "${bench_flags[@]}" --configs "$configs" --json "$out/bench-model.json" "${adapter_flag[@]}"
+step bench-guidelines 90 node dist/bench/main.js guidelines "${bench_flags[@]}" --json "$out/bench-guidelines.json" "${adapter_flag[@]}"
 
 # A short training run on generated two-class images (the real datasets stay off the device).
 data=$(mktemp -d /tmp/gpu-check-data.XXXX)
@@ -112,7 +113,7 @@ for (const [split, n] of [["train", count], ["val", Math.max(4, count / 6)]]) {
     writeFileSync(`${root}/${split}/${label}/${i}.png`, PNG.sync.write(png));
   }
 }' "$data" "$train_images" >>"$log" 2>&1
-step train 150 node dist/cli.js train --model "$train_model" --img-size "$train_size" --batch-size "$train_batch" --epochs 1 --freeze_layers false --pretrained false --workers 4 \
+step train 120 node dist/cli.js train --model "$train_model" --img-size "$train_size" --batch-size "$train_batch" --epochs 1 --freeze_layers false --pretrained false --workers 4 \
   --data_train "$data/train" --data_val "$data/val" --save_ret "$data/runs" "${adapter_flag[@]}"
 rm -rf "$data"
 
