@@ -1,4 +1,4 @@
-// `npm run bench [-- kernels|guidelines|model|all] [--json FILE] [--smoke] [--adapter TEXT]`:
+// `npm run bench [-- kernels|guidelines|model|all] [--json FILE] [--smoke] [--adapter TEXT] [--configs x1_0:64:224,...]`:
 // kernel throughput against the adapter's own ceilings, the ShuffleNet V2 paper's four guidelines on
 // our kernels, and whole-model speed. --smoke runs everything once on tiny sizes (CI).
 
@@ -11,6 +11,7 @@ import { kernels, printKernels } from './kernels.js';
 import { dataBench, printData } from './data.js';
 import { modelBench, printModel } from './model.js';
 import { FULL, SMOKE } from './timing.js';
+import { WIDTHS, type Width } from '#engine/model/shufflenet';
 
 const MODES = ['kernels', 'guidelines', 'model', 'all'] as const;
 
@@ -21,13 +22,14 @@ async function main(): Promise<void> {
     .option('json', { type: 'string', describe: 'also write the figures to this JSON file' })
     .option('smoke', { type: 'boolean', default: false, describe: 'every benchmark once, on tiny sizes' })
     .option('adapter', { type: 'string' })
+    .option('configs', { type: 'string', describe: 'model mode: the configurations to run, WIDTH:BATCH:RESOLUTION separated by commas (e.g. x0_5:8:224,x1_0:256:224)' })
     .strict()
     .parseAsync();
   const ctx = await openContext(args.adapter, args.smoke ? SMOKE : FULL, args.smoke);
   const adapter = ctx.backend.adapter;
-  console.log(`adapter: ${adapter.device || adapter.description} | ${adapter.description} | backend ${adapter.backend} | ${adapter.featureLevel}${args.smoke ? ' | smoke run' : ''}\n`);
+  console.log(`adapter: ${adapter.device || adapter.description} | ${adapter.description} | backend ${adapter.backend} | ${adapter.featureLevel} | profile ${ctx.backend.gpu.profile.name}${args.smoke ? ' | smoke run' : ''}\n`);
   const mode = args.mode;
-  const out: Record<string, unknown> = { adapter, smoke: args.smoke };
+  const out: Record<string, unknown> = { adapter, profile: ctx.backend.gpu.profile.name, smoke: args.smoke };
   if (mode === 'kernels' || mode === 'all') {
     const rows = await kernels(ctx);
     printKernels(rows);
@@ -39,7 +41,7 @@ async function main(): Promise<void> {
     out.guidelines = result;
   }
   if (mode === 'model' || mode === 'all') {
-    const rows = await modelBench(ctx);
+    const rows = await modelBench(ctx, args.configs === undefined ? undefined : parseConfigs(args.configs));
     printModel(rows);
     out.model = rows;
     const data = await dataBench(ctx);
@@ -47,6 +49,14 @@ async function main(): Promise<void> {
     out.data = data;
   }
   if (args.json) writeFileSync(args.json, `${JSON.stringify(out, null, 1)}\n`);
+}
+
+function parseConfigs(text: string): [Width, number, number][] {
+  return text.split(',').map((part) => {
+    const [width, batch, resolution] = part.split(':');
+    if (!(width in WIDTHS) || !(Number(batch) >= 1) || !(Number(resolution) >= 1)) throw new Error(`--configs: '${part}' is not WIDTH:BATCH:RESOLUTION (WIDTH one of ${Object.keys(WIDTHS).join(', ')})`);
+    return [width as Width, Number(batch), Number(resolution)];
+  });
 }
 
 main().then(

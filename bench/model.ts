@@ -39,10 +39,11 @@ function randomInput(batch: number, resolution: number, classes: number) {
   };
 }
 
-export async function modelBench(ctx: BenchContext): Promise<ModelRow[]> {
-  const configs: [Width, number, number][] = ctx.smoke
+/** Model configurations (width, batch, resolution); `chosen` (from --configs) replaces the defaults. */
+export async function modelBench(ctx: BenchContext, chosen?: [Width, number, number][]): Promise<ModelRow[]> {
+  const configs: [Width, number, number][] = chosen ?? (ctx.smoke
     ? [['x0_5', 2, 32]]
-    : (['x0_5', 'x1_0'] as Width[]).flatMap((m) => [112, 224].flatMap((r) => [8, 32].map((b): [Width, number, number] => [m, b, r])));
+    : (['x0_5', 'x1_0'] as Width[]).flatMap((m) => [112, 224].flatMap((r) => [8, 32].map((b): [Width, number, number] => [m, b, r]))));
   const rows: ModelRow[] = [];
   for (const [width, batch, resolution] of configs) {
     const backend = await ctx.fresh();

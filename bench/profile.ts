@@ -45,7 +45,7 @@ async function replay(gpu: Gpu, step: () => void): Promise<Map<string, { n: numb
 /** Per-kernel GPU time of one run of `step` (after it has run once, so nothing is compiled). */
 export async function profileStep(backend: GpuBackend, step: () => void): Promise<{ method: string; kernels: KernelShare[] }> {
   const gpu = backend.gpu;
-  const timings = await gpu.profile(() => tidy(step));
+  const timings = await gpu.timeDispatches(() => tidy(step));
   let byKernel: Map<string, { n: number; ms: number }>;
   let method: string;
   if (timings) {

@@ -1,4 +1,4 @@
-// ShuffleNet V2 against torchvision 0.14, all four widths, on every test adapter: eval-mode and
+// ShuffleNet V2 against torchvision 0.14, all four widths, on every test target (adapter x device profile): eval-mode and
 // train-mode logits, every parameter's gradient (x0_5, x1_0; and x0_5 with about half the ReLUs off),
 // running statistics, the legacy .pth format of the official ImageNet files, our .pth of every width
 // in torchvision's layout. Fixtures: scripts/fixtures/make_model_fixtures.py.
@@ -13,7 +13,7 @@ import { readCheckpoint, readPth, writePth } from '../src/model/checkpoint/index
 import { BatchNorm2d } from '../src/model/module.js';
 import { ShuffleNetV2, type Width } from '../src/model/shufflenet.js';
 import { loadStateDict, stateDict } from '../src/model/state.js';
-import { adapterBackend, TEST_ADAPTERS } from './gpu.js';
+import { type Target, targetBackend, TEST_TARGETS } from './gpu.js';
 import { type BatchNormInit, deterministicInput, deterministicState, MOSTLY_ON } from './helpers/deterministic.js';
 
 const fixtureDir = new URL('./fixtures/model/', import.meta.url);
@@ -26,8 +26,8 @@ const HALF_OFF: BatchNormInit = { bnScale: halfOff.init.bn_scale, bnShift: halfO
 
 interface GradSummary { sum: number; absmax: number; indices: number[]; values: number[] }
 
-async function model(adapter: string, width: Width, init: BatchNormInit = MOSTLY_ON): Promise<ShuffleNetV2> {
-  setBackend(await adapterBackend(adapter));
+async function model(target: Target, width: Width, init: BatchNormInit = MOSTLY_ON): Promise<ShuffleNetV2> {
+  setBackend(await targetBackend(target));
   const m = new ShuffleNetV2(width, classes);
   loadStateDict(m, deterministicState(m, init));
   return m;
@@ -66,10 +66,10 @@ async function expectGradients(m: ShuffleNetV2, want: Record<string, GradSummary
   }
 }
 
-describe.each(TEST_ADAPTERS)('ShuffleNet V2 vs torchvision on %s', (adapter) => {
+for (const target of TEST_TARGETS) describe(`${target.label}: ShuffleNet V2 vs torchvision`, () => {
   for (const width of ['x0_5', 'x1_0', 'x1_5', 'x2_0'] as Width[]) {
     it(`${width}: logits in train mode, and in eval mode (folded batch norm) after calibration, within 1e-4`, async () => {
-      const m = await model(adapter, width);
+      const m = await model(target, width);
       m.train();
       expectClose(await noGrad(() => m.forward(input())).data(), fixtures.widths[width].logits_train, 1e-4, 'train logits');
       calibrate(m);
@@ -80,7 +80,7 @@ describe.each(TEST_ADAPTERS)('ShuffleNet V2 vs torchvision on %s', (adapter) => 
 
   for (const width of ['x0_5', 'x1_0'] as Width[]) {
     it(`${width}: every parameter's gradient after one backward in train mode, within 1e-3 relative`, async () => {
-      const m = await model(adapter, width);
+      const m = await model(target, width);
       m.train();
       backward(crossEntropy(m.forward(input()), intTensor(labels)));
       await expectGradients(m, fixtures.widths[width].grads);
@@ -92,7 +92,7 @@ describe.each(TEST_ADAPTERS)('ShuffleNet V2 vs torchvision on %s', (adapter) => 
 
   it(`x0_5 with batch-norm shifts near 0 (${Math.round(100 * halfOff.relu_off_fraction)}% of the ReLUs off): train logits within 1e-4, every gradient within 1e-3`, async () => {
     expect(halfOff.relu_off_fraction).toBeGreaterThan(0.4);
-    const m = await model(adapter, 'x0_5', HALF_OFF);
+    const m = await model(target, 'x0_5', HALF_OFF);
     m.train();
     const logits = m.forward(input(halfOff.input_key));
     expectClose(await logits.data(), halfOff.logits_train, 1e-4, 'train logits');
@@ -101,7 +101,7 @@ describe.each(TEST_ADAPTERS)('ShuffleNet V2 vs torchvision on %s', (adapter) => 
   });
 
   it('x0_5 from a legacy-format .pth without num_batches_tracked, like the official ImageNet files', async () => {
-    setBackend(await adapterBackend(adapter));
+    setBackend(await targetBackend(target));
     const m = new ShuffleNetV2('x0_5', classes);
     const report = loadStateDict(m, await readCheckpoint(readFileSync(new URL('x0_5.legacy.pth', fixtureDir)), 'x0_5.legacy.pth'));
     expect(report.filled.length).toBe(56);
@@ -117,7 +117,7 @@ describe.each(TEST_ADAPTERS)('ShuffleNet V2 vs torchvision on %s', (adapter) => 
 describe('our .pth of every width, in torchvision\'s layout', () => {
   for (const width of ['x0_5', 'x1_0', 'x1_5', 'x2_0'] as Width[]) {
     it(`${width}: torchvision's state_dict entries, and the same eval logits when read back`, async () => {
-      const m = await model(TEST_ADAPTERS[0], width);
+      const m = await model(TEST_TARGETS[0], width);
       calibrate(m);
       const sd = await readPth(writePth(await stateDict(m)), `${width}.pth`);
       expect([...sd].map(([key, t]) => [key, t.dtype, t.shape])).toEqual(fixtures.widths[width].state_entries);

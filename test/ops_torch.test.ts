@@ -11,7 +11,7 @@ import { batchNorm2d, conv2d, crossEntropy, linear, maxPool2d } from '../src/aut
 import { sum } from '../src/autograd/ops/reduce.js';
 import { backward, noGrad } from '../src/autograd/tape.js';
 import { type Tensor, tidy } from '../src/autograd/tensor.js';
-import { adapterBackend, cpu, TEST_ADAPTERS } from './gpu.js';
+import { cpu, targetBackend, TEST_TARGETS } from './gpu.js';
 
 const fixtures = JSON.parse(readFileSync(new URL('./fixtures/ops/ops.json', import.meta.url), 'utf8'));
 
@@ -29,8 +29,9 @@ const leaf = (data: number[], shape: number[], b: Backend) => {
   return t;
 };
 
-for (const label of [...TEST_ADAPTERS, 'cpu']) {
-  const backend = () => (label === 'cpu' ? Promise.resolve(cpu) : adapterBackend(label));
+for (const target of [...TEST_TARGETS, null]) {
+  const label = target?.label ?? 'cpu';
+  const backend = () => (target ? targetBackend(target) : Promise.resolve(cpu));
   describe(`ops vs PyTorch (${label})`, () => {
     for (const name of ['conv2d_stem', 'conv2d_grouped', 'conv2d_pointwise', 'depthwise_s1', 'depthwise_s2']) {
       it(`${name}: output, input and weight gradients`, async () => {

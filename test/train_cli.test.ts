@@ -13,7 +13,7 @@ import { setBackend } from '../src/autograd/engine.js';
 import { readCheckpoint, writePth } from '../src/model/checkpoint/index.js';
 import { ShuffleNetV2 } from '../src/model/shufflenet.js';
 import { loadStateDict } from '../src/model/state.js';
-import { TEST_ADAPTERS } from './gpu.js';
+import { type Target, TEST_ADAPTERS, TEST_TARGETS } from './gpu.js';
 import { deterministicState } from './helpers/deterministic.js';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
@@ -80,13 +80,13 @@ function expectNear(got: number, want: number, spread: number, floor: number, wh
 }
 
 /** Our CLI on the fixture's case: every step's loss (SHUFFLENET_STEP_LOG) and the run folder. */
-async function trainParityCase(adapter: string, c: ParityCase['config']): Promise<{ steps: number[]; run: string }> {
+async function trainParityCase(target: Target, c: ParityCase['config']): Promise<{ steps: number[]; run: string }> {
   const dir = scratch();
   setBackend(new CpuBackend());
   const init = deterministicState(new ShuffleNetV2('x0_5', 2), { bnScale: parity.bn_scale, bnShift: parity.bn_shift, runningVar: parity.running_var });
   writeFileSync(join(dir, 'init.pth'), writePth(init));
   const stepLog = join(dir, 'steps.jsonl');
-  const { code, stderr } = await trainWith({ SHUFFLENET_STEP_LOG: stepLog }, '--model', 'x0_5', '--img-size', String(parity.size), '--workers', '1', '--adapter', adapter,
+  const { code, stderr } = await trainWith({ SHUFFLENET_PROFILE: target.profile, SHUFFLENET_STEP_LOG: stepLog }, '--model', 'x0_5', '--img-size', String(parity.size), '--workers', '1', '--adapter', target.adapter,
     '--data_train', join(PARITY_IMAGES, 'train'), '--data_val', join(PARITY_IMAGES, 'val'), '--weights', join(dir, 'init.pth'), '--pretrained', 'false',
     '--freeze_layers', 'false', '--augment', 'false', '--shuffle', 'true', '--seed', '0', '--optim', c.optim, '--lr', String(c.lr),
     ...(c.momentum !== undefined ? ['--momentum', String(c.momentum)] : []), '--weight-decay', String(c.weight_decay),
@@ -96,12 +96,12 @@ async function trainParityCase(adapter: string, c: ParityCase['config']): Promis
 }
 
 describe('train: parity with PyTorch float64 (scripts/fixtures/make_train_fixtures.py)', () => {
-  for (const adapter of TEST_ADAPTERS) {
+  for (const target of TEST_TARGETS) {
     for (const [name, want] of Object.entries(parity.cases)) {
-      it(`${name} on ${adapter}: every step's loss, each epoch's losses and accuracies, the val logits, the final weights`, async () => {
+      it(`${name} on ${target.label}: every step's loss, each epoch's losses and accuracies, the val logits, the final weights`, async () => {
         const c = want.config;
         const spread = want.spread;
-        const { steps, run } = await trainParityCase(adapter, c);
+        const { steps, run } = await trainParityCase(target, c);
         expect(steps.length, 'number of training steps').toBe(want.step_losses.length);
         want.step_losses.forEach((loss, i) => expectNear(steps[i], loss, spread.step_losses[i], STEP_LOSS_FLOOR, `step ${i} loss`));
 
@@ -139,7 +139,7 @@ describe('train: parity with PyTorch float64 (scripts/fixtures/make_train_fixtur
           expectNear(sum, w.sum, spread.weights[key].sum, WEIGHT_FLOOR * scale * Math.sqrt(got.length), `${key} sum`);
           w.indices.forEach((index, j) => expectNear(got[index], w.values[j], spread.weights[key].values[j], WEIGHT_FLOOR * scale, `${key}[${index}]`));
         }
-      });
+      }, 300_000); // SwiftShader in the gpu profile (workgroup-memory tiles) takes minutes
     }
   }
 });

@@ -165,7 +165,7 @@ export class GpuBackend implements Backend {
    */
   private product(M: number, N: number, K: number, batches: number, a: Operand, b: Operand, c: Operand, sumBatches: boolean, epilogue: EpilogueBindings, aTransposed?: () => Operand): void {
     if (!sumBatches) {
-      if (this.gpu.cpuLike && N < 64 && M % 4 === 0) this.transposedProduct(M, N, K, batches, a, b, c, epilogue, aTransposed);
+      if (this.gpu.profile.transposeNarrowProducts && N < this.gpu.profile.narrowColumns && M % 4 === 0) this.transposedProduct(M, N, K, batches, a, b, c, epilogue, aTransposed);
       else matmul(this.gpu, { M, N, K, a, b, c, batches, splits: batches, epilogue });
       return;
     }
@@ -228,28 +228,40 @@ export class GpuBackend implements Backend {
     const kg = g.K / g.groups;
     const c0 = outputPlanes(out, 'conv2d');
     const transposed = g.groups === 1 ? () => this.transposedWeight(w) : undefined;
-    this.forEachPatchMatrix(x, w, p, g, (group, patches, rows, cols) => {
+    this.forEachPatchMatrix(x, w, p, g, (group, patches, rows, cols, images) => {
       const a: Operand = { binding: binding(w), off: w.offset + group * kg * rows, row: rows, col: 1, batch: 0 };
-      this.product(kg, cols, rows, g.N, a, patches, { ...c0, off: c0.off + group * kg * c0.row }, false, groupEpilogue(epi, group, kg), transposed);
+      const c: Operand = { ...c0, off: c0.off + images.first * c0.batch + group * kg * c0.row };
+      this.product(kg, cols, rows, images.count, a, patches, c, false, groupEpilogue(epi, group, kg), transposed);
     });
+  }
+
+  /** Images per im2col scratch buffer: as many as one storage binding holds (at least one). */
+  private patchChunk(g: ConvGeometry, rows: number, cols: number): number {
+    return Math.max(1, Math.min(g.N, Math.floor(this.gpu.largestBinding / (rows * cols * 4))));
   }
 
   /**
    * Calls `use` with each group's patch matrix [n][r][pos] (rows r = C/groups * KH * KW, columns the
-   * output positions): the input itself for a 1x1 convolution, else im2col into a scratch buffer.
+   * output positions) for a run of images: the input itself for a 1x1 convolution (all images at
+   * once), else im2col into a scratch buffer, in chunks of images that each fit one storage binding.
    */
-  private forEachPatchMatrix(x: Tensor, w: Tensor, p: Conv2dParams, g: ConvGeometry, use: (group: number, patches: Operand, rows: number, cols: number) => void): void {
+  private forEachPatchMatrix(x: Tensor, w: Tensor, p: Conv2dParams, g: ConvGeometry, use: (group: number, patches: Operand, rows: number, cols: number, images: ImageChunk) => void): void {
     const rows = (g.C / g.groups) * g.kernel[0] * g.kernel[1];
     const cols = g.OH * g.OW;
     const xp = planeStride(x);
     if (isPointwise(w, p) && xp !== null) {
-      for (let group = 0; group < g.groups; group++) use(group, { binding: binding(x), off: x.offset + group * rows * x.strides[1], row: x.strides[1], col: xp, batch: x.strides[0] }, rows, cols);
+      for (let group = 0; group < g.groups; group++) use(group, { binding: binding(x), off: x.offset + group * rows * x.strides[1], row: x.strides[1], col: xp, batch: x.strides[0] }, rows, cols, { first: 0, count: g.N, index: 0 });
       return;
     }
-    const col = this.gpu.pool.acquire(g.N * rows * cols * 4);
-    for (let group = 0; group < g.groups; group++) {
-      im2col(this.gpu, g, group, binding(x), { buffer: col });
-      use(group, { binding: { buffer: col }, off: 0, row: cols, col: 1, batch: rows * cols }, rows, cols);
+    const chunk = this.patchChunk(g, rows, cols);
+    const col = this.gpu.pool.acquire(chunk * rows * cols * 4);
+    for (let first = 0, index = 0; first < g.N; first += chunk, index++) {
+      const count = Math.min(chunk, g.N - first);
+      const part: ConvGeometry = { ...g, N: count, xStrides: { ...g.xStrides, xOff: g.xStrides.xOff + first * g.xStrides.xN } };
+      for (let group = 0; group < g.groups; group++) {
+        im2col(this.gpu, part, group, binding(x), { buffer: col });
+        use(group, { binding: { buffer: col }, off: 0, row: cols, col: 1, batch: rows * cols }, rows, cols, { first, count, index });
+      }
     }
     this.gpu.pool.release(col);
   }
@@ -283,15 +295,25 @@ export class GpuBackend implements Backend {
       depthwiseGradWeight(this.gpu, g, binding(dy), binding(x), binding(dw), off);
       return;
     }
-    // Per group: dw[k][r] = sum over n, pos of dy[n][k][pos] patches[n][r][pos].
+    // Per group: dw[k][r] = sum over n, pos of dy[n][k][pos] patches[n][r][pos]. Where the patches
+    // come in several chunks of images, each chunk's sum goes to its own slice of a scratch buffer,
+    // and the slices are added up afterwards.
     const kg = g.K / g.groups;
     const a0 = outputPlanes(dy, 'conv2d backward');
-    this.forEachPatchMatrix(x, dw, p, g, (group, patches, rows, cols) => {
-      const a: Operand = { ...a0, off: a0.off + group * kg * a0.row };
+    const R = dw.size / g.K;
+    const chunks = isPointwise(dw, p) && planeStride(x) !== null ? 1 : Math.ceil(g.N / this.patchChunk(g, R, g.OH * g.OW));
+    const sums = chunks > 1 ? this.gpu.pool.acquire(chunks * dw.size * 4) : null;
+    this.forEachPatchMatrix(x, dw, p, g, (group, patches, rows, cols, images) => {
+      const a: Operand = { ...a0, off: a0.off + images.first * a0.batch + group * kg * a0.row };
       const patchesT: Operand = { ...patches, row: patches.col, col: patches.row };
-      const c: Operand = { binding: binding(dw), off: off + group * kg * rows, row: rows, col: 1, batch: 0 };
-      this.product(kg, rows, cols, g.N, a, patchesT, c, true, epilogueBindings());
+      const c: Operand = sums
+        ? { binding: { buffer: sums }, off: images.index * dw.size + group * kg * rows, row: rows, col: 1, batch: 0 }
+        : { binding: binding(dw), off: off + group * kg * rows, row: rows, col: 1, batch: 0 };
+      this.product(kg, rows, cols, images.count, a, patchesT, c, true, epilogueBindings());
     });
+    if (!sums) return;
+    reduce(this.gpu, [E.in(0)], [{ binding: { buffer: sums }, offset: 0, strides: [dw.size, 1] }], { binding: binding(dw), offset: off, strides: [0, 1] }, 0, [chunks, dw.size], [true, false]);
+    this.gpu.pool.release(sums);
   }
 
   batchNormStats(x: Tensor | null, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, stats: Tensor, o: { momentum: number; eps: number }): void {
@@ -351,6 +373,13 @@ export class GpuBackend implements Backend {
   adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, h: AdamHyper): void {
     adamStep(this.gpu, param.size, flat(param), flat(grad), flat(m), flat(v), h);
   }
+}
+
+/** A run of images of a batch: the first, how many, and which run it is. */
+interface ImageChunk {
+  first: number;
+  count: number;
+  index: number;
 }
 
 function logitsView(t: Tensor): LogitsView {

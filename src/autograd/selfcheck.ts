@@ -87,7 +87,7 @@ function gradOf(out: Tensor, inputs: Record<string, Tensor>, wrt: string): Tenso
 }
 
 /** A forward check and one backward check per differentiable input. */
-function opChecks(name: string, inputs: Record<string, InputSpec>, op: (x: Record<string, Tensor>) => Tensor, tolerance?: number): Check[] {
+export function opChecks(name: string, inputs: Record<string, InputSpec>, op: (x: Record<string, Tensor>) => Tensor, tolerance?: number): Check[] {
   const checks: Check[] = [{ name: `${name}.forward`, inputs, run: op, tolerance }];
   for (const [input, spec] of Object.entries(inputs)) {
     if (!spec.requiresGrad) continue;
@@ -187,17 +187,26 @@ export interface CheckResult {
 
 /** Runs a check on both backends and compares. */
 export async function compareCheck(check: Check, backend: Backend, reference: Backend, seed = 1): Promise<CheckResult> {
+  return compareWith(check, backend, () => runCheck(check, reference, seed), seed);
+}
+
+/** Runs a check on `backend` and compares it with the reference values `want` gives. */
+export async function compareWith(check: Check, backend: Backend, want: () => Promise<Float32Array>, seed = 1): Promise<CheckResult> {
   try {
-    const [got, want] = [await runCheck(check, backend, seed), await runCheck(check, reference, seed)];
-    if (got.length !== want.length) return { name: check.name, ok: false, maxAbsError: Infinity, error: `${got.length} values, expected ${want.length}` };
-    let maxAbsError = 0;
-    let scale = 1;
-    for (let i = 0; i < want.length; i++) {
-      maxAbsError = Math.max(maxAbsError, Math.abs(got[i] - want[i]) || (Number.isNaN(got[i]) !== Number.isNaN(want[i]) ? Infinity : 0));
-      scale = Math.max(scale, Math.abs(want[i]));
-    }
-    return { name: check.name, ok: maxAbsError <= (check.tolerance ?? 1e-4) * scale, maxAbsError };
+    const got = await runCheck(check, backend, seed);
+    return compareValues(check, got, await want());
   } catch (e) {
     return { name: check.name, ok: false, maxAbsError: Infinity, error: (e as Error).message };
   }
+}
+
+function compareValues(check: Check, got: Float32Array, want: Float32Array): CheckResult {
+  if (got.length !== want.length) return { name: check.name, ok: false, maxAbsError: Infinity, error: `${got.length} values, expected ${want.length}` };
+  let maxAbsError = 0;
+  let scale = 1;
+  for (let i = 0; i < want.length; i++) {
+    maxAbsError = Math.max(maxAbsError, Math.abs(got[i] - want[i]) || (Number.isNaN(got[i]) !== Number.isNaN(want[i]) ? Infinity : 0));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return { name: check.name, ok: maxAbsError <= (check.tolerance ?? 1e-4) * scale, maxAbsError };
 }

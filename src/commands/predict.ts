@@ -3,6 +3,7 @@
 // as a prediction.
 
 import { initBackend } from '../autograd/engine.js';
+import { checkBatchFits } from '../model/fits.js';
 import { decodeImage } from '../data/decode.js';
 import { readImageFile } from '../data/read-image.js';
 import { evalTransform } from '../data/transforms.js';
@@ -44,8 +45,9 @@ export function readClassIndices(path: string, what = '--class-indices'): string
 
 /** Predictions for the readable files; unreadable ones are reported through `onError`; `onProgress` after each batch. */
 export async function predictFiles(files: string[], o: PredictOptions, onError: (file: string, message: string) => void, onProgress?: (done: number) => void): Promise<PredictResult[]> {
-  await initBackend(o.adapter);
+  const backend = await initBackend(o.adapter);
   const model = new ShuffleNetV2(o.width, o.numClasses);
+  checkBatchFits(backend, model, Math.min(BATCH, files.length), o.imgSize);
   await loadWeightsFile(model, o.weights);
   const names = o.classNames ?? Array.from({ length: o.numClasses }, (_, i) => String(i));
   if (names.length !== o.numClasses) throw new Error(`the class names list has ${names.length} entries for ${o.numClasses} classes`);

@@ -15,6 +15,7 @@ import { splitFolder } from '../data/split.js';
 import { checkWritableFolder, removePartialFiles, writeJson } from '../train/files.js';
 import { checkResumeData } from '../train/resume-data.js';
 import { defaultWorkers, type OptimizerName, train, type TrainConfig } from '../train/trainer.js';
+import { checkBatchNormValues } from '../model/fits.js';
 import { WIDTHS, type Width } from '../model/shufflenet.js';
 import { numberInRange, parseBoolean, positiveInteger, positiveNumber, readJsonFile } from './flags.js';
 
@@ -112,7 +113,7 @@ export function configFromArgs(given: TrainArgs): TrainConfig {
   const lrf = positiveNumber('lrf', a.lrf);
   if (lrf > 1) throw new Error(`--lrf is the final learning rate as a fraction of --lr, at most 1, not '${a.lrf}'`);
   if (given.momentum !== undefined && optim !== 'SGD') throw new Error(`--momentum applies to --optim SGD only (${optim} has no momentum setting): leave it out`);
-  return {
+  const config = {
     model: oneOf('model', a.model, Object.keys(WIDTHS) as Width[]),
     pretrained: parseBoolean('pretrained')(a.pretrained),
     freeze_layers: parseBoolean('freeze_layers')(a.freeze_layers),
@@ -138,7 +139,9 @@ export function configFromArgs(given: TrainArgs): TrainConfig {
     balanced: parseBoolean('balanced')(a.balanced),
     frozen_bn: oneOf('frozen-bn', a['frozen-bn'], ['train', 'eval'] as const),
     adapter: a.adapter ?? null,
-  };
+  } satisfies TrainConfig;
+  checkBatchNormValues(config.batch_size, config.img_size, !(config.freeze_layers && config.frozen_bn === 'eval'));
+  return config;
 }
 
 /** A file the run reads, checked up front: it must exist and be a regular file. */

@@ -38,6 +38,19 @@ export interface EpochOptions {
   balanced?: boolean;
   /** Called for a sample that fails now although it was readable before (it is left out of its batch). */
   onFailure?: (f: Failure) => void;
+  /** Leave out a last batch of a single sample (training: batch norm needs more than one value per channel). */
+  dropLoneLast?: boolean;
+}
+
+/**
+ * The epoch's batches as runs of its sample order, batchSize at a time; with dropLoneLast, a last
+ * batch of one sample is left out (as PyTorch users do with drop_last), unless it is the only one.
+ */
+export function composeBatches(order: readonly number[], batchSize: number, dropLoneLast: boolean): number[][] {
+  const batches: number[][] = [];
+  for (let first = 0; first < order.length; first += batchSize) batches.push(order.slice(first, first + batchSize));
+  if (dropLoneLast && batches.length > 1 && batches[batches.length - 1].length === 1) batches.pop();
+  return batches;
 }
 
 /**
@@ -96,18 +109,19 @@ export class BatchLoader {
   /** The epoch's batches, in order, with up to two batches of samples being prepared ahead. */
   async *batches(samples: Sample[], o: EpochOptions): AsyncGenerator<Batch> {
     const order = this.order(samples, o.epoch, o.shuffle, o.balanced);
+    const batches = composeBatches(order, o.batchSize, o.dropLoneLast ?? false);
+    const used = batches.reduce((n, b) => n + b.length, 0);
     const sampleSize = 3 * this.options.imgSize * this.options.imgSize;
     const ahead = Math.max(2 * o.batchSize, 4 * this.runner.parallelism);
     const queue: Promise<SampleResult>[] = [];
     let started = 0;
     const fill = () => {
-      while (started < order.length && queue.length < ahead) {
+      while (started < used && queue.length < ahead) {
         const index = order[started++];
         queue.push(this.run(samples[index].file, index, o.augment ? 'train' : 'eval', mixSeed(this.options.seed, o.epoch, index)));
       }
     };
-    for (let first = 0; first < order.length; first += o.batchSize) {
-      const members = order.slice(first, first + o.batchSize);
+    for (const members of batches) {
       const images = new Float32Array(members.length * sampleSize);
       const labels: number[] = [];
       const files: string[] = [];

@@ -4,7 +4,8 @@
 // submitted together.
 
 import { BufferPool } from './pool.js';
-import { type AdapterDescription, isSoftware } from './device.js';
+import type { AdapterDescription } from './device.js';
+import { type DeviceProfile, deviceProfile, type ProfileName, profileFromEnvironment } from './profile.js';
 
 /** A storage buffer bound to a kernel; offset and size in bytes (offset aligned to the device's storage alignment). */
 export interface Binding {
@@ -24,6 +25,15 @@ export interface Kernel {
 
 export type Params = Record<string, number>;
 
+/** How a Gpu is set up: the profile to force, and smaller limits to emulate a smaller device (tests). */
+export interface GpuOptions {
+  profile?: ProfileName;
+  /** Workgroups per dimension the kernels' grid-stride loops get (at most the device's limit). */
+  maxGroups?: number;
+  /** Bytes one tensor or scratch buffer may take (at most the device's binding limit). */
+  largestBinding?: number;
+}
+
 const UNIFORM_ARENA_BYTES = 1 << 18;
 const MAP_READ = 0x0001;
 const COPY_DST = 0x0008;
@@ -42,13 +52,16 @@ export interface DispatchTiming {
 export class Gpu {
   readonly limits: GPUSupportedLimits;
   readonly pool: BufferPool;
-  /** Largest workgroup this device runs (compatibility mode: 128 unless raised, we raise it). */
-  readonly maxInvocations: number;
   /**
-   * A software adapter (SwiftShader, llvmpipe) runs invocations on CPU threads, where each one has a
-   * fixed cost: kernels then give every invocation more elements to work on.
+   * The largest storage buffer a kernel can bind: the smaller of the binding and buffer limits, less
+   * 256 bytes (Dawn pads allocations: SwiftShader refuses a buffer of exactly its 1 GiB limit).
+   * Every tensor and scratch buffer must fit; larger work is split (im2col in chunks of images).
    */
-  readonly cpuLike: boolean;
+  readonly largestBinding: number;
+  /** Workgroups per dimension a grid-stride kernel is given: the device's limit (or less, emulated). */
+  readonly maxGroups: number;
+  /** Every tuning choice of the kernels (software or hardware adapter, or as SHUFFLENET_PROFILE forces). */
+  readonly profile: DeviceProfile;
   readonly pipelines = new Map<string, GPUComputePipeline>();
   /** Time spent creating pipelines (shader compilation), milliseconds. */
   compileMs = 0;
@@ -65,12 +78,13 @@ export class Gpu {
   private errors: string[] = [];
   private profiler: Profiler | null = null;
 
-  constructor(readonly device: GPUDevice, readonly adapter: AdapterDescription) {
+  constructor(readonly device: GPUDevice, readonly adapter: AdapterDescription, options: GpuOptions = {}) {
     this.limits = device.limits;
-    this.maxInvocations = device.limits.maxComputeInvocationsPerWorkgroup;
-    this.cpuLike = isSoftware(adapter);
+    this.profile = deviceProfile(adapter, device.limits, options.profile ?? profileFromEnvironment());
+    this.maxGroups = Math.min(options.maxGroups ?? Infinity, device.limits.maxComputeWorkgroupsPerDimension);
+    this.largestBinding = Math.min(options.largestBinding ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) - 256;
     this.uniformSlot = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
-    this.pool = new BufferPool(device);
+    this.pool = new BufferPool(device, undefined, this.largestBinding);
     this.staging = new BufferPool(device, MAP_READ | COPY_DST);
     this.uniforms = device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: UNIFORM | COPY_DST });
     device.addEventListener('uncapturederror', (event) => {
@@ -90,6 +104,14 @@ export class Gpu {
       this.pipelines.set(code, pipeline);
     }
     return pipeline;
+  }
+
+  /**
+   * Workgroups for `items` items, `perGroup` to a workgroup, at most the per-dimension limit: every
+   * kernel walks its range with a grid-stride loop, so a clamped grid still covers it.
+   */
+  groupsFor(items: number, perGroup: number): number {
+    return Math.min(Math.ceil(items / perGroup), this.maxGroups);
   }
 
   /** Records one dispatch of `kernel` over `groups` workgroups, its bindings from @binding(1) on. */
@@ -175,7 +197,7 @@ export class Gpu {
    * Runs `work` with a GPU timestamp around every dispatch (where the adapter has timestamp queries)
    * and returns the time of each; dispatches then each get a compute pass of their own.
    */
-  async profile(work: () => void | Promise<void>): Promise<DispatchTiming[] | null> {
+  async timeDispatches(work: () => void | Promise<void>): Promise<DispatchTiming[] | null> {
     if (!this.device.features.has('timestamp-query')) return null;
     await this.sync();
     const profiler = (this.profiler = new Profiler(this.device));

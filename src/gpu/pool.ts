@@ -1,5 +1,5 @@
-// GPU buffer pool. Sizes are rounded up to one of four classes per power of two (at most 25% slack),
-// released buffers wait in a free list of their class and are handed out again, so that a training
+// GPU buffer pool. Sizes are rounded up to one of four classes per power of two (at most 25% slack;
+// never past the largest storage binding when the request itself fits one), released buffers wait in a free list of their class and are handed out again, so that a training
 // step allocates no new GPU buffer once the first step has run.
 //
 // Reuse is safe without fences: a buffer is only ever written by work submitted to the one queue,
@@ -23,10 +23,12 @@ export class BufferPool {
   /** Buffers created since construction; flat during steady-state training. */
   created = 0;
 
-  constructor(private device: GPUDevice, private usage: number = STORAGE_USAGE) {}
+  /** `bindable`: the largest storage binding, which a buffer that fits one must not outgrow by rounding. */
+  constructor(private device: GPUDevice, private usage: number = STORAGE_USAGE, private bindable = Infinity) {}
 
   acquire(bytes: number): GPUBuffer {
-    const size = sizeClass(bytes);
+    const rounded = sizeClass(bytes);
+    const size = rounded > this.bindable && bytes <= this.bindable ? this.bindable : rounded;
     const list = this.free.get(size);
     this.inUseBytes += size;
     const reused = list?.pop();

@@ -55,8 +55,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 
 export function adamStep(gpu: Gpu, size: number, param: FlatOperand, grad: FlatOperand, m: FlatOperand, v: FlatOperand, h: AdamHyper): void {
-  const workgroup = Math.min(256, gpu.maxInvocations);
-  const groups = Math.min(Math.ceil(size / workgroup), gpu.limits.maxComputeWorkgroupsPerDimension);
+  const workgroup = gpu.profile.updateWorkgroup;
+  const groups = Math.min(Math.ceil(size / workgroup), gpu.maxGroups);
   gpu.run(kernel(workgroup), [param.binding, grad.binding, m.binding, v.binding], [groups], {
     size,
     pOff: param.off,

@@ -6,11 +6,12 @@
 //   evaluation: a = scale, b = 0, d = 0
 //
 // Tiling: one workgroup per channel; invocations stride over the channel's positions (every image,
-// plane positions lid, lid + WG, ...) keeping both sums, a tree reduction in workgroup memory, and
-// invocation 0 writes the channel's five numbers.
+// plane positions lid, lid + WG, ...) keeping both sums, a workgroup sum of both (workgroup_reduce.ts),
+// and invocation 0 writes the channel's five numbers.
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import type { ChannelView } from './batchnorm_stats.js';
+import { blockSum } from './workgroup_reduce.js';
 
 export interface PlaneView {
   binding: Binding;
@@ -33,9 +34,7 @@ function kernel(training: boolean, relu: boolean, workgroup: number): Kernel {
 @group(0) @binding(6) var<storage, read_write> dBias: array<f32>;
 ${relu ? '@group(0) @binding(7) var<storage, read> y: array<f32>;' : ''}
 
-var<workgroup> sumG: array<f32, ${workgroup}>;
-var<workgroup> sumGx: array<f32, ${workgroup}>;
-
+${blockSum('workgroupSum', workgroup, 2, false)}
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wg.x;
@@ -52,25 +51,19 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
       sgx = fma(grad, x[xPlane + p * P.xP] - mean, sgx);
     }
   }
-  sumG[lid] = sg;
-  sumGx[lid] = sgx;
-  for (var width = ${workgroup / 2}u; width > 0u; width = width / 2u) {
-    workgroupBarrier();
-    if (lid < width) {
-      sumG[lid] += sumG[lid + width];
-      sumGx[lid] += sumGx[lid + width];
-    }
-  }
+  let sums = workgroupSum(lid, array<f32, 2>(sg, sgx));
   if (lid != 0u) { return; }
+  let sumG = sums[0];
+  let sumGx = sums[1];
   let invStd = stats[P.statsOff + P.C + c];
   let scale = stats[P.statsOff + 2u * P.C + c];
-  dBias[P.dbOff + c] = sumG[0];
-  dWeight[P.dwOff + c] = sumGx[0] * invStd;
+  dBias[P.dbOff + c] = sumG;
+  dWeight[P.dwOff + c] = sumGx * invStd;
   coef[P.coefOff + c] = scale;
   ${training ? `let count = f32(P.count);
-  let b = -scale * invStd * invStd * sumGx[0] / count;
+  let b = -scale * invStd * invStd * sumGx / count;
   coef[P.coefOff + P.C + c] = b;
-  coef[P.coefOff + 2u * P.C + c] = -b * mean - scale * sumG[0] / count;` : `coef[P.coefOff + P.C + c] = 0.0;
+  coef[P.coefOff + 2u * P.C + c] = -b * mean - scale * sumG / count;` : `coef[P.coefOff + P.C + c] = 0.0;
   coef[P.coefOff + 2u * P.C + c] = 0.0;`}
 }
 `,
@@ -94,8 +87,7 @@ export interface BatchNormBackwardArgs {
 }
 
 export function batchNormBackward(gpu: Gpu, a: BatchNormBackwardArgs): void {
-  // Software adapters run a workgroup's barriers as context switches: keep their workgroups small.
-  const workgroup = Math.min(gpu.cpuLike ? 64 : 256, gpu.maxInvocations);
+  const workgroup = gpu.profile.reductionWorkgroup;
   const y = a.y ?? { binding: a.g.binding, off: 0, n: 0, c: 0, p: 0 };
   const bindings = [a.g.binding, a.x.binding, a.stats.binding, a.coef.binding, a.dWeight.binding, a.dBias.binding];
   if (a.y) bindings.push(a.y.binding);

@@ -7,11 +7,12 @@
 //
 // Tiling: one workgroup per channel. In training each invocation sums its positions (every image,
 // plane positions lid, lid + WG, ...) relative to its first value, which keeps the squares small
-// without a division per element; the workgroup then merges the invocations' (count, mean, M2) in a
-// tree (Chan et al.'s pairwise formula) and invocation 0 finishes the channel.
+// without a division per element; the workgroup then merges the invocations' (count, mean, M2)
+// (workgroup_reduce.ts) and invocation 0 finishes the channel.
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import { f32bits } from '../gpu/context.js';
+import { blockMeanM2 } from './workgroup_reduce.js';
 
 function kernel(training: boolean, workgroup: number): Kernel {
   const accumulate = /* wgsl */ `
@@ -30,29 +31,14 @@ function kernel(training: boolean, workgroup: number): Kernel {
       count += 1.0;
     }
   }
-  counts[lid] = count;
-  means[lid] = select(0.0, first + sum / count, count > 0.0);
-  m2s[lid] = select(0.0, squares - sum * sum / count, count > 0.0);
-  for (var width = ${workgroup / 2}u; width > 0u; width = width / 2u) {
-    workgroupBarrier();
-    if (lid < width) {
-      let nb = counts[lid + width];
-      if (nb > 0.0) {
-        let na = counts[lid];
-        let total = na + nb;
-        let delta = means[lid + width] - means[lid];
-        means[lid] += delta * (nb / total);
-        m2s[lid] += m2s[lid + width] + delta * delta * (na * nb / total);
-        counts[lid] = total;
-      }
-    }
-  }
+  let merged = workgroupMeanM2(lid, count, select(0.0, first + sum / count, count > 0.0), select(0.0, squares - sum * sum / count, count > 0.0));
   if (lid != 0u) { return; }
-  let mean = means[0];
-  let variance = max(m2s[0] / counts[0], 0.0);
+  let total = merged.x;
+  let mean = merged.y;
+  let variance = max(merged.z / total, 0.0);
   let momentum = bitcast<f32>(P.momentum);
   runningMean[P.rmOff + c] = (1.0 - momentum) * runningMean[P.rmOff + c] + momentum * mean;
-  runningVar[P.rvOff + c] = (1.0 - momentum) * runningVar[P.rvOff + c] + momentum * variance * counts[0] / (counts[0] - 1.0);`;
+  runningVar[P.rvOff + c] = (1.0 - momentum) * runningVar[P.rvOff + c] + momentum * variance * total / (total - 1.0);`;
   return {
     name: training ? 'batchnorm_stats_train' : 'batchnorm_stats_eval',
     params: ['N', 'HW', 'C', 'xOff', 'xN', 'xC', 'xP', 'wOff', 'bOff', 'rmOff', 'rvOff', 'statsOff', 'momentum', 'eps'],
@@ -63,11 +49,9 @@ ${['weight', 'bias'].map((name, i) => `@group(0) @binding(${i + 1}) var<storage,
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>;
 ${training ? '@group(0) @binding(6) var<storage, read> x: array<f32>;' : ''}
 
-${training ? `var<workgroup> counts: array<f32, ${workgroup}>;
-var<workgroup> means: array<f32, ${workgroup}>;
-var<workgroup> m2s: array<f32, ${workgroup}>;` : ''}
+${training ? blockMeanM2('workgroupMeanM2', workgroup) : ''}
 
-@compute @workgroup_size(${training ? workgroup : 64})
+@compute @workgroup_size(${workgroup})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(global_invocation_id) gid: vec3u) {
   ${training ? `let c = wg.x;${accumulate}` : `let c = gid.x;
   if (c >= P.C) { return; }
@@ -107,12 +91,11 @@ export interface BatchNormStatsArgs {
 
 export function batchNormStats(gpu: Gpu, a: BatchNormStatsArgs): void {
   const training = a.x !== null;
-  // Software adapters run a workgroup's barriers as context switches: keep their workgroups small.
-  const workgroup = Math.min(gpu.cpuLike ? 64 : 256, gpu.maxInvocations);
+  const workgroup = training ? gpu.profile.reductionWorkgroup : gpu.profile.workgroup;
   const x = a.x ?? { binding: a.weight.binding, off: 0, n: 0, c: 0, p: 0 };
   const bindings = [a.weight.binding, a.bias.binding, a.runningMean.binding, a.runningVar.binding, a.stats.binding];
   if (training) bindings.push(x.binding);
-  gpu.run(kernel(training, workgroup), bindings, [training ? a.C : Math.ceil(a.C / 64)], {
+  gpu.run(kernel(training, workgroup), bindings, [training ? a.C : Math.ceil(a.C / workgroup)], {
     N: a.N,
     HW: a.HW,
     C: a.C,

@@ -3,9 +3,10 @@
 // comes in as a parameter because WGSL rejects NaN constants.
 //
 // Tiling: one workgroup; invocation i takes rows i, i + WG, ... (max-shifted log-sum-exp per row),
-// then a tree reduction in workgroup memory and one write of the mean.
+// then a workgroup sum (workgroup_reduce.ts) and one write of the mean.
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
+import { blockSum } from './workgroup_reduce.js';
 
 export interface LogitsView {
   binding: Binding;
@@ -23,8 +24,7 @@ function kernel(workgroup: number): Kernel {
 @group(0) @binding(2) var<storage, read> labels: array<i32>;
 @group(0) @binding(3) var<storage, read_write> loss: array<f32>;
 
-var<workgroup> sums: array<f32, ${workgroup}>;
-
+${blockSum('workgroupSum', workgroup, 1, false)}
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(local_invocation_index) lid: u32) {
   var total = 0.0;
@@ -41,18 +41,14 @@ fn main(@builtin(local_invocation_index) lid: u32) {
       total += top + log(sum) - logits[base + u32(label) * P.col];
     }
   }
-  sums[lid] = total;
-  for (var width = ${workgroup / 2}u; width > 0u; width = width / 2u) {
-    workgroupBarrier();
-    if (lid < width) { sums[lid] += sums[lid + width]; }
-  }
-  if (lid == 0u) { loss[P.lossOff] = sums[0] / f32(P.B); }
+  let sum = workgroupSum(lid, array<f32, 1>(total))[0];
+  if (lid == 0u) { loss[P.lossOff] = sum / f32(P.B); }
 }
 `,
   };
 }
 
 export function crossEntropy(gpu: Gpu, B: number, K: number, logits: LogitsView, labels: Binding, labelOff: number, loss: Binding, lossOff: number): void {
-  const workgroup = Math.min(64, gpu.maxInvocations);
+  const workgroup = gpu.profile.workgroup;
   gpu.run(kernel(workgroup), [logits.binding, labels, loss], [1], { B, K, off: logits.off, row: logits.row, col: logits.col, labelOff, lossOff, nan: 0x7fc00000 });
 }

@@ -3,7 +3,8 @@
 // (a gather, so every invocation owns the elements it writes).
 //
 // Tiling: one invocation per run of 4 neighbouring input elements of a row, all runs of all planes of
-// the batch in one flat range; the channel's taps in registers.
+// the batch in one flat range (walked grid-stride, so any batch fits the dispatch limit); the
+// channel's taps in registers.
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import type { ConvGeometry } from './conv_common.js';
@@ -21,34 +22,36 @@ function kernel(g: ConvGeometry, workgroup: number): Kernel {
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 @compute @workgroup_size(${workgroup})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  if (gid.x >= P.total) { return; }
-  let w0 = (gid.x % P.runs) * ${RUN}u;
-  let h = (gid.x / P.runs) % P.H;
-  let c = (gid.x / (P.runs * P.H)) % P.C;
-  let n = gid.x / (P.runs * P.H * P.C);
-  var taps: array<f32, ${KH * KW}>;
-  for (var t = 0u; t < ${KH * KW}u; t++) { taps[t] = w[c * ${KH * KW}u + t]; }
-  let plane = P.yOff + n * P.yN + c * P.yC;
-  var acc: array<f32, ${RUN}>;
-  for (var kh = 0u; kh < ${KH}u; kh++) {
-    let th = i32(h) + ${g.padding[0]} - i32(kh);
-    if (th < 0 || th % ${SH} != 0) { continue; }
-    let oh = u32(th / ${SH});
-    if (oh >= P.OH) { continue; }
-    let row = plane + oh * P.yH;
-    for (var j = 0u; j < ${RUN}u; j++) {
-      for (var kw = 0u; kw < ${KW}u; kw++) {
-        let tw = i32(w0 + j) + ${g.padding[1]} - i32(kw);
-        if (tw < 0 || tw % ${SW} != 0) { continue; }
-        let ow = u32(tw / ${SW});
-        if (ow < P.OW) { acc[j] = fma(dy[row + ow * P.yW], taps[kh * ${KW}u + kw], acc[j]); }
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var item = gid.x; item < P.total; item += groups.x * ${workgroup}u) {
+    let w0 = (item % P.runs) * ${RUN}u;
+    let h = (item / P.runs) % P.H;
+    let c = (item / (P.runs * P.H)) % P.C;
+    let n = item / (P.runs * P.H * P.C);
+    var taps: array<f32, ${KH * KW}>;
+    for (var t = 0u; t < ${KH * KW}u; t++) { taps[t] = w[c * ${KH * KW}u + t]; }
+    let plane = P.yOff + n * P.yN + c * P.yC;
+    // An explicit zero: SwiftShader keeps a loop-local var's value from the previous iteration.
+    var acc = array<f32, ${RUN}>();
+    for (var kh = 0u; kh < ${KH}u; kh++) {
+      let th = i32(h) + ${g.padding[0]} - i32(kh);
+      if (th < 0 || th % ${SH} != 0) { continue; }
+      let oh = u32(th / ${SH});
+      if (oh >= P.OH) { continue; }
+      let row = plane + oh * P.yH;
+      for (var j = 0u; j < ${RUN}u; j++) {
+        for (var kw = 0u; kw < ${KW}u; kw++) {
+          let tw = i32(w0 + j) + ${g.padding[1]} - i32(kw);
+          if (tw < 0 || tw % ${SW} != 0) { continue; }
+          let ow = u32(tw / ${SW});
+          if (ow < P.OW) { acc[j] = fma(dy[row + ow * P.yW], taps[kh * ${KW}u + kw], acc[j]); }
+        }
       }
     }
-  }
-  let out = P.xOff + n * P.xN + c * P.xC + h * P.xH;
-  for (var j = 0u; j < ${RUN}u; j++) {
-    if (w0 + j < P.W) { dx[out + (w0 + j) * P.xW] = acc[j]; }
+    let out = P.xOff + n * P.xN + c * P.xC + h * P.xH;
+    for (var j = 0u; j < ${RUN}u; j++) {
+      if (w0 + j < P.W) { dx[out + (w0 + j) * P.xW] = acc[j]; }
+    }
   }
 }
 `,
@@ -56,10 +59,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 export function depthwiseGradInput(gpu: Gpu, g: ConvGeometry, dy: Binding, w: Binding, dx: Binding): void {
-  const workgroup = Math.min(64, gpu.maxInvocations);
+  const workgroup = gpu.profile.workgroup;
   const runs = Math.ceil(g.W / RUN);
   const total = g.N * g.C * g.H * runs;
-  gpu.run(kernel(g, workgroup), [dy, w, dx], [Math.ceil(total / workgroup)], {
+  gpu.run(kernel(g, workgroup), [dy, w, dx], [gpu.groupsFor(total, workgroup)], {
     H: g.H,
     W: g.W,
     OH: g.OH,

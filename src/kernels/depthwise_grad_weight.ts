@@ -3,17 +3,17 @@
 //
 // Tiling: the reduction over N*OH*OW is split: a workgroup owns one channel and one slice of the
 // batch; its invocations stride over the output positions of each image, each keeping all KH*KW tap
-// sums in registers, then a tree reduction in workgroup memory writes partial[slice][c][tap]; a
-// second pass adds the slices.
+// sums in registers, then a workgroup sum of the taps (workgroup_reduce.ts) writes
+// partial[slice][c][tap]; a second pass adds the slices.
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import type { ConvGeometry } from './conv_common.js';
 import { reduce } from './reduce.js';
+import { blockSum } from './workgroup_reduce.js';
 
 function kernel(g: ConvGeometry, workgroup: number): Kernel {
   const [KH, KW] = g.kernel;
   const taps = KH * KW;
-  const range = Array.from({ length: taps }, (_, t) => t);
   return {
     name: `depthwise_grad_weight_${KH}x${KW}_s${g.stride[0]}`,
     params: ['N', 'C', 'H', 'W', 'OH', 'OW', 'imagesPerSlice', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW'],
@@ -22,8 +22,7 @@ function kernel(g: ConvGeometry, workgroup: number): Kernel {
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 
-var<workgroup> sums: array<f32, ${taps * workgroup}>;
-
+${blockSum('workgroupSum', workgroup, taps, false)}
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wg.x;
@@ -51,15 +50,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
       }
     }
   }
-${range.map((t) => `  sums[${t * workgroup}u + lid] = acc[${t}];`).join('\n')}
-  for (var width = ${workgroup / 2}u; width > 0u; width = width / 2u) {
-    workgroupBarrier();
-    if (lid < width) {
-${range.map((t) => `      sums[${t * workgroup}u + lid] += sums[${t * workgroup}u + lid + width];`).join('\n')}
-    }
-  }
+  let sums = workgroupSum(lid, acc);
   if (lid < ${taps}u) {
-    partial[(slice * P.C + c) * ${taps}u + lid] = sums[lid * ${workgroup}u];
+    partial[(slice * P.C + c) * ${taps}u + lid] = sums[lid];
   }
 }
 `,
@@ -68,10 +61,10 @@ ${range.map((t) => `      sums[${t * workgroup}u + lid] += sums[${t * workgroup}
 
 /** dw is contiguous [C, 1, KH, KW] at element offset dwOff of its buffer. */
 export function depthwiseGradWeight(gpu: Gpu, g: ConvGeometry, dy: Binding, x: Binding, dw: Binding, dwOff: number): void {
-  const workgroup = Math.min(64, gpu.maxInvocations);
+  const workgroup = gpu.profile.workgroup;
   const taps = g.kernel[0] * g.kernel[1];
   // Enough slices to keep the device busy, at least a few thousand positions per workgroup.
-  const slices = Math.max(1, Math.min(g.N, Math.ceil(256 / g.C), Math.floor((g.N * g.OH * g.OW) / 4096)));
+  const slices = Math.max(1, Math.min(g.N, Math.ceil(gpu.profile.reductionTarget / g.C), Math.floor((g.N * g.OH * g.OW) / gpu.profile.reduceElementsPerWorkgroup)));
   const imagesPerSlice = Math.ceil(g.N / slices);
   const partial = gpu.pool.acquire(slices * g.C * taps * 4);
   gpu.run(kernel(g, workgroup), [dy, x, { buffer: partial }], [g.C, slices], {

@@ -121,9 +121,9 @@ export function elementwise(gpu: Gpu, expr: Expr, inputs: StridedOperand[], out:
     inputs: inputs.map((x, i) => (aliased[i] ? outAccess : access(x.offset, strides[i + 1]))),
     aliased,
     floats: paramCount(expr),
-    workgroup: Math.min(64, gpu.maxInvocations),
+    workgroup: gpu.profile.workgroup,
     flat: dims[0] * dims[1] * dims[2] === 1,
-    shortRows: gpu.cpuLike && dims[3] / vec < Math.min(64, gpu.maxInvocations),
+    shortRows: gpu.profile.packRows && dims[3] / vec < gpu.profile.workgroup,
   };
   const values: Record<string, number> = { d0: dims[0], d1: dims[1], d2: dims[2], n3: dims[3] / vec };
   const operands = [out, ...inputs];
@@ -132,9 +132,9 @@ export function elementwise(gpu: Gpu, expr: Expr, inputs: StridedOperand[], out:
     strides[j].forEach((s, d) => (values[`${name}_s${d}`] = s));
   });
   for (let i = 0; i < variant.floats; i++) values[`f${i}`] = f32bits(floats[i]);
-  const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
+  const maxGroups = gpu.maxGroups;
   const bindings = [out.binding, ...inputs.filter((_, i) => !aliased[i]).map((x) => x.binding)];
-  const perInvocation = gpu.cpuLike ? 16 : 1;
+  const perInvocation = gpu.profile.elementwisePerInvocation;
   const rows = dims[0] * dims[1] * dims[2];
   if (variant.shortRows) {
     gpu.run(kernel(variant), bindings, [Math.min(Math.ceil(rows / variant.workgroup), maxGroups)], values);
@@ -142,6 +142,6 @@ export function elementwise(gpu: Gpu, expr: Expr, inputs: StridedOperand[], out:
   }
   const xGroups = Math.min(Math.ceil(values.n3 / (variant.workgroup * perInvocation)), maxGroups);
   // Software adapters pay for every workgroup: rows share one (the row loop strides on).
-  const yGroups = gpu.cpuLike ? Math.max(1, Math.min(rows, Math.ceil((rows * values.n3) / (variant.workgroup * perInvocation * xGroups)))) : rows;
+  const yGroups = gpu.profile.packRows ? Math.max(1, Math.min(rows, Math.ceil((rows * values.n3) / (variant.workgroup * perInvocation * xGroups)))) : rows;
   gpu.run(kernel(variant), bindings, [xGroups, Math.min(yGroups, maxGroups)], values);
 }

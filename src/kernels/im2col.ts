@@ -43,10 +43,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 
 /** Fills col [N, (C/groups)*KH*KW, OH*OW] with the patches of channel group `group`. */
 export function im2col(gpu: Gpu, g: ConvGeometry, group: number, x: Binding, col: Binding): void {
-  const workgroup = Math.min(64, gpu.maxInvocations);
+  const workgroup = gpu.profile.workgroup;
   const rows = (g.C / g.groups) * g.kernel[0] * g.kernel[1];
-  const perInvocation = gpu.cpuLike ? 8 : 1;
-  gpu.run(kernel(g, workgroup), [x, col], [Math.min(Math.ceil((g.OH * g.OW) / (workgroup * perInvocation)), gpu.limits.maxComputeWorkgroupsPerDimension), rows, g.N], {
+  const perInvocation = gpu.profile.im2colPerInvocation;
+  gpu.run(kernel(g, workgroup), [x, col], [Math.min(Math.ceil((g.OH * g.OW) / (workgroup * perInvocation)), gpu.maxGroups), rows, g.N], {
     H: g.H,
     W: g.W,
     OH: g.OH,

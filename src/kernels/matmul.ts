@@ -12,16 +12,11 @@
 // Software adapters get matmul_direct.ts instead (no workgroup memory), unless a tiling is forced.
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
+import type { DeviceProfile, MatmulTiling } from '../gpu/profile.js';
 import { type EpilogueBindings, epilogueCode } from './conv_common.js';
 import { matmulDirect } from './matmul_direct.js';
 
-export interface MatmulTiling {
-  TM: number;
-  TN: number;
-  TK: number;
-  RM: number;
-  RN: number;
-}
+export type { MatmulTiling } from '../gpu/profile.js';
 
 export interface Operand {
   binding: Binding;
@@ -48,12 +43,12 @@ export interface MatmulArgs {
   tiling?: MatmulTiling;
 }
 
-/** 64 invocations with 8x8 register blocks where both sides are long; narrower tiles for short sides. */
-export function chooseTiling(M: number, N: number): MatmulTiling {
-  if (M <= 32 && N > 32) return { TM: 32, TN: 64, TK: 16, RM: 4, RN: 8 };
-  if (N <= 32 && M > 32) return { TM: 64, TN: 32, TK: 16, RM: 8, RN: 4 };
-  if (M <= 32 && N <= 32) return { TM: 32, TN: 32, TK: 16, RM: 4, RN: 4 };
-  return { TM: 64, TN: 64, TK: 16, RM: 8, RN: 8 };
+/** The profile's tile for a product: its long-sided tile where both sides are long, narrower ones for short sides. */
+function chooseTiling(tiles: DeviceProfile['tiles'], M: number, N: number): MatmulTiling {
+  if (M <= 32 && N > 32) return tiles.shortM;
+  if (N <= 32 && M > 32) return tiles.shortN;
+  if (M <= 32 && N <= 32) return tiles.short;
+  return tiles.long;
 }
 
 /** The uniform parameters both matrix-multiply kernels take. */
@@ -115,40 +110,43 @@ var<workgroup> As: array<f32, ${TK * TM}>;
 var<workgroup> Bs: array<f32, ${TK * TN}>;
 
 @compute @workgroup_size(${WX}, ${WY})
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32, @builtin(num_workgroups) groups: vec3u) {
   let m0 = wg.y * ${TM}u;
-  let n0 = wg.x * ${TN}u;
   let z = wg.z;
-  var acc: array<f32, ${RM * RN}>;
-  var a: array<f32, ${RM}>;
-  var b: array<f32, ${RN}>;
-  let first = z * P.perSplit;
-  let last = min(first + P.perSplit, P.batches);
-  for (var batch = first; batch < last; batch++) {
-    let aBase = P.aOff + batch * P.aBatch;
-    let bBase = P.bOff + batch * P.bBatch;
-    for (var k0 = 0u; k0 < P.K; k0 += ${TK}u) {
+  // Column tiles grid-stride (uniform per workgroup, so the barriers stay in uniform control flow).
+  for (var n0 = wg.x * ${TN}u; n0 < P.N; n0 += groups.x * ${TN}u) {
+    // An explicit zero: SwiftShader keeps a loop-local var's value from the previous iteration.
+    var acc = array<f32, ${RM * RN}>();
+    var a: array<f32, ${RM}>;
+    var b: array<f32, ${RN}>;
+    let first = z * P.perSplit;
+    let last = min(first + P.perSplit, P.batches);
+    for (var batch = first; batch < last; batch++) {
+      let aBase = P.aOff + batch * P.aBatch;
+      let bBase = P.bOff + batch * P.bBatch;
+      for (var k0 = 0u; k0 < P.K; k0 += ${TK}u) {
 ${loadA}
 ${loadB}
-      workgroupBarrier();
-      for (var kk = 0u; kk < ${TK}u; kk++) {
+        workgroupBarrier();
+        for (var kk = 0u; kk < ${TK}u; kk++) {
 ${range(RM).map((i) => `        a[${i}] = As[kk * ${TM}u + lid.y + ${i * WY}u];`).join('\n')}
 ${range(RN).map((j) => `        b[${j}] = Bs[kk * ${TN}u + lid.x + ${j * WX}u];`).join('\n')}
-        ${fmas.join('\n        ')}
+          ${fmas.join('\n        ')}
+        }
+        workgroupBarrier();
       }
-      workgroupBarrier();
     }
-  }
-  let cBase = P.cOff + z * P.cBatch;
-  for (var i = 0u; i < ${RM}u; i++) {
-    let m = m0 + lid.y + i * ${WY}u;
-    if (m >= P.M) { break; }
-    for (var j = 0u; j < ${RN}u; j++) {
-      let n = n0 + lid.x + j * ${WX}u;
-      if (n < P.N) {
-        var y = acc[i * ${RN}u + j];
-        ${epilogueCode(epi, 'y', onColumns ? 'n' : 'm')}
-        C[cBase + m * P.cRow + n * P.cCol] = y;
+    let cBase = P.cOff + z * P.cBatch;
+    for (var i = 0u; i < ${RM}u; i++) {
+      let m = m0 + lid.y + i * ${WY}u;
+      if (m >= P.M) { break; }
+      for (var j = 0u; j < ${RN}u; j++) {
+        let n = n0 + lid.x + j * ${WX}u;
+        if (n < P.N) {
+          var y = acc[i * ${RN}u + j];
+          ${epilogueCode(epi, 'y', onColumns ? 'n' : 'm')}
+          C[cBase + m * P.cRow + n * P.cCol] = y;
+        }
       }
     }
   }
@@ -222,17 +220,17 @@ function canVec4(args: MatmulArgs, aUnitK: boolean, bUnitN: boolean, t: MatmulTi
 
 /** How many partial products a sum over `batches` should be split into to keep the device busy. */
 export function splitCount(gpu: Gpu, M: number, N: number, batches: number): number {
-  const blocks = gpu.cpuLike ? Math.ceil(M / 8) * Math.ceil(N / 16) : Math.ceil(M / 64) * Math.ceil(N / 64);
-  const wanted = gpu.cpuLike ? 256 : 64;
-  return Math.max(1, Math.min(batches, Math.ceil(wanted / blocks)));
+  const [bm, bn] = gpu.profile.splitBlock;
+  const blocks = Math.ceil(M / bm) * Math.ceil(N / bn);
+  return Math.max(1, Math.min(batches, Math.ceil(gpu.profile.splitTarget / blocks)));
 }
 
 export function matmul(gpu: Gpu, args: MatmulArgs): void {
-  if (gpu.cpuLike && !args.tiling) {
+  if (gpu.profile.matmul === 'direct' && !args.tiling) {
     matmulDirect(gpu, args);
     return;
   }
-  const tiling = args.tiling ?? chooseTiling(args.M, args.N);
+  const tiling = args.tiling ?? chooseTiling(gpu.profile.tiles, args.M, args.N);
   const aUnitK = args.a.col === 1;
   const bUnitN = args.b.col === 1;
   const variant: Variant = {
@@ -242,5 +240,5 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
     vec4: canVec4(args, aUnitK, bUnitN, tiling) && (aUnitK || args.a.row === 1) && (bUnitN || args.b.row === 1),
   };
   const bindings = [args.a.binding, args.b.binding, args.c.binding, ...args.epilogue.bindings];
-  gpu.run(kernel(variant, args.epilogue, Boolean(args.epilogueOnColumns)), bindings, [Math.ceil(args.N / tiling.TN), Math.ceil(args.M / tiling.TM), args.splits], matmulParams(args));
+  gpu.run(kernel(variant, args.epilogue, Boolean(args.epilogueOnColumns)), bindings, [gpu.groupsFor(args.N, tiling.TN), Math.ceil(args.M / tiling.TM), args.splits], matmulParams(args));
 }

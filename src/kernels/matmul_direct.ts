@@ -4,7 +4,7 @@
 // matmul.ts: C[z] = epilogue(sum over b in batches(z) of A[b] . B[b]), strided operands.
 //
 // Tiling: one invocation per RM x RN block of C, the blocks of every split in one flat range (so
-// that products with few columns still fill whole workgroups). The K loop is vectorised along whichever dimension has unit stride:
+// that products with few columns still fill whole workgroups), walked grid-stride. The K loop is vectorised along whichever dimension has unit stride:
 //   'n': B is unit-stride along N (forward and input-gradient convolutions): per k, RN/4 vec4 of B,
 //        RM scalars of A, RM x RN/4 vec4 FMAs;
 //   'k': A and B are unit-stride along K (weight gradients): per 4 k, RM vec4 of A and RN vec4 of B,
@@ -135,26 +135,28 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
 ${epi.declarations(4)}
 
 @compute @workgroup_size(${workgroup})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let nBlocks = (P.N + ${RN - 1}u) / ${RN}u;
   let mBlocks = (P.M + ${RM - 1}u) / ${RM}u;
-  if (gid.x >= nBlocks * mBlocks * P.zCount) { return; }
-  let n0 = (gid.x % nBlocks) * ${RN}u;
-  let m0 = ((gid.x / nBlocks) % mBlocks) * ${RM}u;
-  let z = gid.x / (nBlocks * mBlocks);
-  var acc: array<${accType}, ${accCount}>;
-${mode === 'folded' ? body : `  let first = z * P.perSplit;
-  let last = min(first + P.perSplit, P.batches);
-  for (var batch = first; batch < last; batch++) {
-    let aBase = P.aOff + batch * P.aBatch;
-    let bBase = P.bOff + batch * P.bBatch;
+  for (var block = gid.x; block < nBlocks * mBlocks * P.zCount; block += groups.x * ${workgroup}u) {
+    let n0 = (block % nBlocks) * ${RN}u;
+    let m0 = ((block / nBlocks) % mBlocks) * ${RM}u;
+    let z = block / (nBlocks * mBlocks);
+    // An explicit zero: SwiftShader keeps a loop-local var's value from the previous iteration.
+    var acc = array<${accType}, ${accCount}>();
+  ${mode === 'folded' ? body : `  let first = z * P.perSplit;
+    let last = min(first + P.perSplit, P.batches);
+    for (var batch = first; batch < last; batch++) {
+      let aBase = P.aOff + batch * P.aBatch;
+      let bBase = P.bOff + batch * P.bBatch;
 ${body}
-  }`}
-  let cBase = P.cOff + z * P.cBatch;
-  for (var i = 0u; i < ${RM}u; i++) {
-    let m = m0 + i;
-    if (m >= P.M) { break; }
+    }`}
+    let cBase = P.cOff + z * P.cBatch;
+    for (var i = 0u; i < ${RM}u; i++) {
+      let m = m0 + i;
+      if (m >= P.M) { break; }
 ${store}
+    }
   }
 }
 `,
@@ -162,26 +164,26 @@ ${store}
 }
 
 /** Which vectorisation the operands allow (every vec4 access 16-byte aligned, extents whole quads). */
-export function directMode(args: MatmulArgs): Mode {
+export function directMode(args: MatmulArgs, narrowColumns: number): Mode {
   const four = (x: number) => x % 4 === 0;
   const { a, b } = args;
   if (b.col === 1 && four(args.N) && four(b.off) && four(b.row) && four(b.batch)) return 'n';
   if (a.col === 1 && b.row === 1 && four(args.K) && four(a.off) && four(a.row) && four(a.batch) && four(b.off) && four(b.col) && four(b.batch)) return 'k';
   // Folding needs one shared A and one output per batch (no sum over batches).
-  if (a.batch === 0 && args.splits === args.batches && args.N < 64) return 'folded';
+  if (a.batch === 0 && args.splits === args.batches && args.N < narrowColumns) return 'folded';
   return 'scalar';
 }
 
 export function matmulDirect(gpu: Gpu, args: MatmulArgs): void {
-  const mode = directMode(args);
+  const mode = directMode(args, gpu.profile.narrowColumns);
   const [RM, RN] = BLOCK[mode];
-  const workgroup = Math.min(64, gpu.maxInvocations);
+  const workgroup = gpu.profile.workgroup;
   const bindings = [args.a.binding, args.b.binding, args.c.binding, ...args.epilogue.bindings];
   const folded = mode === 'folded';
   const columns = folded ? args.N * args.batches : args.N;
   const zCount = folded ? 1 : args.splits;
   const blocks = Math.ceil(columns / RN) * Math.ceil(args.M / RM) * zCount;
-  gpu.run(kernel(mode, args, workgroup), bindings, [Math.ceil(blocks / workgroup)], {
+  gpu.run(kernel(mode, args, workgroup), bindings, [gpu.groupsFor(blocks, workgroup)], {
     ...matmulParams(args),
     N: columns,
     cols: args.N,

@@ -5,7 +5,7 @@
 // Tiling: kept dimensions merge into at most two (o1, o0), reduced ones into at most two (u, v).
 // Short reductions over many outputs (split-K partial sums, pooling) go to reduce_columns.ts, one
 // invocation per output. Otherwise a workgroup owns one output index o and a slice of u; its
-// invocations stride over v, each keeping K running sums, then a tree reduction in workgroup memory.
+// invocations stride over v, each keeping K running sums, then a workgroup sum (workgroup_reduce.ts).
 // Long reductions are split over u into partial sums and a second pass adds the partials.
 
 import type { Gpu, Kernel } from '../gpu/context.js';
@@ -13,8 +13,7 @@ import { f32bits } from '../gpu/context.js';
 import { type Expr, paramCount, toWgsl } from './expr.js';
 import { mergeDims, padRank, type StridedOperand } from './layout.js';
 import { reduceColumns } from './reduce_columns.js';
-
-const ELEMENTS_PER_WORKGROUP = 4096;
+import { blockSum } from './workgroup_reduce.js';
 
 /** The parameters, bindings and per-element code both reduction kernels share. */
 export function reduceParts(exprs: Expr[], inputCount: number, floatParams: number) {
@@ -42,8 +41,7 @@ function kernel(exprs: Expr[], inputCount: number, floatParams: number, workgrou
     wgsl: /* wgsl */ `
 ${bindings}
 
-var<workgroup> partial: array<f32, ${K * workgroup}>;
-
+${blockSum('workgroupSum', workgroup, K, true)}
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) groups: vec3u) {
   let split = wg.y;
@@ -62,19 +60,12 @@ ${sums}
         }
       }
     }
-${range.map((k) => `    partial[${k * workgroup}u + lid] = acc${k};`).join('\n')}
-    for (var width = ${workgroup / 2}u; width > 0u; width = width / 2u) {
-      workgroupBarrier();
-      if (lid < width) {
-${range.map((k) => `        partial[${k * workgroup}u + lid] += partial[${k * workgroup}u + lid + width];`).join('\n')}
-      }
-    }
-    workgroupBarrier();
+    // Summed again for the next o: finalSync keeps the scratch until every invocation has its totals.
+    let totals = workgroupSum(lid, array<f32, ${K}>(${range.map((k) => `acc${k}`).join(', ')}));
     if (lid == 0u) {
       let at = P.out_off + split * P.out_split + o1 * P.out_k1 + o0 * P.out_k0;
-${range.map((k) => `      out[at + ${k}u * P.out_expr] = partial[${k * workgroup}u];`).join('\n')}
+${range.map((k) => `      out[at + ${k}u * P.out_expr] = totals[${k}];`).join('\n')}
     }
-    workgroupBarrier();
   }
 }
 `,
@@ -92,7 +83,7 @@ export interface Canonical {
 }
 
 /** Splits the iteration space into kept (<= 2 merged dims) and reduced (<= 2 merged dims) parts. */
-function canonical(shape: readonly number[], reduce: readonly boolean[], out: readonly number[], inputs: readonly (readonly number[])[]): Canonical {
+function canonical(shape: readonly number[], reduce: readonly boolean[], out: readonly number[], inputs: readonly (readonly number[])[], perWorkgroup: number): Canonical {
   const keptDims = shape.map((_, d) => d).filter((d) => !reduce[d]);
   const reducedDims = shape.map((_, d) => d).filter((d) => reduce[d]);
   const pick = (dims: number[], s: readonly number[]) => dims.map((d) => s[d]);
@@ -103,10 +94,10 @@ function canonical(shape: readonly number[], reduce: readonly boolean[], out: re
   let [U, V] = redPadded.shape;
   let reduced = redPadded.strides;
   const total = U * V;
-  if (U === 1 && V > 2 * ELEMENTS_PER_WORKGROUP) {
+  if (U === 1 && V > 2 * perWorkgroup) {
     // One long run: cut it into rows so that it can be split across workgroups.
-    U = Math.ceil(V / ELEMENTS_PER_WORKGROUP);
-    V = ELEMENTS_PER_WORKGROUP;
+    U = Math.ceil(V / perWorkgroup);
+    V = perWorkgroup;
     reduced = reduced.map(([, sv]) => [sv * V, sv]);
   }
   return { K0: keptPadded.shape[1], O: keptPadded.shape[0] * keptPadded.shape[1], U, V, total, kept: keptPadded.strides, reduced };
@@ -117,16 +108,17 @@ function canonical(shape: readonly number[], reduce: readonly boolean[], out: re
  * kept index o to `out` at out.offset + k * exprStride + sum(kept index * out.strides).
  */
 export function reduce(gpu: Gpu, exprs: Expr[], inputs: StridedOperand[], out: StridedOperand, exprStride: number, shape: readonly number[], reduceDims: readonly boolean[], floats: readonly number[] = []): void {
-  const c = canonical(shape, reduceDims, out.strides, inputs.map((x) => x.strides));
-  if (c.total <= 256 || (c.O >= 4096 && c.total <= 4096)) {
+  const profile = gpu.profile;
+  const perWorkgroup = profile.reduceElementsPerWorkgroup;
+  const c = canonical(shape, reduceDims, out.strides, inputs.map((x) => x.strides), perWorkgroup);
+  if (c.total <= profile.serialBelow || (c.O >= profile.serialManyOutputs.outputs && c.total <= profile.serialManyOutputs.length)) {
     reduceColumns(gpu, c, exprs, inputs, out, exprStride, floats);
     return;
   }
-  // Software adapters run a workgroup's barriers as context switches: keep their workgroups small.
-  const workgroup = Math.min(gpu.cpuLike ? 64 : 256, 2 ** Math.floor(Math.log2(gpu.maxInvocations)));
+  const workgroup = gpu.profile.reductionWorkgroup;
   const floatCount = Math.max(0, ...exprs.map(paramCount));
-  const maxGroups = gpu.limits.maxComputeWorkgroupsPerDimension;
-  const splits = Math.max(1, Math.min(c.U, Math.ceil(c.total / ELEMENTS_PER_WORKGROUP), Math.ceil(256 / c.O)));
+  const maxGroups = gpu.maxGroups;
+  const splits = Math.max(1, Math.min(c.U, Math.ceil(c.total / perWorkgroup), Math.ceil(profile.reductionTarget / c.O)));
   const uPer = Math.ceil(c.U / splits);
   const partials = splits > 1 ? gpu.pool.acquire(splits * c.O * exprs.length * 4) : null;
   const values: Record<string, number> = { K0: c.K0, O: c.O, U: c.U, V: c.V, total: c.total, uPer };

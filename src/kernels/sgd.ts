@@ -48,8 +48,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 
 /** `momentum` is the momentum buffer, null when h.momentum is 0. */
 export function sgdStep(gpu: Gpu, size: number, param: FlatOperand, grad: FlatOperand, momentum: FlatOperand | null, h: SgdHyper): void {
-  const workgroup = Math.min(256, gpu.maxInvocations);
-  const groups = Math.min(Math.ceil(size / workgroup), gpu.limits.maxComputeWorkgroupsPerDimension);
+  const workgroup = gpu.profile.updateWorkgroup;
+  const groups = Math.min(Math.ceil(size / workgroup), gpu.maxGroups);
   const bindings = [param.binding, grad.binding];
   if (momentum) bindings.push(momentum.binding);
   gpu.run(kernel(workgroup, momentum !== null), bindings, [groups], {

@@ -9,6 +9,8 @@ import { InvertedResidual, ShuffleNetV2 } from './shufflenet.js';
 interface Count {
   flops: number;
   macs: number;
+  /** Told every convolution's input and output shape (batch 1), in order. */
+  onConv?: (conv: Conv2d, input: number[], output: number[]) => void;
 }
 
 /** Propagates an NCHW shape (batch 1) through `m`, adding its operations to `count`. */
@@ -18,6 +20,7 @@ function trace(m: Module, shape: number[], count: Count): number[] {
     const [, , H, W] = shape;
     const out = [1, m.outChannels, Math.floor((H + 2 * m.padding - m.kernelSize) / m.stride) + 1, Math.floor((W + 2 * m.padding - m.kernelSize) / m.stride) + 1];
     const macs = elements(out) * (m.inChannels / m.groups) * m.kernelSize * m.kernelSize;
+    count.onConv?.(m, shape, out);
     count.macs += macs;
     count.flops += macs;
     return out;
@@ -59,6 +62,13 @@ export interface ModelInfo {
   'train parameters': number;
   flops: number;
   macs: number;
+}
+
+/** Every convolution of the model with its input and output shapes for one image of imgSize x imgSize. */
+export function convolutionShapes(model: ShuffleNetV2, imgSize: number): { conv: Conv2d; input: number[]; output: number[] }[] {
+  const out: { conv: Conv2d; input: number[]; output: number[] }[] = [];
+  trace(model, [1, 3, imgSize, imgSize], { flops: 0, macs: 0, onConv: (conv, input, output) => out.push({ conv, input, output }) });
+  return out;
 }
 
 export function modelInfo(model: ShuffleNetV2, imgSize = 224): ModelInfo {

@@ -5,6 +5,7 @@
 // from a BatchLoader (whatever decodes them: worker threads, a Web Worker); everything the run keeps
 // goes to a RunSink (a run folder on disk, or memory and downloads in a page).
 
+import { getBackend } from '../autograd/engine.js';
 import { Adam, AdamW, type Optimizer, SGD } from '../autograd/optim.js';
 import { intTensor, tensor } from '../autograd/ops/creation.js';
 import { crossEntropy } from '../autograd/ops/nn.js';
@@ -14,6 +15,7 @@ import type { Batch, BatchLoader, Failure } from '../data/batches.js';
 import { checkClassCount, classCounts, classesWithout, DatasetError, type Sample } from '../data/dataset.js';
 import { Rng } from '../data/rng.js';
 import { type StateDict, writePth } from '../model/checkpoint/index.js';
+import { checkBatchFits } from '../model/fits.js';
 import { modelInfo } from '../model/info.js';
 import { BatchNorm2d } from '../model/module.js';
 import { softmax } from '../model/predict.js';
@@ -177,6 +179,10 @@ export async function runTraining(run: TrainRun): Promise<string> {
   checkClassCount({ root: data.train.root, classes }, data.train.name);
   const [trainSet, valSet, skipped] = await scanDatasets(loader, data, sink);
   const model = new ShuffleNetV2(config.model, classes.length, seededRandom(config.seed));
+  checkBatchFits(getBackend(), model, config.batch_size, config.img_size);
+  if (trainSet.length > 1 && trainSet.length % config.batch_size === 1) {
+    sink.log('the last training batch would hold one image: it is left out of every epoch (batch norm in training mode needs more than one value per channel)');
+  }
   if (!run.resume) {
     const initial = await run.initialWeights();
     if (!initial) sink.log('starting from random weights (--pretrained false)');
@@ -296,7 +302,7 @@ async function trainEpoch(ctx: Context, model: ShuffleNetV2, optimizer: Optimize
   // Step i's logits are read back (the one readback of a step; the loss is worked out from them on
   // the CPU) while step i + 1 is recorded and runs on the GPU.
   let pending: Promise<void> | null = null;
-  for await (const batch of loader.batches(samples, { batchSize: c.batch_size, epoch, shuffle: c.shuffle, augment: c.augment, balanced: c.balanced, onFailure: (f) => ctx.sink.log(`warning: ${f.message}`) })) {
+  for await (const batch of loader.batches(samples, { batchSize: c.batch_size, epoch, shuffle: c.shuffle, augment: c.augment, balanced: c.balanced, dropLoneLast: true, onFailure: (f) => ctx.sink.log(`warning: ${f.message}`) })) {
     if (stopRequested?.()) {
       if (pending) await pending;
       throw new TrainingStopped(`training stopped at epoch ${epoch}, step ${steps + 1}, as asked: ${keptWeights(ctx, epoch)}`);

@@ -1,0 +1,102 @@
+// The device profile: every tuning choice the kernels make, in one object computed once per device.
+// Two profiles exist: 'software' for adapters that run invocations on CPU threads (llvmpipe,
+// SwiftShader: an invocation has a fixed cost, workgroup memory is plain memory behind extra copies,
+// every barrier is a context switch) and 'gpu' for hardware. The adapter picks one; the environment
+// variable SHUFFLENET_PROFILE=gpu|software forces either on any adapter (the tests run both
+// everywhere, so the hardware kernels are checked on machines without a GPU).
+
+import { type AdapterDescription, isSoftware } from './device.js';
+
+export type ProfileName = 'gpu' | 'software';
+
+export const PROFILE_NAMES: readonly ProfileName[] = ['gpu', 'software'];
+
+export const PROFILE_ENV = 'SHUFFLENET_PROFILE';
+
+/** A tiled matrix product's tile: TM x TN outputs per workgroup, K in steps of TK, RM x RN per invocation. */
+export interface MatmulTiling {
+  TM: number;
+  TN: number;
+  TK: number;
+  RM: number;
+  RN: number;
+}
+
+export interface DeviceProfile {
+  name: ProfileName;
+  /** Matrix products: register blocks straight from the operands (matmul_direct.ts) or workgroup-memory tiles (matmul.ts). */
+  matmul: 'direct' | 'tiled';
+  /** Tiles of the tiled kernel: both sides long, M short (32 or less), N short, both short. */
+  tiles: { long: MatmulTiling; shortM: MatmulTiling; shortN: MatmulTiling; short: MatmulTiling };
+  /** Products with fewer columns than narrowColumns (7x7 maps and smaller) computed transposed, the weights along the vectorised side (direct kernel). */
+  transposeNarrowProducts: boolean;
+  narrowColumns: number;
+  /** Invocations per workgroup of the one-invocation-per-item kernels (element-wise, gathers, pooling, im2col). */
+  workgroup: number;
+  /** Invocations per workgroup of the optimizer updates. */
+  updateWorkgroup: number;
+  /** Invocations per workgroup of the workgroup reductions (a power of two). */
+  reductionWorkgroup: number;
+  /** Inner-loop steps an element-wise invocation takes; with packRows, rows shorter than a workgroup are taken whole and rows share workgroups. */
+  elementwisePerInvocation: number;
+  packRows: boolean;
+  /** Output positions an im2col invocation fills. */
+  im2colPerInvocation: number;
+  /** Split-K of summed products: the output block one workgroup covers, and how many workgroups a product should fill. */
+  splitBlock: [number, number];
+  splitTarget: number;
+  /** Reductions: elements one workgroup sums before the work is split; sums shorter than serialBelow (or short ones over many outputs) run one invocation per output. */
+  reduceElementsPerWorkgroup: number;
+  serialBelow: number;
+  serialManyOutputs: { outputs: number; length: number };
+  /** Workgroups a reduction split into partial sums aims for (reduce, depthwise weight gradient). */
+  reductionTarget: number;
+}
+
+function powerOfTwoAtMost(n: number): number {
+  return 2 ** Math.floor(Math.log2(n));
+}
+
+/** The profile for a device: `forced` if given, else by the adapter (software or hardware). */
+export function deviceProfile(adapter: AdapterDescription, limits: Pick<GPUSupportedLimits, 'maxComputeInvocationsPerWorkgroup'>, forced?: ProfileName): DeviceProfile {
+  const name: ProfileName = forced ?? (isSoftware(adapter) ? 'software' : 'gpu');
+  const most = limits.maxComputeInvocationsPerWorkgroup;
+  const software = name === 'software';
+  return {
+    name,
+    matmul: software ? 'direct' : 'tiled',
+    tiles: {
+      long: { TM: 64, TN: 64, TK: 16, RM: 8, RN: 8 },
+      shortM: { TM: 32, TN: 64, TK: 16, RM: 4, RN: 8 },
+      shortN: { TM: 64, TN: 32, TK: 16, RM: 8, RN: 4 },
+      short: { TM: 32, TN: 32, TK: 16, RM: 4, RN: 4 },
+    },
+    transposeNarrowProducts: software,
+    narrowColumns: 64,
+    workgroup: Math.min(64, most),
+    updateWorkgroup: Math.min(256, most),
+    reductionWorkgroup: powerOfTwoAtMost(Math.min(software ? 64 : 256, most)),
+    elementwisePerInvocation: software ? 16 : 1,
+    packRows: software,
+    im2colPerInvocation: software ? 8 : 1,
+    splitBlock: software ? [8, 16] : [64, 64],
+    splitTarget: software ? 256 : 64,
+    reduceElementsPerWorkgroup: 4096,
+    serialBelow: 256,
+    serialManyOutputs: { outputs: 4096, length: 4096 },
+    reductionTarget: 256,
+  };
+}
+
+/** Reads a profile name; `source` names where it came from, for the error. */
+export function parseProfileName(value: string, source: string): ProfileName {
+  const name = value.trim().toLowerCase();
+  if (name === 'gpu' || name === 'software') return name;
+  throw new Error(`${source} must be 'gpu' or 'software', not '${value}'`);
+}
+
+/** The profile SHUFFLENET_PROFILE forces, if set (Node; browsers have no environment). */
+export function profileFromEnvironment(): ProfileName | undefined {
+  const value = typeof process !== 'undefined' ? process.env?.[PROFILE_ENV] : undefined;
+  return value ? parseProfileName(value, PROFILE_ENV) : undefined;
+}
