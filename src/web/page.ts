@@ -245,6 +245,10 @@ async function main(): Promise<void> {
   const backend = initBackend();
   acceptImages();
   initTrainView({
+    onState(state) {
+      if (state === 'running') setStatus('Training (in a Web Worker)…', 'busy');
+      else if (state === 'done' || state === 'error') setStatus('Ready', 'ready');
+    },
     async onModel(trained) {
       await backend;
       const model = await modelFromBytes(trained.weights, trained.weightsName, trained.width, trained.classNames.length);

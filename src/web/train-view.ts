@@ -19,7 +19,11 @@ type State = 'idle' | 'running' | 'done' | 'error';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
+/** Told every state change, so the page's own status follows a run. */
+let onState: (state: State) => void = () => {};
+
 function setStatus(state: State, text: string, epoch?: number): void {
+  onState(state);
   const status = $('train-status');
   status.dataset.state = state;
   if (epoch !== undefined) status.dataset.epoch = String(epoch);
@@ -135,7 +139,8 @@ async function droppedFolder(items: DataTransferItemList): Promise<FolderFile[]>
   return files;
 }
 
-export function initTrainView(hooks: { onModel(model: TrainedModel): Promise<void> }): void {
+export function initTrainView(hooks: { onModel(model: TrainedModel): Promise<void>; onState?(state: State): void }): void {
+  if (hooks.onState) onState = hooks.onState;
   let folder: FolderFile[] | null = null;
   let worker: Worker | null = null;
   let reports: EpochReport[] = [];
