@@ -1,7 +1,8 @@
 // Hostile but fair input (issue 13), case by case, through the command line as a user meets it: the
 // exit status, the one-line message naming the file or flag (no stack trace), what is left on disk,
 // and for bombs and hangs the time and memory they may take. The commands run on the CPU reference
-// (--adapter cpu) with tiny generated images, except the page, which runs in Chromium.
+// (--adapter cpu) with tiny generated images, except the device limits (llvmpipe: its 128 MiB storage
+// binding) and the page, which runs in Chromium.
 
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
@@ -318,6 +319,34 @@ describe('5. decompression bombs, FIFOs, devices', () => {
     expect(r.stdout).toContain('left out 4 unreadable images');
     const info = JSON.parse(readFileSync(join(dir, 'runs', 'exp1', 'train_info.json'), 'utf8'));
     expect(info.dataset['skipped files'].map((s: { file: string }) => s.file).sort()).toEqual(['bomb.png', 'fifo.png', 'huge.png', 'zero.png'].map((f) => join(bad, f)));
+  });
+});
+
+describe('6. too large for the device', () => {
+  // On llvmpipe a storage binding holds 128 MiB: conv1's output at --img-size 2048 is 96 MiB per image.
+  it.each([['2048'], ['5000']])('train --img-size %s fails before any epoch with one line naming --img-size, and leaves no run folder', async (size) => {
+    const dir = scratch();
+    const d = dataset(dir, ['a', 'b'], 2);
+    const r = await cli(['train', ...tiny({ '--adapter': 'llvmpipe', '--img-size': size }), '--freeze_layers', 'false', ...data(d), '--save_ret', join(dir, 'runs')]);
+    expectOneLineError(r, `at --img-size ${size} does not fit this adapter`, '--img-size');
+    expect(r.stdout).not.toMatch(/epoch 0/);
+    expect(existsSync(join(dir, 'runs'))).toBe(false);
+  });
+
+  it('a batch too large for the device names --batch-size and the largest that fits, before any epoch', async () => {
+    const dir = scratch();
+    const d = dataset(dir, ['a', 'b'], 2);
+    const r = await cli(['train', ...tiny({ '--adapter': 'llvmpipe', '--img-size': '224', '--batch-size': '4096' }), '--freeze_layers', 'false', ...data(d), '--save_ret', join(dir, 'runs')]);
+    expectOneLineError(r, 'a batch of 4096 images at --img-size 224 does not fit this adapter', 'use --batch-size');
+    expect(existsSync(join(dir, 'runs'))).toBe(false);
+  });
+
+  it('predict at 5000 px names --img-size instead of failing inside Dawn', async () => {
+    const dir = scratch();
+    const weights = weightsFile(join(dir, 'w.pth'));
+    writeFileSync(join(dir, 'x.png'), png(1));
+    const r = await cli(['predict', '--adapter', 'llvmpipe', '--weights', weights, '--img-size', '5000', join(dir, 'x.png')]);
+    expectOneLineError(r, '--img-size 5000', 'does not fit this adapter');
   });
 });
 
