@@ -3,11 +3,11 @@
 // its configuration on the command line (--weights FILE [--model] [--num-classes] [--class-indices]
 // [--img-size]). Shared by predict, evaluate and export.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
 import { isWidth, WIDTHS, type Width } from '../model/shufflenet.js';
-import { positiveInteger } from './flags.js';
+import { positiveInteger, readJsonFile } from './flags.js';
 import { readClassIndices } from './predict.js';
 
 export interface ModelSource {
@@ -38,28 +38,33 @@ export interface ModelSourceArgs {
   'img-size'?: string;
 }
 
-function runFile(run: string, file: string): string {
-  const path = join(run, file);
-  if (!existsSync(path)) throw new Error(`--run: ${run} has no ${file} (is it a run folder made by train?)`);
-  return path;
+/** What a run folder holds for the commands that use its model: width, image size, class names, its checkpoints (best first) and train_info.json. */
+export interface RunFolder {
+  width: Width;
+  imgSize: number;
+  classNames: string[];
+  /** weights/best.pth and weights/last.pth, those that exist, best first. */
+  checkpoints: string[];
+  info: { 'train parameters'?: Record<string, unknown>; dataset?: Record<string, unknown> };
+}
+
+export function readRunFolder(run: string): RunFolder {
+  if (!existsSync(run)) throw new Error(`--run: ${run} does not exist`);
+  const checkpoints = ['best.pth', 'last.pth'].map((f) => join(run, 'weights', f)).filter((p) => existsSync(p));
+  if (checkpoints.length === 0) throw new Error(`--run: ${run} has no weights/best.pth or weights/last.pth (is it a run folder made by train?)`);
+  const infoPath = join(run, 'train_info.json');
+  const info = readJsonFile(infoPath, '--run') as RunFolder['info'];
+  const { model, img_size: imgSize } = info['train parameters'] ?? {};
+  if (typeof model !== 'string' || !isWidth(model)) throw new Error(`--run: ${infoPath} names no ShuffleNet V2 width in "train parameters".model (got ${JSON.stringify(model)})`);
+  if (typeof imgSize !== 'number' || !Number.isInteger(imgSize) || imgSize < 1) throw new Error(`--run: ${infoPath} has no valid "train parameters".img_size (got ${JSON.stringify(imgSize)})`);
+  const indices = join(run, 'class_indices.json');
+  if (!existsSync(indices)) throw new Error(`--run: ${run} has no class_indices.json (is it a run folder made by train?)`);
+  return { width: model, imgSize, classNames: readClassIndices(indices, '--run'), checkpoints, info };
 }
 
 export function fromRun(run: string): ModelSource {
-  if (!existsSync(run)) throw new Error(`--run: ${run} does not exist`);
-  const weights = ['best.pth', 'last.pth'].map((f) => join(run, 'weights', f)).find((p) => existsSync(p));
-  if (!weights) throw new Error(`--run: ${run} has no weights/best.pth or weights/last.pth (is it a run folder made by train?)`);
-  const infoPath = runFile(run, 'train_info.json');
-  let parameters: Record<string, unknown>;
-  try {
-    parameters = JSON.parse(readFileSync(infoPath, 'utf8'))['train parameters'] ?? {};
-  } catch (e) {
-    throw new Error(`--run: cannot read ${infoPath}: ${(e as Error).message}`);
-  }
-  const { model, img_size: imgSize } = parameters;
-  if (typeof model !== 'string' || !isWidth(model)) throw new Error(`--run: ${infoPath} names no ShuffleNet V2 width in "train parameters".model (got ${JSON.stringify(model)})`);
-  if (typeof imgSize !== 'number' || !Number.isInteger(imgSize) || imgSize < 1) throw new Error(`--run: ${infoPath} has no valid "train parameters".img_size (got ${JSON.stringify(imgSize)})`);
-  const classNames = readClassIndices(runFile(run, 'class_indices.json'));
-  return { width: model, numClasses: classNames.length, imgSize, classNames, weights };
+  const { width, imgSize, classNames, checkpoints } = readRunFolder(run);
+  return { width, numClasses: classNames.length, imgSize, classNames, weights: checkpoints[0] };
 }
 
 export function resolveModelSource(a: ModelSourceArgs): ModelSource {

@@ -6,7 +6,7 @@
 // once, at start-up. Source maps are not served (they would ship the source).
 
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Argv } from 'yargs';
 import { CpuBackend } from '../autograd/cpu_backend.js';
@@ -18,7 +18,8 @@ import { isWidth, ShuffleNetV2, WIDTHS, type Width } from '../model/shufflenet.j
 import { checkFinite, guessWidth, loadStateDict } from '../model/state.js';
 import { demoImage, type ValidationSource } from '../web/server/demo-image.js';
 import { type Asset, createPageServer, listen } from '../web/server/http.js';
-import { port as parsePort, positiveInteger, readJsonFile } from './flags.js';
+import { port as parsePort, positiveInteger } from './flags.js';
+import { readRunFolder } from './model-source.js';
 import { readClassIndices } from './predict.js';
 
 export function serveOptions(y: Argv) {
@@ -56,21 +57,15 @@ type Given = Omit<Served, 'width' | 'numClasses' | 'classNames' | 'weights' | 'w
 };
 
 function fromRun(run: string): Given {
-  if (!existsSync(run)) throw new Error(`--run: ${run} does not exist`);
-  const candidates = ['best.pth', 'last.pth'].map((f) => ({ path: join(run, 'weights', f), name: `${basename(run)}/weights/${f}`, flag: '--run' })).filter((c) => existsSync(c.path));
-  if (candidates.length === 0) throw new Error(`--run: ${run} has no weights/best.pth or weights/last.pth (is it a run folder made by train?)`);
-  const info = readJsonFile(join(run, 'train_info.json'), '--run') as { 'train parameters'?: Record<string, unknown>; dataset?: { fingerprint?: { val?: DatasetFingerprint } } };
-  const { model, img_size: imgSize, data_val: dataVal } = info['train parameters'] ?? {};
-  if (typeof model !== 'string' || !isWidth(model)) throw new Error(`--run: ${join(run, 'train_info.json')} names no ShuffleNet V2 width in "train parameters".model (got ${JSON.stringify(model)})`);
-  if (typeof imgSize !== 'number' || !Number.isInteger(imgSize) || imgSize < 1) throw new Error(`--run: ${join(run, 'train_info.json')} has no valid "train parameters".img_size (got ${JSON.stringify(imgSize)})`);
-  const indices = join(run, 'class_indices.json');
-  if (!existsSync(indices)) throw new Error(`--run: ${run} has no class_indices.json (is it a run folder made by train?)`);
+  const { width, imgSize, classNames, checkpoints, info } = readRunFolder(run);
+  const dataVal = info['train parameters']?.data_val;
+  const fingerprint = (info.dataset as { fingerprint?: { val?: DatasetFingerprint } } | undefined)?.fingerprint?.val ?? null;
   return {
-    width: model,
+    width,
     imgSize,
-    classNames: readClassIndices(indices, '--run'),
-    candidates,
-    validation: typeof dataVal === 'string' ? { dataVal, fingerprint: info.dataset?.fingerprint?.val ?? null } : null,
+    classNames,
+    candidates: checkpoints.map((path) => ({ path, name: `${basename(run)}/weights/${basename(path)}`, flag: '--run' })),
+    validation: typeof dataVal === 'string' ? { dataVal, fingerprint } : null,
   };
 }
 
