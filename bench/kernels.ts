@@ -11,6 +11,7 @@ import type { Tensor } from '#engine/autograd/tensor';
 import { E } from '#engine/kernels/expr';
 import { matmul, type MatmulTiling } from '#engine/kernels/matmul';
 import { EpilogueBindings } from '#engine/kernels/conv_common';
+import type { KernelCase as Case } from './case.js';
 import type { BenchContext } from './context.js';
 import { naiveDepthwise, naivePointwise } from './naive.js';
 import { table } from './report.js';
@@ -26,15 +27,6 @@ export interface KernelRow {
   unit: 'GFLOP/s' | 'GB/s';
   /** rate / the ceiling of the same unit measured on this adapter. */
   ofCeiling: number;
-}
-
-interface Case {
-  kernel: string;
-  shape: string;
-  batch: number;
-  flops?: number;
-  bytes?: number;
-  setup: () => () => void;
 }
 
 const conv = (stride: number, padding: number, groups: number): Conv2dParams => ({ stride: [stride, stride], padding: [padding, padding], groups });
@@ -168,7 +160,6 @@ export async function kernels(ctx: BenchContext): Promise<{ ceilings: { matmulGf
   return { ceilings, rows };
 }
 
-export type { Case as KernelCase };
 
 export function printKernels(result: Awaited<ReturnType<typeof kernels>>): void {
   console.log(`ceilings on this adapter: matrix multiply ${result.ceilings.matmulGflops.toFixed(2)} GFLOP/s, copy ${result.ceilings.copyGBps.toFixed(2)} GB/s\n`);

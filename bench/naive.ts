@@ -5,7 +5,7 @@ import type { GpuBackend } from '#engine/autograd/gpu_backend';
 import { full } from '#engine/autograd/ops/creation';
 import type { Tensor } from '#engine/autograd/tensor';
 import type { Kernel } from '#engine/gpu/context';
-import type { KernelCase } from './kernels.js';
+import type { KernelCase } from './case.js';
 
 const buffer = (t: Tensor) => ({ buffer: t.storage.handle as GPUBuffer });
 

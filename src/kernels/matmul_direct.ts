@@ -16,7 +16,7 @@
 
 import type { Gpu, Kernel } from '../gpu/context.js';
 import { epilogueCode } from './conv_common.js';
-import { type MatmulArgs, matmulParams, PARAMS } from './matmul.js';
+import { type MatmulArgs, matmulParams, PARAMS } from './matmul_common.js';
 
 type Mode = 'n' | 'k' | 'folded' | 'scalar';
 

@@ -7,7 +7,7 @@ import type { Gpu, Kernel } from '../gpu/context.js';
 import { f32bits } from '../gpu/context.js';
 import { type Expr, paramCount } from './expr.js';
 import type { StridedOperand } from './layout.js';
-import { type Canonical, reduceParts } from './reduce.js';
+import { type Canonical, reduceParts } from './reduce_common.js';
 
 function kernel(exprs: Expr[], inputCount: number, floatParams: number, workgroup: number): Kernel {
   const { params, bindings, bases, loads, sums } = reduceParts(exprs, inputCount, floatParams);

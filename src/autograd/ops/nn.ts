@@ -6,7 +6,8 @@ import type { Conv2dParams, Epilogue } from '../backend.js';
 import { isGradEnabled, record } from '../tape.js';
 import type { Tensor } from '../tensor.js';
 import { empty } from './creation.js';
-import { broadcastTo, reduceTo } from './elementwise.js';
+import { reduceTo } from './elementwise.js';
+import { broadcastTo } from './plain.js';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];

@@ -3,7 +3,8 @@
 import { E } from '../../kernels/expr.js';
 import { record } from '../tape.js';
 import type { Tensor } from '../tensor.js';
-import { broadcastTo, reduceTo } from './elementwise.js';
+import { reduceTo } from './elementwise.js';
+import { broadcastTo } from './plain.js';
 
 function reduceDims(t: Tensor, dims: number[] | undefined): boolean[] {
   const chosen = (dims ?? t.shape.map((_, d) => d)).map((d) => (d < 0 ? d + t.rank : d));

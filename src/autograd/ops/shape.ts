@@ -6,7 +6,7 @@ import { E } from '../../kernels/expr.js';
 import { record, recordMany } from '../tape.js';
 import { contiguousStrides, type Shape, sizeOf, type Tensor } from '../tensor.js';
 import { empty, zeros } from './creation.js';
-import { copy } from './elementwise.js';
+import { copy } from './plain.js';
 
 function normaliseDim(dim: number, rank: number, op: string): number {
   const d = dim < 0 ? dim + rank : dim;
