@@ -30,7 +30,7 @@ function resolveImport(from, spec, root) {
   if (spec.startsWith('.')) path = resolve(dirname(from), spec);
   else if (spec.startsWith('#engine/')) path = resolve(root, 'src', spec.slice('#engine/'.length));
   else return undefined;
-  return path.replace(/\.js$/, '') + '.ts';
+  return `${path.replace(/\.js$/, '')}.ts`;
 }
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');

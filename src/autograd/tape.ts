@@ -4,7 +4,7 @@
 // the gradients of tensors used more than once, accumulates into the .grad of leaves, and frees the
 // graph and the intermediate gradients as it goes.
 
-import { keep, type Node, Tensor } from './tensor.js';
+import { keep, type Node, type Tensor } from './tensor.js';
 import { ones } from './ops/creation.js';
 import { addInto, copy, sum2 } from './ops/plain.js';
 

@@ -7,7 +7,7 @@ import { BatchLoader, LocalRunner, type SampleRunner } from './batches.js';
 import { readImageFile } from './read-image.js';
 import { ImageCache, type SampleResult, type SampleTask } from './sample.js';
 
-export { type Batch, type EpochOptions, type Failure } from './batches.js';
+export type { Batch, EpochOptions, Failure } from './batches.js';
 
 export interface LoaderOptions {
   imgSize: number;

@@ -46,7 +46,7 @@ export function splitFolder(folder: ImageFolder, valFraction: number, seed: numb
 export function splitCsv(train: ImageFolder, val: ImageFolder): string {
   const field = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   const rows = [...train.samples.map((s) => [s.file, train.classes[s.label], 'train']), ...val.samples.map((s) => [s.file, val.classes[s.label], 'val'])];
-  return ['file,class,set', ...rows.map((r) => r.map(field).join(','))].join('\n') + '\n';
+  return `${['file,class,set', ...rows.map((r) => r.map(field).join(','))].join('\n')}\n`;
 }
 
 export interface SplitRow {

@@ -63,7 +63,7 @@ function decodeLong(bytes: Uint8Array): number | bigint {
 }
 
 /** Python's string escapes, as the text opcodes STRING and UNICODE write them. */
-function unescape(text: string): string {
+function unescapePython(text: string): string {
   const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"' };
   return text.replace(/\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)/g, (_, code: string) =>
     code.length > 1 ? String.fromCodePoint(parseInt(code.slice(1), 16)) : (simple[code] ?? `\\${code}`),
@@ -201,10 +201,10 @@ class Machine {
         case 0x8b: this.push(decodeLong(this.take(this.uint(4)))); break; // LONG4
         case 0x46: this.push(parseFloat(this.line())); break; // FLOAT
         case 0x47: this.push(this.view(8).getFloat64(0, false)); break; // BINFLOAT
-        case 0x53: this.push(unescape(this.line().slice(1, -1))); break; // STRING
+        case 0x53: this.push(unescapePython(this.line().slice(1, -1))); break; // STRING
         case 0x54: this.push(latin1(this.take(this.uint(4)))); break; // BINSTRING
         case 0x55: this.push(latin1(this.take(this.uint(1)))); break; // SHORT_BINSTRING
-        case 0x56: this.push(unescape(this.line())); break; // UNICODE
+        case 0x56: this.push(unescapePython(this.line())); break; // UNICODE
         case 0x58: this.push(utf8.decode(this.take(this.uint(4)))); break; // BINUNICODE
         case 0x8c: this.push(utf8.decode(this.take(this.uint(1)))); break; // SHORT_BINUNICODE
         case 0x8d: this.push(utf8.decode(this.take(this.uint(8)))); break; // BINUNICODE8

@@ -59,8 +59,8 @@ function lineWidth(line: string, scale: number): number {
 export function truncateText(text: string, maxWidth: number, style: TextStyle = {}): string {
   if (measureText(text, style).width <= maxWidth) return text;
   const chars = [...text];
-  while (chars.length > 0 && measureText(chars.join('').trimEnd() + '…', style).width > maxWidth) chars.pop();
-  return chars.join('').trimEnd() + '…';
+  while (chars.length > 0 && measureText(`${chars.join('').trimEnd()}…`, style).width > maxWidth) chars.pop();
+  return `${chars.join('').trimEnd()}…`;
 }
 
 export class Canvas {
