@@ -13,7 +13,11 @@ function typeOnly(clause) {
   if (/^(?:import|export)\s+type\s/.test(clause)) return true;
   const names = clause.match(/\{([^}]*)\}/);
   if (names === null || /^(?:import|export)\s+[\w$]+\s*,/.test(clause) || /\*/.test(clause)) return false;
-  return names[1].split(',').map((n) => n.trim()).filter((n) => n !== '').every((n) => n.startsWith('type '));
+  return names[1]
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '')
+    .every((n) => n.startsWith('type '));
 }
 
 function sourceFiles(dir) {

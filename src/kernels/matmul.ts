@@ -78,8 +78,12 @@ ${loadA}
 ${loadB}
         workgroupBarrier();
         for (var kk = 0u; kk < ${TK}u; kk++) {
-${range(RM).map((i) => `        a[${i}] = As[kk * ${TM}u + lid.y + ${i * WY}u];`).join('\n')}
-${range(RN).map((j) => `        b[${j}] = Bs[kk * ${TN}u + lid.x + ${j * WX}u];`).join('\n')}
+${range(RM)
+  .map((i) => `        a[${i}] = As[kk * ${TM}u + lid.y + ${i * WY}u];`)
+  .join('\n')}
+${range(RN)
+  .map((j) => `        b[${j}] = Bs[kk * ${TN}u + lid.x + ${j * WX}u];`)
+  .join('\n')}
           ${fmas.join('\n        ')}
         }
         workgroupBarrier();
@@ -113,7 +117,20 @@ function range(n: number): number[] {
  * tile's extent (rows of A, columns of B), `kStride` along K. When `unitK`, K is the unit-stride
  * dimension and the loop walks it fastest; otherwise the extent is.
  */
-function tileLoad(src: string, tile: string, base: string, outerStride: string, kStride: string, extent: number, TK: number, unitK: boolean, origin: string, limit: string, vec4: boolean, threads: number): string {
+function tileLoad(
+  src: string,
+  tile: string,
+  base: string,
+  outerStride: string,
+  kStride: string,
+  extent: number,
+  TK: number,
+  unitK: boolean,
+  origin: string,
+  limit: string,
+  vec4: boolean,
+  threads: number,
+): string {
   if (!vec4) {
     const total = extent * TK;
     const fast = unitK ? TK : extent;
@@ -189,5 +206,10 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
     vec4: canVec4(args, aUnitK, bUnitN, tiling) && (aUnitK || args.a.row === 1) && (bUnitN || args.b.row === 1),
   };
   const bindings = [args.a.binding, args.b.binding, args.c.binding, ...args.epilogue.bindings];
-  gpu.run(kernel(variant, args.epilogue, Boolean(args.epilogueOnColumns)), bindings, [gpu.groupsFor(args.N, tiling.TN), Math.ceil(args.M / tiling.TM), args.splits], matmulParams(args));
+  gpu.run(
+    kernel(variant, args.epilogue, Boolean(args.epilogueOnColumns)),
+    bindings,
+    [gpu.groupsFor(args.N, tiling.TN), Math.ceil(args.M / tiling.TM), args.splits],
+    matmulParams(args),
+  );
 }

@@ -31,7 +31,27 @@ export interface MatmulArgs {
 }
 
 /** The uniform parameters both matrix-multiply kernels take. */
-export const PARAMS = ['M', 'N', 'K', 'aOff', 'aRow', 'aCol', 'aBatch', 'bOff', 'bRow', 'bCol', 'bBatch', 'cOff', 'cRow', 'cCol', 'cBatch', 'batches', 'perSplit', 'scaleOff', 'shiftOff'] as const;
+export const PARAMS = [
+  'M',
+  'N',
+  'K',
+  'aOff',
+  'aRow',
+  'aCol',
+  'aBatch',
+  'bOff',
+  'bRow',
+  'bCol',
+  'bBatch',
+  'cOff',
+  'cRow',
+  'cCol',
+  'cBatch',
+  'batches',
+  'perSplit',
+  'scaleOff',
+  'shiftOff',
+] as const;
 
 /** Their values for a product. */
 export function matmulParams(args: MatmulArgs): Record<(typeof PARAMS)[number], number> {

@@ -58,13 +58,25 @@ ${range.map((k) => `      out[at + ${k}u * P.out_expr] = totals[${k}];`).join('\
 }
 
 /** Splits the iteration space into kept (<= 2 merged dims) and reduced (<= 2 merged dims) parts. */
-function canonical(shape: readonly number[], reduce: readonly boolean[], out: readonly number[], inputs: readonly (readonly number[])[], perWorkgroup: number): Canonical {
+function canonical(
+  shape: readonly number[],
+  reduce: readonly boolean[],
+  out: readonly number[],
+  inputs: readonly (readonly number[])[],
+  perWorkgroup: number,
+): Canonical {
   const keptDims = shape.map((_, d) => d).filter((d) => !reduce[d]);
   const reducedDims = shape.map((_, d) => d).filter((d) => reduce[d]);
   const pick = (dims: number[], s: readonly number[]) => dims.map((d) => s[d]);
-  const kept = mergeDims(pick(keptDims, shape), [out, ...inputs].map((s) => pick(keptDims, s)));
+  const kept = mergeDims(
+    pick(keptDims, shape),
+    [out, ...inputs].map((s) => pick(keptDims, s)),
+  );
   const keptPadded = padRank(kept.shape, kept.strides, 2);
-  const red = mergeDims(pick(reducedDims, shape), inputs.map((s) => pick(reducedDims, s)));
+  const red = mergeDims(
+    pick(reducedDims, shape),
+    inputs.map((s) => pick(reducedDims, s)),
+  );
   const redPadded = padRank(red.shape, red.strides, 2);
   let [U, V] = redPadded.shape;
   let reduced = redPadded.strides;
@@ -82,10 +94,25 @@ function canonical(shape: readonly number[], reduce: readonly boolean[], out: re
  * Sums each of `exprs` over the dimensions where `reduce` is true, writing expression k's result for
  * kept index o to `out` at out.offset + k * exprStride + sum(kept index * out.strides).
  */
-export function reduce(gpu: Gpu, exprs: Expr[], inputs: StridedOperand[], out: StridedOperand, exprStride: number, shape: readonly number[], reduceDims: readonly boolean[], floats: readonly number[] = []): void {
+export function reduce(
+  gpu: Gpu,
+  exprs: Expr[],
+  inputs: StridedOperand[],
+  out: StridedOperand,
+  exprStride: number,
+  shape: readonly number[],
+  reduceDims: readonly boolean[],
+  floats: readonly number[] = [],
+): void {
   const profile = gpu.profile;
   const perWorkgroup = profile.reduceElementsPerWorkgroup;
-  const c = canonical(shape, reduceDims, out.strides, inputs.map((x) => x.strides), perWorkgroup);
+  const c = canonical(
+    shape,
+    reduceDims,
+    out.strides,
+    inputs.map((x) => x.strides),
+    perWorkgroup,
+  );
   if (c.total <= profile.serialBelow || (c.O >= profile.serialManyOutputs.outputs && c.total <= profile.serialManyOutputs.length)) {
     reduceColumns(gpu, c, exprs, inputs, out, exprStride, floats);
     return;
@@ -100,7 +127,13 @@ export function reduce(gpu: Gpu, exprs: Expr[], inputs: StridedOperand[], out: S
   if (partials) Object.assign(values, { out_off: 0, out_k1: c.K0, out_k0: 1, out_split: c.O, out_expr: splits * c.O });
   else Object.assign(values, { out_off: out.offset, out_k1: c.kept[0][0], out_k0: c.kept[0][1], out_split: 0, out_expr: exprStride });
   inputs.forEach((x, i) => {
-    Object.assign(values, { [`in${i}_off`]: x.offset, [`in${i}_k1`]: c.kept[i + 1][0], [`in${i}_k0`]: c.kept[i + 1][1], [`in${i}_su`]: c.reduced[i][0], [`in${i}_sv`]: c.reduced[i][1] });
+    Object.assign(values, {
+      [`in${i}_off`]: x.offset,
+      [`in${i}_k1`]: c.kept[i + 1][0],
+      [`in${i}_k0`]: c.kept[i + 1][1],
+      [`in${i}_su`]: c.reduced[i][0],
+      [`in${i}_sv`]: c.reduced[i][1],
+    });
   });
   for (let i = 0; i < floatCount; i++) values[`f${i}`] = f32bits(floats[i]);
   const first = partials ? { buffer: partials } : out.binding;

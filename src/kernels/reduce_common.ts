@@ -26,6 +26,15 @@ export function reduceParts(exprs: Expr[], inputCount: number, floatParams: numb
     bindings: bindings.join('\n'),
     bases: Array.from({ length: inputCount }, (_, i) => `    let base${i} = P.in${i}_off + o1 * P.in${i}_k1 + o0 * P.in${i}_k0;`).join('\n'),
     loads: Array.from({ length: inputCount }, (_, i) => `          let x${i} = in${i}[base${i} + u * P.in${i}_su + v * P.in${i}_sv];`).join('\n'),
-    sums: exprs.map((e, k) => `          acc${k} += ${toWgsl(e, (i) => `x${i}`, (i) => `bitcast<f32>(P.f${i})`)};`).join('\n'),
+    sums: exprs
+      .map(
+        (e, k) =>
+          `          acc${k} += ${toWgsl(
+            e,
+            (i) => `x${i}`,
+            (i) => `bitcast<f32>(P.f${i})`,
+          )};`,
+      )
+      .join('\n'),
   };
 }

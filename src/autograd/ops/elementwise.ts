@@ -40,7 +40,10 @@ export function fused(expr: Expr, inputs: Tensor[], floats: number[] = [], name 
     if (t.dtype !== 'float32') throw new Error(`${name}: expected float32 inputs, got ${t.dtype} of shape [${t.shape}]`);
   }
   const backend = inputs[0]?.backend;
-  const shape = broadcastShapes(inputs.map((t) => t.shape), name);
+  const shape = broadcastShapes(
+    inputs.map((t) => t.shape),
+    name,
+  );
   const expanded = inputs.map((t) => broadcastTo(t, shape));
   const out = empty(shape, 'float32', backend);
   backend.map(expr, expanded, out, floats);
