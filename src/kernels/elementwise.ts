@@ -73,9 +73,12 @@ function kernel(v: Variant): Kernel {
       : v.vec === 1
         ? '      out[outBase + i3 * P.out_s3] = y;'
         : [0, 1, 2, 3].map((k) => `      out[outBase + (i3 + ${k}u) * P.out_s3] = y[${k}];`).join('\n');
+  // The walk along a row: grid-stride over the invocations, or the whole row in one (short rows,
+  // several of them; a single flat row is always shared out).
+  const walk = v.shortRows && !v.flat ? 'for (var e = 0u; e < P.n3; e++)' : `for (var e = gid.x; e < P.n3; e += groups.x * ${v.workgroup}u)`;
   const inner = `${bases.join('\n')}
 ${hoisted.join('\n')}
-      for (var e = gid.x; e < P.n3; e += groups.x * ${v.workgroup}u) {
+      ${walk} {
         let i3 = e * ${v.vec}u;
 ${loads.join('\n')}
         let y = ${value};
@@ -87,15 +90,7 @@ ${store}
     let i0 = row / (P.d2 * P.d1);
 ${content}
   }`;
-  const body = v.flat
-    ? inner
-    : v.shortRows
-      ? rowLoop(
-          'gid.x',
-          `groups.x * ${v.workgroup}u`,
-          inner.replace(`for (var e = gid.x; e < P.n3; e += groups.x * ${v.workgroup}u)`, 'for (var e = 0u; e < P.n3; e++)'),
-        )
-      : rowLoop('gid.y', 'groups.y', inner);
+  const body = v.flat ? inner : v.shortRows ? rowLoop('gid.x', `groups.x * ${v.workgroup}u`, inner) : rowLoop('gid.y', 'groups.y', inner);
   return {
     name: 'elementwise',
     params,
