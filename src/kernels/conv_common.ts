@@ -3,6 +3,7 @@
 // that lets evaluation-mode batch norm and activation ride along with the convolution's store.
 
 import type { Binding } from '../gpu/context.js';
+import type { XImage, YImage } from './view.js';
 
 export interface ConvGeometry {
   N: number;
@@ -17,8 +18,8 @@ export interface ConvGeometry {
   padding: [number, number];
   groups: number;
   /** Offset and strides of the input view (xOff, xN, xC, xH, xW) and output view (yOff, ...). */
-  xStrides: Record<'xOff' | 'xN' | 'xC' | 'xH' | 'xW', number>;
-  yStrides: Record<'yOff' | 'yN' | 'yC' | 'yH' | 'yW', number>;
+  xStrides: XImage;
+  yStrides: YImage;
 }
 
 export interface ChannelVector {
