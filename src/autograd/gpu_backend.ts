@@ -25,7 +25,6 @@ import { reduce } from '../kernels/reduce.js';
 import { sgdStep, type SgdHyper } from '../kernels/sgd.js';
 import type { Backend, Conv2dParams, Epilogue, PoolParams } from './backend.js';
 import { type DType, keep, Storage, Tensor } from './tensor.js';
-import { X_IMAGE, Y_IMAGE } from '../kernels/view.js';
 
 function binding(t: Tensor): Binding {
   return { buffer: t.storage.handle as GPUBuffer };
@@ -90,8 +89,8 @@ function geometry(x: Tensor, w: Tensor, y: Tensor, p: Conv2dParams): ConvGeometr
     stride: p.stride,
     padding: p.padding,
     groups: p.groups,
-    xStrides: X_IMAGE.values(x.offset, x.strides),
-    yStrides: Y_IMAGE.values(y.offset, y.strides),
+    xStrides: { xOff: x.offset, xN: x.strides[0], xC: x.strides[1], xH: x.strides[2], xW: x.strides[3] },
+    yStrides: { yOff: y.offset, yN: y.strides[0], yC: y.strides[1], yH: y.strides[2], yW: y.strides[3] },
   };
 }
 
@@ -426,12 +425,26 @@ export class GpuBackend implements Backend {
 
   maxPool2d(x: Tensor, out: Tensor, argmax: Tensor, p: PoolParams): void {
     const g = poolGeometry(x, out, p);
-    maxPool(this.gpu, g, binding(x), X_IMAGE.values(x.offset, x.strides), flat(out).binding, flat(argmax).binding);
+    maxPool(
+      this.gpu,
+      g,
+      binding(x),
+      { xOff: x.offset, xN: x.strides[0], xC: x.strides[1], xH: x.strides[2], xW: x.strides[3] },
+      flat(out).binding,
+      flat(argmax).binding,
+    );
   }
 
   maxPool2dGrad(dy: Tensor, argmax: Tensor, dx: Tensor, p: PoolParams): void {
     const g = poolGeometry(dx, dy, p);
-    maxPoolGrad(this.gpu, g, binding(dy), Y_IMAGE.values(dy.offset, dy.strides), flat(argmax).binding, flat(dx).binding);
+    maxPoolGrad(
+      this.gpu,
+      g,
+      binding(dy),
+      { yOff: dy.offset, yN: dy.strides[0], yC: dy.strides[1], yH: dy.strides[2], yW: dy.strides[3] },
+      flat(argmax).binding,
+      flat(dx).binding,
+    );
   }
 
   crossEntropy(logits: Tensor, labels: Tensor, loss: Tensor): void {

@@ -12,12 +12,6 @@
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import type { ChannelView } from './batchnorm_stats.js';
 import { blockSum } from './workgroup_reduce.js';
-import { view } from './view.js';
-
-/** The output gradient, input and output as planes: image n, channel c, position p of the H*W plane. */
-const G_PLANES = view('g', ['N', 'C', 'P']);
-const X_PLANES = view('x', ['N', 'C', 'P']);
-const Y_PLANES = view('y', ['N', 'C', 'P']);
 
 export interface PlaneView {
   binding: Binding;
@@ -30,7 +24,7 @@ export interface PlaneView {
 function kernel(training: boolean, relu: boolean, workgroup: number): Kernel {
   return {
     name: `batchnorm_backward${relu ? '_relu' : ''}${training ? '' : '_eval'}`,
-    params: ['N', 'HW', 'C', 'count', ...G_PLANES.params, ...X_PLANES.params, ...Y_PLANES.params, 'statsOff', 'coefOff', 'dwOff', 'dbOff'],
+    params: ['N', 'HW', 'C', 'count', 'gOff', 'gN', 'gC', 'gP', 'xOff', 'xN', 'xC', 'xP', 'yOff', 'yN', 'yC', 'yP', 'statsOff', 'coefOff', 'dwOff', 'dbOff'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
@@ -39,9 +33,6 @@ function kernel(training: boolean, relu: boolean, workgroup: number): Kernel {
 @group(0) @binding(5) var<storage, read_write> dWeight: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dBias: array<f32>;
 ${relu ? '@group(0) @binding(7) var<storage, read> y: array<f32>;' : ''}
-${G_PLANES.wgsl}
-${X_PLANES.wgsl}
-${Y_PLANES.wgsl}
 
 ${blockSum('workgroupSum', workgroup, 2, false)}
 @compute @workgroup_size(${workgroup})
@@ -51,10 +42,13 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   var sg = 0.0;
   var sgx = 0.0;
   for (var n = 0u; n < P.N; n++) {
+    let gPlane = P.gOff + n * P.gN + c * P.gC;
+    let xPlane = P.xOff + n * P.xN + c * P.xC;
+    ${relu ? 'let yPlane = P.yOff + n * P.yN + c * P.yC;' : ''}
     for (var p = lid; p < P.HW; p += ${workgroup}u) {
-      ${relu ? 'let grad = select(0.0, g[gAt(n, c, p)], y[yAt(n, c, p)] > 0.0);' : 'let grad = g[gAt(n, c, p)];'}
+      ${relu ? 'let grad = select(0.0, g[gPlane + p * P.gP], y[yPlane + p * P.yP] > 0.0);' : 'let grad = g[gPlane + p * P.gP];'}
       sg += grad;
-      sgx = fma(grad, x[xAt(n, c, p)] - mean, sgx);
+      sgx = fma(grad, x[xPlane + p * P.xP] - mean, sgx);
     }
   }
   let sums = workgroupSum(lid, array<f32, 2>(sg, sgx));
@@ -106,9 +100,18 @@ export function batchNormBackward(gpu: Gpu, a: BatchNormBackwardArgs): void {
     HW: a.HW,
     C: a.C,
     count: a.N * a.HW,
-    ...G_PLANES.values(a.g.off, [a.g.n, a.g.c, a.g.p]),
-    ...X_PLANES.values(a.x.off, [a.x.n, a.x.c, a.x.p]),
-    ...Y_PLANES.values(y.off, [y.n, y.c, y.p]),
+    gOff: a.g.off,
+    gN: a.g.n,
+    gC: a.g.c,
+    gP: a.g.p,
+    xOff: a.x.off,
+    xN: a.x.n,
+    xC: a.x.c,
+    xP: a.x.p,
+    yOff: y.off,
+    yN: y.n,
+    yC: y.c,
+    yP: y.p,
     statsOff: a.stats.off,
     coefOff: a.coef.off,
     dwOff: a.dWeight.off,

@@ -12,11 +12,7 @@
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import { f32bits } from '../gpu/context.js';
-import { view } from './view.js';
 import { blockMeanM2 } from './workgroup_reduce.js';
-
-/** The input, as planes: image n, channel c, position p of the H*W plane. */
-const X_PLANES = view('x', ['N', 'C', 'P']);
 
 function kernel(training: boolean, workgroup: number): Kernel {
   const accumulate = /* wgsl */ `
@@ -25,8 +21,9 @@ function kernel(training: boolean, workgroup: number): Kernel {
   var sum = 0.0;
   var squares = 0.0;
   for (var n = 0u; n < P.N; n++) {
+    let plane = P.xOff + n * P.xN + c * P.xC;
     for (var p = lid; p < P.HW; p += ${workgroup}u) {
-      let v = x[xAt(n, c, p)];
+      let v = x[plane + p * P.xP];
       if (count == 0.0) { first = v; }
       let d = v - first;
       sum += d;
@@ -44,18 +41,13 @@ function kernel(training: boolean, workgroup: number): Kernel {
   runningVar[P.rvOff + c] = (1.0 - momentum) * runningVar[P.rvOff + c] + momentum * variance * total / (total - 1.0);`;
   return {
     name: training ? 'batchnorm_stats_train' : 'batchnorm_stats_eval',
-    params: ['N', 'HW', 'C', ...X_PLANES.params, 'wOff', 'bOff', 'rmOff', 'rvOff', 'statsOff', 'momentum', 'eps'],
+    params: ['N', 'HW', 'C', 'xOff', 'xN', 'xC', 'xP', 'wOff', 'bOff', 'rmOff', 'rvOff', 'statsOff', 'momentum', 'eps'],
     wgsl: /* wgsl */ `
 ${['weight', 'bias'].map((name, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${name}: array<f32>;`).join('\n')}
 @group(0) @binding(3) var<storage, read_write> runningMean: array<f32>;
 @group(0) @binding(4) var<storage, read_write> runningVar: array<f32>;
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>;
-${
-  training
-    ? `@group(0) @binding(6) var<storage, read> x: array<f32>;
-${X_PLANES.wgsl}`
-    : ''
-}
+${training ? '@group(0) @binding(6) var<storage, read> x: array<f32>;' : ''}
 
 ${training ? blockMeanM2('workgroupMeanM2', workgroup) : ''}
 
@@ -111,7 +103,10 @@ export function batchNormStats(gpu: Gpu, a: BatchNormStatsArgs): void {
     N: a.N,
     HW: a.HW,
     C: a.C,
-    ...X_PLANES.values(x.off, [x.n, x.c, x.p]),
+    xOff: x.off,
+    xN: x.n,
+    xC: x.c,
+    xP: x.p,
     wOff: a.weight.off,
     bOff: a.bias.off,
     rmOff: a.runningMean.off,

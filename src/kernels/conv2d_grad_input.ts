@@ -8,20 +8,17 @@
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import type { ConvGeometry } from './conv_common.js';
-import { X_IMAGE, Y_IMAGE } from './view.js';
 
 function kernel(g: ConvGeometry, workgroup: number): Kernel {
   const [KH, KW] = g.kernel;
   const [SH, SW] = g.stride;
   return {
     name: `conv2d_grad_input_${KH}x${KW}_s${SH}`,
-    params: ['C', 'H', 'W', 'K', 'OH', 'OW', 'cPerGroup', 'kPerGroup', ...X_IMAGE.params, ...Y_IMAGE.params],
+    params: ['C', 'H', 'W', 'K', 'OH', 'OW', 'cPerGroup', 'kPerGroup', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-${X_IMAGE.wgsl}
-${Y_IMAGE.wgsl}
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
@@ -35,6 +32,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     var acc = 0.0;
     for (var kk = 0u; kk < P.kPerGroup; kk++) {
       let k = group * P.kPerGroup + kk;
+      let dyPlane = P.yOff + n * P.yN + k * P.yC;
       let wBase = (k * P.cPerGroup + cg) * ${KH * KW}u;
       for (var kh = 0u; kh < ${KH}u; kh++) {
         let th = i32(h) + ${g.padding[0]} - i32(kh);
@@ -46,11 +44,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
           if (tw < 0 || tw % ${SW} != 0) { continue; }
           let ow = u32(tw / ${SW});
           if (ow >= P.OW) { continue; }
-          acc = fma(dy[yAt(n, k, oh, ow)], w[wBase + kh * ${KW}u + kw], acc);
+          acc = fma(dy[dyPlane + oh * P.yH + ow * P.yW], w[wBase + kh * ${KW}u + kw], acc);
         }
       }
     }
-    dx[xAt(n, c, h, wx)] = acc;
+    dx[P.xOff + n * P.xN + c * P.xC + h * P.xH + wx * P.xW] = acc;
   }
 }
 `,

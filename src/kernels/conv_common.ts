@@ -3,7 +3,6 @@
 // that lets evaluation-mode batch norm and activation ride along with the convolution's store.
 
 import type { Binding } from '../gpu/context.js';
-import type { XImage, YImage } from './view.js';
 
 export interface ConvGeometry {
   N: number;
@@ -18,8 +17,8 @@ export interface ConvGeometry {
   padding: [number, number];
   groups: number;
   /** Offset and strides of the input view (xOff, xN, xC, xH, xW) and output view (yOff, ...). */
-  xStrides: XImage;
-  yStrides: YImage;
+  xStrides: Record<'xOff' | 'xN' | 'xC' | 'xH' | 'xW', number>;
+  yStrides: Record<'yOff' | 'yN' | 'yC' | 'yH' | 'yW', number>;
 }
 
 export interface ChannelVector {

@@ -10,7 +10,6 @@
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import { type ConvGeometry, type EpilogueBindings, epilogueCode } from './conv_common.js';
-import { X_IMAGE, Y_IMAGE } from './view.js';
 
 export const RUN = 4;
 
@@ -20,14 +19,12 @@ function kernel(g: ConvGeometry, epi: EpilogueBindings, workgroup: number): Kern
   const span = KW + (RUN - 1) * SW;
   return {
     name: `depthwise_${KH}x${KW}_s${SH}`,
-    params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', ...X_IMAGE.params, ...Y_IMAGE.params, 'scaleOff', 'shiftOff'],
+    params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW', 'scaleOff', 'shiftOff'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 ${epi.declarations(4)}
-${X_IMAGE.wgsl}
-${Y_IMAGE.wgsl}
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
@@ -38,16 +35,18 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     let n = item / (P.runs * P.OH * P.C);
     var taps: array<f32, ${KH * KW}>;
     for (var t = 0u; t < ${KH * KW}u; t++) { taps[t] = w[c * ${KH * KW}u + t]; }
+    let plane = P.xOff + n * P.xN + c * P.xC;
     let w0 = i32(ow0 * ${SW}u) - ${g.padding[1]};
     // An explicit zero: SwiftShader keeps a loop-local var's value from the previous iteration.
     var acc = array<f32, ${RUN}>();
     for (var kh = 0u; kh < ${KH}u; kh++) {
       let h = i32(oh * ${SH}u + kh) - ${g.padding[0]};
       if (h < 0 || h >= i32(P.H)) { continue; }
+      let row = plane + u32(h) * P.xH;
       var segment: array<f32, ${span}>;
       for (var i = 0u; i < ${span}u; i++) {
         let wi = w0 + i32(i);
-        segment[i] = select(0.0, x[xAt(n, c, u32(h), u32(clamp(wi, 0, i32(P.W) - 1)))], wi >= 0 && wi < i32(P.W));
+        segment[i] = select(0.0, x[row + u32(clamp(wi, 0, i32(P.W) - 1)) * P.xW], wi >= 0 && wi < i32(P.W));
       }
       for (var j = 0u; j < ${RUN}u; j++) {
         for (var kw = 0u; kw < ${KW}u; kw++) {
@@ -55,12 +54,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
         }
       }
     }
+    let out = P.yOff + n * P.yN + c * P.yC + oh * P.yH;
     for (var j = 0u; j < ${RUN}u; j++) {
       let ow = ow0 + j;
       if (ow < P.OW) {
         var v = acc[j];
         ${epilogueCode(epi, 'v', 'c')}
-        y[yAt(n, c, oh, ow)] = v;
+        y[out + ow * P.yW] = v;
       }
     }
   }

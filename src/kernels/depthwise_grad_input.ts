@@ -9,20 +9,17 @@
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import type { ConvGeometry } from './conv_common.js';
 import { RUN } from './depthwise.js';
-import { X_IMAGE, Y_IMAGE } from './view.js';
 
 function kernel(g: ConvGeometry, workgroup: number): Kernel {
   const [KH, KW] = g.kernel;
   const [SH, SW] = g.stride;
   return {
     name: `depthwise_grad_input_${KH}x${KW}_s${SH}`,
-    params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', ...X_IMAGE.params, ...Y_IMAGE.params],
+    params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-${X_IMAGE.wgsl}
-${Y_IMAGE.wgsl}
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
@@ -33,6 +30,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     let n = item / (P.runs * P.H * P.C);
     var taps: array<f32, ${KH * KW}>;
     for (var t = 0u; t < ${KH * KW}u; t++) { taps[t] = w[c * ${KH * KW}u + t]; }
+    let plane = P.yOff + n * P.yN + c * P.yC;
     // An explicit zero: SwiftShader keeps a loop-local var's value from the previous iteration.
     var acc = array<f32, ${RUN}>();
     for (var kh = 0u; kh < ${KH}u; kh++) {
@@ -40,17 +38,19 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
       if (th < 0 || th % ${SH} != 0) { continue; }
       let oh = u32(th / ${SH});
       if (oh >= P.OH) { continue; }
+      let row = plane + oh * P.yH;
       for (var j = 0u; j < ${RUN}u; j++) {
         for (var kw = 0u; kw < ${KW}u; kw++) {
           let tw = i32(w0 + j) + ${g.padding[1]} - i32(kw);
           if (tw < 0 || tw % ${SW} != 0) { continue; }
           let ow = u32(tw / ${SW});
-          if (ow < P.OW) { acc[j] = fma(dy[yAt(n, c, oh, ow)], taps[kh * ${KW}u + kw], acc[j]); }
+          if (ow < P.OW) { acc[j] = fma(dy[row + ow * P.yW], taps[kh * ${KW}u + kw], acc[j]); }
         }
       }
     }
+    let out = P.xOff + n * P.xN + c * P.xC + h * P.xH;
     for (var j = 0u; j < ${RUN}u; j++) {
-      if (w0 + j < P.W) { dx[xAt(n, c, h, w0 + j)] = acc[j]; }
+      if (w0 + j < P.W) { dx[out + (w0 + j) * P.xW] = acc[j]; }
     }
   }
 }

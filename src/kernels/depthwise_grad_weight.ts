@@ -10,22 +10,19 @@ import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import type { ConvGeometry } from './conv_common.js';
 import { reduce } from './reduce.js';
 import { blockSum } from './workgroup_reduce.js';
-import { X_IMAGE, Y_IMAGE } from './view.js';
 
 function kernel(g: ConvGeometry, workgroup: number): Kernel {
   const [KH, KW] = g.kernel;
   const taps = KH * KW;
   return {
     name: `depthwise_grad_weight_${KH}x${KW}_s${g.stride[0]}`,
-    params: ['N', 'C', 'H', 'W', 'OH', 'OW', 'imagesPerSlice', ...X_IMAGE.params, ...Y_IMAGE.params],
+    params: ['N', 'C', 'H', 'W', 'OH', 'OW', 'imagesPerSlice', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 
-${blockSum('workgroupSum', workgroup, taps, false)}${X_IMAGE.wgsl}
-${Y_IMAGE.wgsl}
-
+${blockSum('workgroupSum', workgroup, taps, false)}
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wg.x;
@@ -34,10 +31,12 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   let lastImage = min(firstImage + P.imagesPerSlice, P.N);
   var acc: array<f32, ${taps}>;
   for (var n = firstImage; n < lastImage; n++) {
+    let dyPlane = P.yOff + n * P.yN + c * P.yC;
+    let xPlane = P.xOff + n * P.xN + c * P.xC;
     for (var o = lid; o < P.OH * P.OW; o += ${workgroup}u) {
       let oh = o / P.OW;
       let ow = o % P.OW;
-      let grad = dy[yAt(n, c, oh, ow)];
+      let grad = dy[dyPlane + oh * P.yH + ow * P.yW];
       let h0 = i32(oh * ${g.stride[0]}u) - ${g.padding[0]};
       let w0 = i32(ow * ${g.stride[1]}u) - ${g.padding[1]};
       for (var kh = 0u; kh < ${KH}u; kh++) {
@@ -46,7 +45,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
         for (var kw = 0u; kw < ${KW}u; kw++) {
           let wx = w0 + i32(kw);
           if (wx < 0 || wx >= i32(P.W)) { continue; }
-          acc[kh * ${KW}u + kw] = fma(grad, x[xAt(n, c, u32(h), u32(wx))], acc[kh * ${KW}u + kw]);
+          acc[kh * ${KW}u + kw] = fma(grad, x[xPlane + u32(h) * P.xH + u32(wx) * P.xW], acc[kh * ${KW}u + kw]);
         }
       }
     }

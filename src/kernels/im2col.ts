@@ -9,17 +9,15 @@
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import type { ConvGeometry } from './conv_common.js';
-import { X_IMAGE } from './view.js';
 
 function kernel(g: ConvGeometry, workgroup: number): Kernel {
   const [KH, KW] = g.kernel;
   return {
     name: `im2col_${KH}x${KW}_s${g.stride[0]}`,
-    params: ['H', 'W', 'OH', 'OW', 'rows', 'cOff', ...X_IMAGE.params],
+    params: ['H', 'W', 'OH', 'OW', 'rows', 'cOff', 'xOff', 'xN', 'xC', 'xH', 'xW'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> col: array<f32>;
-${X_IMAGE.wgsl}
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
@@ -28,13 +26,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   let kw = row % ${KW}u;
   let kh = (row / ${KW}u) % ${KH}u;
   let c = P.cOff + row / ${KH * KW}u;
+  let plane = P.xOff + n * P.xN + c * P.xC;
   let positions = P.OH * P.OW;
   let out = (n * P.rows + row) * positions;
   for (var o = gid.x; o < positions; o += groups.x * ${workgroup}u) {
     let h = i32((o / P.OW) * ${g.stride[0]}u + kh) - ${g.padding[0]};
     let w = i32((o % P.OW) * ${g.stride[1]}u + kw) - ${g.padding[1]};
     var v = 0.0;
-    if (h >= 0 && h < i32(P.H) && w >= 0 && w < i32(P.W)) { v = x[xAt(n, c, u32(h), u32(w))]; }
+    if (h >= 0 && h < i32(P.H) && w >= 0 && w < i32(P.W)) { v = x[plane + u32(h) * P.xH + u32(w) * P.xW]; }
     col[out + o] = v;
   }
 }

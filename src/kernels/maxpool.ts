@@ -7,17 +7,15 @@
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import type { PoolGeometry } from './maxpool_grad.js';
-import { X_IMAGE, type XImage } from './view.js';
 
 function kernel(g: PoolGeometry, workgroup: number): Kernel {
   return {
     name: `maxpool_${g.kernel}_s${g.stride}`,
-    params: ['H', 'W', 'OH', 'OW', 'C', 'planes', ...X_IMAGE.params],
+    params: ['H', 'W', 'OH', 'OW', 'C', 'planes', 'xOff', 'xN', 'xC', 'xH', 'xW'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> argmax: array<i32>;
-${X_IMAGE.wgsl}
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
@@ -25,8 +23,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     for (var e = gid.x; e < P.OH * P.OW; e += groups.x * ${workgroup}u) {
       let oh = e / P.OW;
       let ow = e % P.OW;
-      let n = plane / P.C;
-      let c = plane % P.C;
+      let base = P.xOff + (plane / P.C) * P.xN + (plane % P.C) * P.xC;
       var best = 0.0;
       var at = -1;
       for (var kh = 0; kh < ${g.kernel}; kh++) {
@@ -35,7 +32,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
         for (var kw = 0; kw < ${g.kernel}; kw++) {
           let w = i32(ow) * ${g.stride} - ${g.padding} + kw;
           if (w < 0 || w >= i32(P.W)) { continue; }
-          let v = x[xAt(n, c, u32(h), u32(w))];
+          let v = x[base + u32(h) * P.xH + u32(w) * P.xW];
           if (v > best || v != v || at < 0) {
             best = v;
             at = h * i32(P.W) + w;
@@ -53,7 +50,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 
 /** x is a strided NCHW view; y and argmax are contiguous [N, C, OH, OW]. */
-export function maxPool(gpu: Gpu, g: PoolGeometry, x: Binding, xStrides: XImage, y: Binding, argmax: Binding): void {
+export function maxPool(
+  gpu: Gpu,
+  g: PoolGeometry,
+  x: Binding,
+  xStrides: Record<'xOff' | 'xN' | 'xC' | 'xH' | 'xW', number>,
+  y: Binding,
+  argmax: Binding,
+): void {
   const workgroup = gpu.profile.workgroup;
   gpu.run(kernel(g, workgroup), [x, y, argmax], [gpu.groupsFor(g.OH * g.OW, workgroup), gpu.groupsFor(g.N * g.C, 1)], {
     H: g.H,

@@ -6,7 +6,6 @@
 // grid-stride).
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
-import { Y_IMAGE, type YImage } from './view.js';
 
 export interface PoolGeometry {
   N: number;
@@ -23,12 +22,11 @@ export interface PoolGeometry {
 function kernel(g: PoolGeometry, workgroup: number): Kernel {
   return {
     name: `maxpool_grad_${g.kernel}_s${g.stride}`,
-    params: ['H', 'W', 'OH', 'OW', 'C', 'planes', ...Y_IMAGE.params],
+    params: ['H', 'W', 'OH', 'OW', 'C', 'planes', 'yOff', 'yN', 'yC', 'yH', 'yW'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> argmax: array<i32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-${Y_IMAGE.wgsl}
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
@@ -37,8 +35,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
       let h = i32(e / P.W);
       let w = i32(e % P.W);
       let me = i32(e);
-      let n = plane / P.C;
-      let c = plane % P.C;
+      let dyPlane = P.yOff + (plane / P.C) * P.yN + (plane % P.C) * P.yC;
       let argPlane = plane * P.OH * P.OW;
       // Outputs whose window [o*s - p, o*s - p + k) holds h: o in [ceil((h + p - k + 1) / s), floor((h + p) / s)].
       let ohFirst = max(0, (h + ${g.padding} - ${g.kernel} + ${g.stride}) / ${g.stride});
@@ -49,7 +46,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
       for (var oh = ohFirst; oh <= ohLast; oh++) {
         for (var ow = owFirst; ow <= owLast; ow++) {
           if (argmax[argPlane + u32(oh) * P.OW + u32(ow)] == me) {
-            acc += dy[yAt(n, c, u32(oh), u32(ow))];
+            acc += dy[dyPlane + u32(oh) * P.yH + u32(ow) * P.yW];
           }
         }
       }
@@ -62,7 +59,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 
 /** dy is a strided view; argmax and dx are contiguous. */
-export function maxPoolGrad(gpu: Gpu, g: PoolGeometry, dy: Binding, dyStrides: YImage, argmax: Binding, dx: Binding): void {
+export function maxPoolGrad(
+  gpu: Gpu,
+  g: PoolGeometry,
+  dy: Binding,
+  dyStrides: Record<'yOff' | 'yN' | 'yC' | 'yH' | 'yW', number>,
+  argmax: Binding,
+  dx: Binding,
+): void {
   const workgroup = gpu.profile.workgroup;
   gpu.run(kernel(g, workgroup), [dy, argmax, dx], [gpu.groupsFor(g.H * g.W, workgroup), gpu.groupsFor(g.N * g.C, 1)], {
     H: g.H,
