@@ -52,6 +52,11 @@ export function printData(rows: DataRow[]): void {
     return;
   }
   console.log('data pipeline (decode + RandomResizedCrop + flip + normalise, in worker threads):');
-  console.log(table(['dataset', 'res', 'workers', 'images', 'first epoch img/s', 'cached img/s'], rows.map((r) => [r.dataset, r.resolution, r.workers, r.images, r.firstEpochImgPerS, r.cachedEpochImgPerS])));
+  console.log(
+    table(
+      ['dataset', 'res', 'workers', 'images', 'first epoch img/s', 'cached img/s'],
+      rows.map((r) => [r.dataset, r.resolution, r.workers, r.images, r.firstEpochImgPerS, r.cachedEpochImgPerS]),
+    ),
+  );
   console.log();
 }

@@ -147,7 +147,19 @@ async function measureAll(ctx: BenchContext, nets: Net[]): Promise<Measured[]> {
 }
 
 function row(config: string, m: Measured, net: Net, paper: number | null, extra: Record<string, unknown> = {}): GuidelineRow {
-  return { config, ours: round(m.perSecond), paper, mac: Math.round(net.mac), flops: Math.round(net.flops), kernels: m.kernels, ms: round(m.ms), bestMs: round(m.bestMs), runs: m.runs, spread: round(m.spread), ...extra };
+  return {
+    config,
+    ours: round(m.perSecond),
+    paper,
+    mac: Math.round(net.mac),
+    flops: Math.round(net.flops),
+    kernels: m.kernels,
+    ms: round(m.ms),
+    bestMs: round(m.bestMs),
+    runs: m.runs,
+    spread: round(m.spread),
+    ...extra,
+  };
 }
 
 /** True when speeds never rise by more than TOLERANCE from one to the next and the last is clearly below the first. */
@@ -164,7 +176,12 @@ function verdicts(rows: GuidelineRow[], check: (speeds: number[]) => boolean): P
 }
 
 async function g1(ctx: BenchContext, g: Geometry, base: Setup): Promise<Guideline> {
-  const configs: [string, number, number, number][] = [['1:1', 128, 128, 1480], ['1:2', 90, 180, 1296], ['1:6', 52, 312, 876], ['1:12', 36, 432, 748]];
+  const configs: [string, number, number, number][] = [
+    ['1:1', 128, 128, 1480],
+    ['1:2', 90, 180, 1296],
+    ['1:6', 52, 312, 876],
+    ['1:12', 36, 432, 748],
+  ];
   const nets = configs.map(([, c1, c2]) => g1Net(g, c1, c2));
   const measured = await measureAll(ctx, nets);
   const rows = configs.map(([config, c1, c2, paper], i) => row(config, measured[i], nets[i], paper, { c1, c2 }));
@@ -179,7 +196,12 @@ async function g1(ctx: BenchContext, g: Geometry, base: Setup): Promise<Guidelin
 }
 
 async function g2(ctx: BenchContext, g: Geometry, base: Setup): Promise<Guideline> {
-  const configs: [number, number, number][] = [[1, 128, 2451], [2, 180, 1725], [4, 256, 1026], [8, 360, 634]];
+  const configs: [number, number, number][] = [
+    [1, 128, 2451],
+    [2, 180, 1725],
+    [4, 256, 1026],
+    [8, 360, 634],
+  ];
   const nets = configs.map(([groups, c]) => g2Net(g, c, groups));
   const measured = await measureAll(ctx, nets);
   const rows = configs.map(([groups, c, paper], i) => row(`g=${groups}`, measured[i], nets[i], paper, { groups, c }));
@@ -206,7 +228,13 @@ async function g3(ctx: BenchContext, g: Geometry, base: Setup): Promise<Guidelin
   const nets = configs.map(([, fragments, series, width]) => g3Net(g, fragments, series, width));
   const measured = await measureAll(ctx, nets);
   const rows = configs.map(([config, fragments, series, width, paper], i) => {
-    const channels = series ? Array(fragments + 1).fill(width).join('->') : fragments === 1 ? `${width}->${width}` : `${width}->${fragments}x${width / fragments}->cat ${width}`;
+    const channels = series
+      ? Array(fragments + 1)
+          .fill(width)
+          .join('->')
+      : fragments === 1
+        ? `${width}->${width}`
+        : `${width}->${fragments}x${width / fragments}->cat ${width}`;
     return row(config, measured[i], nets[i], paper, { channels });
   });
   return {
@@ -215,7 +243,7 @@ async function g3(ctx: BenchContext, g: Geometry, base: Setup): Promise<Guidelin
     ...verdicts(rows, ([one, s2, s4, p2, p4]) => decreasing([one, s2, s4]) && decreasing([one, p2, p4])),
     rule: `1-fragment fastest and 4 fragments no faster than 2 (within ${tol}), 4 fragments more than ${tol} slower than 1, in series and in parallel`,
     ...base,
-    note: 'Series: k 1x1 convs w->w one after another, the network w wide (w = 128, 90, 64 for k = 1, 2, 4; k*w^2 ~ 128^2, so FLOPs stay equal and every conv keeps the 1:1 ratio of G1). Parallel: k 1x1 convs 128->128/k on the same input, outputs concatenated (cat: one copy kernel per branch) back to 128. MAC sums hw(c1+c2) + c1*c2 over every conv, plus 2*hw*128 for the concatenation\'s copy.',
+    note: "Series: k 1x1 convs w->w one after another, the network w wide (w = 128, 90, 64 for k = 1, 2, 4; k*w^2 ~ 128^2, so FLOPs stay equal and every conv keeps the 1:1 ratio of G1). Parallel: k 1x1 convs 128->128/k on the same input, outputs concatenated (cat: one copy kernel per branch) back to 128. MAC sums hw(c1+c2) + c1*c2 over every conv, plus 2*hw*128 for the concatenation's copy.",
   };
 }
 
@@ -223,7 +251,12 @@ async function g4(ctx: BenchContext, g: Geometry, base: Setup): Promise<Guidelin
   const channels = [32, 64, 128];
   // The paper's Table 4 (GTX 1080 Ti) at c = 32; the c = 64 and 128 rows are left null (not verified here).
   const paper: Record<number, [number, number, number, number]> = { 32: [2427, 2647, 2672, 2842] };
-  const variants: [string, boolean, boolean][] = [['ReLU+shortcut', true, true], ['no shortcut', true, false], ['no ReLU', false, true], ['neither', false, false]];
+  const variants: [string, boolean, boolean][] = [
+    ['ReLU+shortcut', true, true],
+    ['no shortcut', true, false],
+    ['no ReLU', false, true],
+    ['neither', false, false],
+  ];
   const rows: GuidelineRow[] = [];
   const fusion: FusionRow[] = [];
   for (const c of channels) {
@@ -251,10 +284,11 @@ async function g4(ctx: BenchContext, g: Geometry, base: Setup): Promise<Guidelin
     });
   }
   // Per c, rows in the order ReLU+shortcut, no shortcut, no ReLU, neither.
-  const check = (speeds: number[]) => channels.every((_, i) => {
-    const [both, noShortcut, noRelu, neither] = speeds.slice(4 * i, 4 * i + 4);
-    return decreasing([neither, noShortcut, both]) && decreasing([neither, noRelu, both]);
-  });
+  const check = (speeds: number[]) =>
+    channels.every((_, i) => {
+      const [both, noShortcut, noRelu, neither] = speeds.slice(4 * i, 4 * i + 4);
+      return decreasing([neither, noShortcut, both]) && decreasing([neither, noRelu, both]);
+    });
   return {
     statement: 'G4: element-wise operations are non-negligible',
     rows,
@@ -299,17 +333,53 @@ export async function guidelines(ctx: BenchContext): Promise<GuidelinesResult> {
 const mega = (x: number) => formatNumber(x / 1e6);
 const relative = (x: number | null, base: number | null) => (x === null || base === null ? '-' : (x / base).toFixed(2));
 
-function printGuideline(paperTable: string, gl: Guideline, extraHeaders: string[], extra: (r: GuidelineRow) => string[], baseOf: (i: number) => number = () => 0): void {
+function printGuideline(
+  paperTable: string,
+  gl: Guideline,
+  extraHeaders: string[],
+  extra: (r: GuidelineRow) => string[],
+  baseOf: (i: number) => number = () => 0,
+): void {
   const rows = gl.rows;
   const percent = (x: number) => `${(100 * x).toFixed(0)}%`;
   console.log(`${gl.statement} (paper's ${paperTable})`);
-  console.log(table(
-    ['config', ...extraHeaders, 'MFLOP', 'MAC (M)', 'kernels', 'runs', 'ms', 'IQR', 'best ms', 'ours batches/s', 'paper batches/s', 'ours rel.', 'paper rel.'],
-    rows.map((r, i) => {
-      const base = rows[baseOf(i)];
-      return [r.config, ...extra(r), mega(r.flops), mega(r.mac), String(r.kernels), String(r.runs), r.ms, percent(r.spread), r.bestMs, r.ours, r.paper ?? '-', relative(r.ours, base.ours), relative(r.paper, base.paper)];
-    }),
-  ));
+  console.log(
+    table(
+      [
+        'config',
+        ...extraHeaders,
+        'MFLOP',
+        'MAC (M)',
+        'kernels',
+        'runs',
+        'ms',
+        'IQR',
+        'best ms',
+        'ours batches/s',
+        'paper batches/s',
+        'ours rel.',
+        'paper rel.',
+      ],
+      rows.map((r, i) => {
+        const base = rows[baseOf(i)];
+        return [
+          r.config,
+          ...extra(r),
+          mega(r.flops),
+          mega(r.mac),
+          String(r.kernels),
+          String(r.runs),
+          r.ms,
+          percent(r.spread),
+          r.bestMs,
+          r.ours,
+          r.paper ?? '-',
+          relative(r.ours, base.ours),
+          relative(r.paper, base.paper),
+        ];
+      }),
+    ),
+  );
   const yes = (b: boolean) => (b ? 'yes' : 'no');
   console.log(`holds: ${yes(gl.holds)} on the medians, ${yes(gl.holdsOnFastest)} on the fastest runs (rule: ${gl.rule})`);
   console.log(`note: ${gl.note}\n`);
@@ -318,16 +388,54 @@ function printGuideline(paperTable: string, gl: Guideline, extraHeaders: string[
 export function printGuidelines(result: GuidelinesResult): void {
   console.log('ShuffleNet V2 guidelines (Ma et al. 2018, Tables 1-4) on our kernels; paper: GTX 1080 Ti, batches/s');
   console.log(`setup: ${result.G1.setup}`);
-  console.log('columns: MAC in millions of floats by the paper\'s formula; kernels = dispatches per forward pass; runs = timed runs; IQR =');
+  console.log("columns: MAC in millions of floats by the paper's formula; kernels = dispatches per forward pass; runs = timed runs; IQR =");
   console.log('interquartile range of the runs over their median; best = fastest run; rel. = speed relative to the first row of its group\n');
   printGuideline('Table 1', result.G1, ['c1', 'c2'], (r) => [String(r.c1), String(r.c2)]);
   printGuideline('Table 2', result.G2, ['c'], (r) => [String(r.c)]);
   printGuideline('Table 3', result.G3, ['channels'], (r) => [String(r.channels)]);
-  printGuideline('Table 4', result.G4, [], () => [], (i) => i - (i % 4));
+  printGuideline(
+    'Table 4',
+    result.G4,
+    [],
+    () => [],
+    (i) => i - (i % 4),
+  );
   console.log('G4 extension: ReLU and shortcut add fused into the kernels, against separate kernels (per block of the bottleneck)');
-  console.log(table(
-    ['c', 'kernels sep.', 'kernels fused', 'MAC sep. (M)', 'MAC fused (M)', 'ms sep.', 'ms fused', 'ms none', 'sep. batches/s', 'fused batches/s', 'saved us/block', 'of elem.-wise cost', 'saved us/block (fastest runs)', 'max |diff|'],
-    result.G4.fusion.map((f) => [String(f.c), String(f.separateKernelsPerBlock), String(f.fusedKernelsPerBlock), mega(f.separateMac), mega(f.fusedMac), f.separateMs, f.fusedMs, f.noElementwiseMs, f.separate, f.fused, f.savedPerBlockUs, f.recovered === null ? '-' : `${(100 * f.recovered).toFixed(0)}%`, f.savedPerBlockUsOnFastest, f.maxAbsDiff === 0 ? '0' : f.maxAbsDiff.toExponential(1)]),
-  ));
+  console.log(
+    table(
+      [
+        'c',
+        'kernels sep.',
+        'kernels fused',
+        'MAC sep. (M)',
+        'MAC fused (M)',
+        'ms sep.',
+        'ms fused',
+        'ms none',
+        'sep. batches/s',
+        'fused batches/s',
+        'saved us/block',
+        'of elem.-wise cost',
+        'saved us/block (fastest runs)',
+        'max |diff|',
+      ],
+      result.G4.fusion.map((f) => [
+        String(f.c),
+        String(f.separateKernelsPerBlock),
+        String(f.fusedKernelsPerBlock),
+        mega(f.separateMac),
+        mega(f.fusedMac),
+        f.separateMs,
+        f.fusedMs,
+        f.noElementwiseMs,
+        f.separate,
+        f.fused,
+        f.savedPerBlockUs,
+        f.recovered === null ? '-' : `${(100 * f.recovered).toFixed(0)}%`,
+        f.savedPerBlockUsOnFastest,
+        f.maxAbsDiff === 0 ? '0' : f.maxAbsDiff.toExponential(1),
+      ]),
+    ),
+  );
   console.log();
 }

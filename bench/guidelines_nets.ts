@@ -41,7 +41,7 @@ export interface Net {
 /** Deterministic uniform values in [-a, a]. */
 function uniform(length: number, a: number, seed: number): Float32Array {
   let s = seed >>> 0 || 1;
-  return Float32Array.from({ length }, () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32 * 2 - 1) * a);
+  return Float32Array.from({ length }, () => (((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) * 2 - 1) * a);
 }
 
 /** The weights of one configuration, drawn with variance 1/fan-in so activations stay O(1) through the stack. */
@@ -87,18 +87,30 @@ function stack(g: Geometry, inChannels: number, layer: (w: Weights) => (x: Tenso
 
 /** G1: 1x1 conv c1 -> c2, then 1x1 conv c2 -> c1 (no activation, as in the paper's test network). */
 export function g1Net(g: Geometry, c1: number, c2: number): Net {
-  return stack(g, c1, (w) => {
-    const [wa, wb] = [w.conv(c2, c1), w.conv(c1, c2)];
-    return (x) => conv2d(conv2d(x, wa), wb);
-  }, convFlops(g, c1, c2) + convFlops(g, c2, c1), convMac(g, c1, c2) + convMac(g, c2, c1));
+  return stack(
+    g,
+    c1,
+    (w) => {
+      const [wa, wb] = [w.conv(c2, c1), w.conv(c1, c2)];
+      return (x) => conv2d(conv2d(x, wa), wb);
+    },
+    convFlops(g, c1, c2) + convFlops(g, c2, c1),
+    convMac(g, c1, c2) + convMac(g, c2, c1),
+  );
 }
 
 /** G2: one 1x1 group convolution c -> c with g groups. */
 export function g2Net(g: Geometry, c: number, groups: number): Net {
-  return stack(g, c, (w) => {
-    const wc = w.conv(c, c, 1, groups);
-    return (x) => conv2d(x, wc, { groups });
-  }, convFlops(g, c, c, 1, groups), convMac(g, c, c, 1, groups));
+  return stack(
+    g,
+    c,
+    (w) => {
+      const wc = w.conv(c, c, 1, groups);
+      return (x) => conv2d(x, wc, { groups });
+    },
+    convFlops(g, c, c, 1, groups),
+    convMac(g, c, c, 1, groups),
+  );
 }
 
 /**
@@ -108,17 +120,35 @@ export function g2Net(g: Geometry, c: number, groups: number): Net {
  */
 export function g3Net(g: Geometry, fragments: number, series: boolean, width: number): Net {
   if (series) {
-    return stack(g, width, (w) => {
-      const ws = Array.from({ length: fragments }, () => w.conv(width, width));
-      return (x) => ws.reduce((h, wi) => conv2d(h, wi), x);
-    }, fragments * convFlops(g, width, width), fragments * convMac(g, width, width));
+    return stack(
+      g,
+      width,
+      (w) => {
+        const ws = Array.from({ length: fragments }, () => w.conv(width, width));
+        return (x) => ws.reduce((h, wi) => conv2d(h, wi), x);
+      },
+      fragments * convFlops(g, width, width),
+      fragments * convMac(g, width, width),
+    );
   }
   const branch = width / fragments;
   const concatMac = fragments > 1 ? 2 * g.batch * hw(g) * width : 0;
-  return stack(g, width, (w) => {
-    const ws = Array.from({ length: fragments }, () => w.conv(branch, width));
-    return fragments === 1 ? (x) => conv2d(x, ws[0]) : (x) => cat(ws.map((wi) => conv2d(x, wi)), 1);
-  }, fragments * convFlops(g, width, branch), fragments * convMac(g, width, branch) + concatMac);
+  return stack(
+    g,
+    width,
+    (w) => {
+      const ws = Array.from({ length: fragments }, () => w.conv(branch, width));
+      return fragments === 1
+        ? (x) => conv2d(x, ws[0])
+        : (x) =>
+            cat(
+              ws.map((wi) => conv2d(x, wi)),
+              1,
+            );
+    },
+    fragments * convFlops(g, width, branch),
+    fragments * convMac(g, width, branch) + concatMac,
+  );
 }
 
 /** How the bottleneck's element-wise work runs. */
@@ -144,18 +174,24 @@ export function g4Net(g: Geometry, c: number, variant: Bottleneck): Net {
   const flops = convFlops(g, c, b) + convFlops(g, b, b, 3) + convFlops(g, b, c);
   const mac = convMac(g, c, b) + convMac(g, b, b, 3) + convMac(g, b, c) + bottleneckElementwiseMac(g, c, b, variant);
   const addRelu = E.relu(E.add(E.in(0), E.in(1)));
-  return stack(g, c, (w) => {
-    const [w1, w2, w3] = [w.conv(b, c), w.conv(b, b, 3), w.conv(c, b)];
-    if (variant.mode === 'fused') {
+  return stack(
+    g,
+    c,
+    (w) => {
+      const [w1, w2, w3] = [w.conv(b, c), w.conv(b, b, 3), w.conv(c, b)];
+      if (variant.mode === 'fused') {
+        return (x) => {
+          const h = conv2dFused(conv2dFused(x, w1, {}, { relu: true }), w2, { padding: 1 }, { relu: true });
+          return fused(addRelu, [conv2d(h, w3), x], [], 'add_relu');
+        };
+      }
+      const act = variant.relu ? relu : (t: Tensor) => t;
       return (x) => {
-        const h = conv2dFused(conv2dFused(x, w1, {}, { relu: true }), w2, { padding: 1 }, { relu: true });
-        return fused(addRelu, [conv2d(h, w3), x], [], 'add_relu');
+        const h = conv2d(act(conv2d(act(conv2d(x, w1)), w2, { padding: 1 })), w3);
+        return act(variant.shortcut ? add(h, x) : h);
       };
-    }
-    const act = variant.relu ? relu : (t: Tensor) => t;
-    return (x) => {
-      const h = conv2d(act(conv2d(act(conv2d(x, w1)), w2, { padding: 1 })), w3);
-      return act(variant.shortcut ? add(h, x) : h);
-    };
-  }, flops, mac);
+    },
+    flops,
+    mac,
+  );
 }

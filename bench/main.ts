@@ -22,12 +22,17 @@ async function main(): Promise<void> {
     .option('json', { type: 'string', describe: 'also write the figures to this JSON file' })
     .option('smoke', { type: 'boolean', default: false, describe: 'every benchmark once, on tiny sizes' })
     .option('adapter', { type: 'string' })
-    .option('configs', { type: 'string', describe: 'model mode: the configurations to run, WIDTH:BATCH:RESOLUTION separated by commas (e.g. x0_5:8:224,x1_0:256:224)' })
+    .option('configs', {
+      type: 'string',
+      describe: 'model mode: the configurations to run, WIDTH:BATCH:RESOLUTION separated by commas (e.g. x0_5:8:224,x1_0:256:224)',
+    })
     .strict()
     .parseAsync();
   const ctx = await openContext(args.adapter, args.smoke ? SMOKE : FULL, args.smoke);
   const adapter = ctx.backend.adapter;
-  console.log(`adapter: ${adapter.device || adapter.description} | ${adapter.description} | backend ${adapter.backend} | ${adapter.featureLevel} | profile ${ctx.backend.gpu.profile.name}${args.smoke ? ' | smoke run' : ''}\n`);
+  console.log(
+    `adapter: ${adapter.device || adapter.description} | ${adapter.description} | backend ${adapter.backend} | ${adapter.featureLevel} | profile ${ctx.backend.gpu.profile.name}${args.smoke ? ' | smoke run' : ''}\n`,
+  );
   const mode = args.mode;
   const out: Record<string, unknown> = { adapter, profile: ctx.backend.gpu.profile.name, smoke: args.smoke };
   if (mode === 'kernels' || mode === 'all') {
@@ -54,7 +59,8 @@ async function main(): Promise<void> {
 function parseConfigs(text: string): [Width, number, number][] {
   return text.split(',').map((part) => {
     const [width, batch, resolution] = part.split(':');
-    if (!(width in WIDTHS) || !(Number(batch) >= 1) || !(Number(resolution) >= 1)) throw new Error(`--configs: '${part}' is not WIDTH:BATCH:RESOLUTION (WIDTH one of ${Object.keys(WIDTHS).join(', ')})`);
+    if (!(width in WIDTHS) || !(Number(batch) >= 1) || !(Number(resolution) >= 1))
+      throw new Error(`--configs: '${part}' is not WIDTH:BATCH:RESOLUTION (WIDTH one of ${Object.keys(WIDTHS).join(', ')})`);
     return [width as Width, Number(batch), Number(resolution)];
   });
 }

@@ -41,9 +41,11 @@ function randomInput(batch: number, resolution: number, classes: number) {
 
 /** Model configurations (width, batch, resolution); `chosen` (from --configs) replaces the defaults. */
 export async function modelBench(ctx: BenchContext, chosen?: [Width, number, number][]): Promise<ModelRow[]> {
-  const configs: [Width, number, number][] = chosen ?? (ctx.smoke
-    ? [['x0_5', 2, 32]]
-    : (['x0_5', 'x1_0'] as Width[]).flatMap((m) => [112, 224].flatMap((r) => [8, 32].map((b): [Width, number, number] => [m, b, r]))));
+  const configs: [Width, number, number][] =
+    chosen ??
+    (ctx.smoke
+      ? [['x0_5', 2, 32]]
+      : (['x0_5', 'x1_0'] as Width[]).flatMap((m) => [112, 224].flatMap((r) => [8, 32].map((b): [Width, number, number] => [m, b, r]))));
   const rows: ModelRow[] = [];
   for (const [width, batch, resolution] of configs) {
     const backend = await ctx.fresh();
@@ -52,7 +54,10 @@ export async function modelBench(ctx: BenchContext, chosen?: [Width, number, num
     const model = new ShuffleNetV2(width, classes);
     const data = randomInput(batch, resolution, classes);
     const input = () => tensor(data.x, [batch, 3, resolution, resolution]);
-    const optimizer = new SGD(model.namedParameters().map(([, p]) => p), { lr: 1e-4, momentum: 0.9, weightDecay: 4e-5 });
+    const optimizer = new SGD(
+      model.namedParameters().map(([, p]) => p),
+      { lr: 1e-4, momentum: 0.9, weightDecay: 4e-5 },
+    );
     const trainStep = () => {
       model.train();
       optimizer.zeroGrad();
@@ -64,18 +69,26 @@ export async function modelBench(ctx: BenchContext, chosen?: [Width, number, num
     const before = gpu.dispatches;
     await time(backend, trainStep, { warmup: 0, iters: 0 });
     const dispatches = (gpu.dispatches - before) / 2;
-    const inference = await time(backend, () => {
-      model.eval();
-      noGrad(() => model.forward(input()));
-    }, ctx.timing);
+    const inference = await time(
+      backend,
+      () => {
+        model.eval();
+        noGrad(() => model.forward(input()));
+      },
+      ctx.timing,
+    );
     model.freezeBackbone();
     const frozenOptimizer = new SGD([model.fc.weight, model.fc.bias], { lr: 1e-4, momentum: 0.9 });
-    const frozen = await time(backend, () => {
-      model.train();
-      frozenOptimizer.zeroGrad();
-      backward(crossEntropy(model.forward(input()), intTensor(data.y)));
-      frozenOptimizer.step();
-    }, ctx.timing);
+    const frozen = await time(
+      backend,
+      () => {
+        model.train();
+        frozenOptimizer.zeroGrad();
+        backward(crossEntropy(model.forward(input()), intTensor(data.y)));
+        frozenOptimizer.step();
+      },
+      ctx.timing,
+    );
     let profile: ModelRow['profile'];
     if (rows.length === 0) {
       model.namedParameters().forEach(([, p]) => (p.requiresGrad = true));
@@ -102,11 +115,26 @@ export async function modelBench(ctx: BenchContext, chosen?: [Width, number, num
 }
 
 export function printModel(rows: ModelRow[]): void {
-  console.log(table(
-    ['model', 'batch', 'res', 'inference img/s', 'train img/s', 'frozen img/s', 'first step ms', 'compile ms', 'pipelines', 'peak MiB', 'dispatches/step'],
-    rows.map((r) => [r.model, r.batch, r.resolution, r.inferenceImgPerS, r.trainImgPerS, r.frozenImgPerS, r.firstStepMs, r.compileMs, r.pipelines, r.peakPoolMiB, r.dispatchesPerTrainStep]),
-  ));
+  console.log(
+    table(
+      ['model', 'batch', 'res', 'inference img/s', 'train img/s', 'frozen img/s', 'first step ms', 'compile ms', 'pipelines', 'peak MiB', 'dispatches/step'],
+      rows.map((r) => [
+        r.model,
+        r.batch,
+        r.resolution,
+        r.inferenceImgPerS,
+        r.trainImgPerS,
+        r.frozenImgPerS,
+        r.firstStepMs,
+        r.compileMs,
+        r.pipelines,
+        r.peakPoolMiB,
+        r.dispatchesPerTrainStep,
+      ]),
+    ),
+  );
   console.log();
   const first = rows[0];
-  if (first?.profile) printProfile(`where a training step of ${first.model}, batch ${first.batch}, ${first.resolution}x${first.resolution} spends its GPU time`, first.profile);
+  if (first?.profile)
+    printProfile(`where a training step of ${first.model}, batch ${first.batch}, ${first.resolution}x${first.resolution} spends its GPU time`, first.profile);
 }

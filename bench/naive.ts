@@ -5,7 +5,7 @@ import type { GpuBackend } from '#engine/autograd/gpu_backend';
 import { full } from '#engine/autograd/ops/creation';
 import type { Tensor } from '#engine/autograd/tensor';
 import type { Kernel } from '#engine/gpu/context';
-import type { KernelCase } from './kernels.js';
+import type { KernelCase } from './case.js';
 
 const buffer = (t: Tensor) => ({ buffer: t.storage.handle as GPUBuffer });
 
@@ -61,27 +61,31 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 };
 
 export function naivePointwise(b: GpuBackend, N: number, c: number, hw: number): KernelCase[] {
-  return [{
-    kernel: 'conv 1x1, naive (1 output per invocation)',
-    shape: `${c}->${c} @ ${hw}x${hw}`,
-    batch: N,
-    flops: 2 * N * c * c * hw * hw,
-    setup: () => {
-      const [x, w, y] = [full([N, c, hw, hw], 0.5), full([c, c], 0.01), full([N, c, hw, hw], 0)];
-      return () => b.gpu.run(POINTWISE, [buffer(x), buffer(w), buffer(y)], [Math.ceil((hw * hw) / 64), c, N], { C: c, K: c, HW: hw * hw });
+  return [
+    {
+      kernel: 'conv 1x1, naive (1 output per invocation)',
+      shape: `${c}->${c} @ ${hw}x${hw}`,
+      batch: N,
+      flops: 2 * N * c * c * hw * hw,
+      setup: () => {
+        const [x, w, y] = [full([N, c, hw, hw], 0.5), full([c, c], 0.01), full([N, c, hw, hw], 0)];
+        return () => b.gpu.run(POINTWISE, [buffer(x), buffer(w), buffer(y)], [Math.ceil((hw * hw) / 64), c, N], { C: c, K: c, HW: hw * hw });
+      },
     },
-  }];
+  ];
 }
 
 export function naiveDepthwise(b: GpuBackend, N: number, c: number, hw: number): KernelCase[] {
-  return [{
-    kernel: 'depthwise 3x3, naive (1 output per invocation)',
-    shape: `${c} @ ${hw}x${hw} s1`,
-    batch: N,
-    bytes: 8 * N * c * hw * hw,
-    setup: () => {
-      const [x, w, y] = [full([N, c, hw, hw], 0.5), full([c, 9], 0.1), full([N, c, hw, hw], 0)];
-      return () => b.gpu.run(DEPTHWISE, [buffer(x), buffer(w), buffer(y)], [Math.ceil((hw * hw) / 64), c, N], { C: c, H: hw, W: hw });
+  return [
+    {
+      kernel: 'depthwise 3x3, naive (1 output per invocation)',
+      shape: `${c} @ ${hw}x${hw} s1`,
+      batch: N,
+      bytes: 8 * N * c * hw * hw,
+      setup: () => {
+        const [x, w, y] = [full([N, c, hw, hw], 0.5), full([c, 9], 0.1), full([N, c, hw, hw], 0)];
+        return () => b.gpu.run(DEPTHWISE, [buffer(x), buffer(w), buffer(y)], [Math.ceil((hw * hw) / 64), c, N], { C: c, H: hw, W: hw });
+      },
     },
-  }];
+  ];
 }

@@ -68,6 +68,11 @@ export async function profileStep(backend: GpuBackend, step: () => void): Promis
 
 export function printProfile(title: string, p: { method: string; kernels: KernelShare[] }): void {
   console.log(`${title} (${p.method}):`);
-  console.log(table(['kernel', 'dispatches', 'ms', 'share'], p.kernels.map((k) => [k.kernel, k.dispatches, k.ms, `${(100 * k.share).toFixed(1)}%`])));
+  console.log(
+    table(
+      ['kernel', 'dispatches', 'ms', 'share'],
+      p.kernels.map((k) => [k.kernel, k.dispatches, k.ms, `${(100 * k.share).toFixed(1)}%`]),
+    ),
+  );
   console.log();
 }

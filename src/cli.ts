@@ -17,7 +17,8 @@ import { serveCommand, serveOptions } from './commands/serve.js';
 
 const adapterOption = {
   type: 'string',
-  describe: "adapter to use: text matched against the adapter's vendor, architecture, device, description or backend (e.g. nvidia, llvmpipe, swiftshader), or 'cpu' for the CPU reference; default: $SHUFFLENET_ADAPTER, else the best found",
+  describe:
+    "adapter to use: text matched against the adapter's vendor, architecture, device, description or backend (e.g. nvidia, llvmpipe, swiftshader), or 'cpu' for the CPU reference; default: $SHUFFLENET_ADAPTER, else the best found",
 } as const;
 
 const modelOption = { type: 'string', default: 'x0_5', choices: Object.keys(WIDTHS), describe: 'ShuffleNet V2 width' } as const;
@@ -30,7 +31,8 @@ function width(value: string): Width {
 /** A flag given twice would reach the commands as a list ('4,100'): refused, naming it. */
 function refuseRepeatedFlags(argv: Record<string, unknown>): void {
   const repeated = Object.entries(argv).find(([key, value]) => key !== '_' && key !== 'images' && Array.isArray(value));
-  if (repeated) throw new Error(`--${repeated[0]} is given ${(repeated[1] as unknown[]).length} times (${(repeated[1] as unknown[]).join(', ')}): give it once`);
+  if (repeated)
+    throw new Error(`--${repeated[0]} is given ${(repeated[1] as unknown[]).length} times (${(repeated[1] as unknown[]).join(', ')}): give it once`);
 }
 
 async function main(): Promise<number> {
@@ -83,11 +85,16 @@ async function main(): Promise<number> {
         else for (const r of results) console.log(`${r.file}: ${r.class} (${(r.probabilities[r.index] * 100).toFixed(1)}%)`);
       },
     )
-    .command('evaluate', 'metrics of a trained model on a labelled test set (ImageFolder), with a confusion matrix and a predictions CSV', evaluateOptions, async (args) => {
-      const evaluation = await evaluate(args);
-      if (args.json) console.log(JSON.stringify(evaluation));
-      else printEvaluation(evaluation);
-    })
+    .command(
+      'evaluate',
+      'metrics of a trained model on a labelled test set (ImageFolder), with a confusion matrix and a predictions CSV',
+      evaluateOptions,
+      async (args) => {
+        const evaluation = await evaluate(args);
+        if (args.json) console.log(JSON.stringify(evaluation));
+        else printEvaluation(evaluation);
+      },
+    )
     .command('export', 'a trained model as ONNX, safetensors or a .pth state dict', exportOptions, async (args) => {
       console.log(`wrote ${await exportModel(args)}`);
     })

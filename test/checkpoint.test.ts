@@ -246,7 +246,18 @@ describe('errors', () => {
     expect((await failure(readPth(zipWithPickle(module)))).message).toMatch(/pickled __main__\.Net object, not a state dict/);
     const key = (name: string): (number | string)[] => ['X', name.length, 0, 0, 0, name];
     const tensorOn = (...storage: (number | string)[]): (number | string)[] => [
-      'ctorch._utils\n_rebuild_tensor_v2\n(', ...storage, 'K', 0, 'K', 1, 0x85, 'K', 1, 0x85, 0x89, 'tR',
+      'ctorch._utils\n_rebuild_tensor_v2\n(',
+      ...storage,
+      'K',
+      0,
+      'K',
+      1,
+      0x85,
+      'K',
+      1,
+      0x85,
+      0x89,
+      'tR',
     ];
     const fakeStorage = tensorOn('cfoo\nBar\n)R');
     const complexStorage = tensorOn('(', ...key('storage'), 'ctorch\nComplexFloatStorage\n', ...key('0'), ...key('cpu'), 'K', 1, 'tQ');

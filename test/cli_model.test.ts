@@ -53,7 +53,19 @@ describe('predict --json', () => {
 
   it.each(TEST_ADAPTERS)("gives PyTorch's probabilities on %s: 1e-4 without resizing, 1e-3 with", async (adapter) => {
     const files = fixtures.predictions.map((p: { file: string }) => (p.file === 'synthetic256.png' ? join(FIXTURES, p.file) : join(DATASETS, p.file)));
-    const { stdout, stderr, code } = await cli('predict', '--adapter', adapter, '--model', 'x0_5', '--num-classes', '3', '--weights', weights, '--json', ...files);
+    const { stdout, stderr, code } = await cli(
+      'predict',
+      '--adapter',
+      adapter,
+      '--model',
+      'x0_5',
+      '--num-classes',
+      '3',
+      '--weights',
+      weights,
+      '--json',
+      ...files,
+    );
     expect(code, stderr).toBe(0);
     const results = JSON.parse(stdout);
     expect(results.map((r: { file: string }) => r.file)).toEqual(files);

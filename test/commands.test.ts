@@ -72,7 +72,8 @@ beforeAll(async () => {
     for (const label of ['0', '1']) {
       const folder = imageFolder(join(DATASETS, 'udtn-sample', split), '--data');
       mkdirSync(join(data, label), { recursive: true });
-      for (const s of folder.samples.filter((s) => folder.classes[s.label] === label)) symlinkSync(resolve(s.file), join(data, label, `${split}-${s.file.split('/').at(-1)}`));
+      for (const s of folder.samples.filter((s) => folder.classes[s.label] === label))
+        symlinkSync(resolve(s.file), join(data, label, `${split}-${s.file.split('/').at(-1)}`));
     }
   }
   images = imageFolder(data, '--data').samples.map((s) => s.file);
@@ -82,7 +83,9 @@ beforeAll(async () => {
   setBackend(new CpuBackend());
   writeFileSync(natural, writePth(deterministicState(new ShuffleNetV2('x0_5', 2))));
   await recalibrateBatchNorm(natural, 'x0_5', 2, IMG_SIZE, images);
-  const margins = (await predictJson('--weights', natural, '--img-size', String(IMG_SIZE), ...images)).map((r) => r.logits[1] - r.logits[0]).sort((a, b) => a - b);
+  const margins = (await predictJson('--weights', natural, '--img-size', String(IMG_SIZE), ...images))
+    .map((r) => r.logits[1] - r.logits[0])
+    .sort((a, b) => a - b);
   // Scaled so that the margins span 4 (probabilities from about 0.1 to 0.9), shifted so that 4 of the
   // 12 images are predicted as class 0 (6 are labelled 0: a confusion matrix that is not symmetric).
   const scale = 4 / (margins[11] - margins[0]);
@@ -98,9 +101,19 @@ beforeAll(async () => {
 }, 300_000);
 
 describe('predict --run', () => {
-  it('equals predict --weights with the run\'s model, classes and image size', async () => {
+  it("equals predict --weights with the run's model, classes and image size", async () => {
     const fromRun = await predictJson('--run', runDir, ...images);
-    const explicit = await predictJson('--weights', join(runDir, 'weights', 'best.pth'), '--model', 'x0_5', '--class-indices', join(runDir, 'class_indices.json'), '--img-size', String(IMG_SIZE), ...images);
+    const explicit = await predictJson(
+      '--weights',
+      join(runDir, 'weights', 'best.pth'),
+      '--model',
+      'x0_5',
+      '--class-indices',
+      join(runDir, 'class_indices.json'),
+      '--img-size',
+      String(IMG_SIZE),
+      ...images,
+    );
     expect(fromRun).toEqual(explicit);
     // the run's image size matters: the default 224 gives other logits
     const at224 = await predictJson('--weights', join(runDir, 'weights', 'best.pth'), images[0]);
@@ -133,7 +146,12 @@ function recompute(predicted: Predicted[]) {
     const tn = predicted.length - tp - fp - fn;
     const precision = tp + fp ? tp / (tp + fp) : 0;
     const recall = tp + fn ? tp / (tp + fn) : 0;
-    return { Precision: precision, Recall: recall, Specificity: tn + fp ? tn / (tn + fp) : 0, 'F1 score': precision + recall ? (2 * precision * recall) / (precision + recall) : 0 };
+    return {
+      Precision: precision,
+      Recall: recall,
+      Specificity: tn + fp ? tn / (tn + fp) : 0,
+      'F1 score': precision + recall ? (2 * precision * recall) / (precision + recall) : 0,
+    };
   });
   const loss = predicted.reduce((s, p, i) => s - Math.log(p.probabilities[labels[i]]), 0) / predicted.length;
   const accuracy = predicted.filter((p, i) => p.index === labels[i]).length / predicted.length;
@@ -168,7 +186,7 @@ describe('evaluate', () => {
     expect(csv).toHaveLength(13);
   });
 
-  it('refuses a test set whose classes are not the model\'s', async () => {
+  it("refuses a test set whose classes are not the model's", async () => {
     const other = join(dir, 'other');
     for (const name of ['benign', 'malignant']) {
       mkdirSync(join(other, name), { recursive: true });
@@ -187,7 +205,7 @@ describe('evaluate', () => {
 });
 
 describe('export', () => {
-  it('writes ONNX that ONNX Runtime runs to predict\'s logits (1e-4), batch 1 and 3', async () => {
+  it("writes ONNX that ONNX Runtime runs to predict's logits (1e-4), batch 1 and 3", async () => {
     const out = join(dir, 'model.onnx');
     const checkpoint = ['--weights', join(dir, 'natural.pth'), '--img-size', String(IMG_SIZE)];
     const margins = (await predictJson(...checkpoint, ...images)).map((p) => p.logits[1] - p.logits[0]);
@@ -208,7 +226,7 @@ describe('export', () => {
     }
   });
 
-  it('writes safetensors and .pth holding the checkpoint\'s tensors', async () => {
+  it("writes safetensors and .pth holding the checkpoint's tensors", async () => {
     const original = await readCheckpoint(readFileSync(join(runDir, 'weights', 'best.pth')), 'best.pth');
     for (const format of ['safetensors', 'pth']) {
       const out = join(dir, `copy.${format}`);
@@ -216,7 +234,8 @@ describe('export', () => {
       expect(code, stderr).toBe(0);
       const copy = await readCheckpoint(readFileSync(out), out);
       expect([...copy.keys()]).toEqual([...original.keys()]);
-      for (const [key, t] of original) expect(Array.from(copy.get(key)!.data as ArrayLike<number | bigint>), key).toEqual(Array.from(t.data as ArrayLike<number | bigint>));
+      for (const [key, t] of original)
+        expect(Array.from(copy.get(key)!.data as ArrayLike<number | bigint>), key).toEqual(Array.from(t.data as ArrayLike<number | bigint>));
     }
   });
 
@@ -231,16 +250,44 @@ describe('train --val-split', () => {
   it('trains on a seeded stratified split of one folder, lists it in split.csv, and evaluate --split val gives the logged metrics', async () => {
     const root = join(DATASETS, 'udtn-sample', 'train');
     const save = join(dir, 'runs');
-    const { stderr, code } = await cli('train', '--data_train', root, '--val-split', '0.3', '--seed', '5', '--epochs', '1', '--img-size', '32', '--pretrained', 'false', '--adapter', 'cpu', '--workers', '0', '--save_ret', save);
+    const { stderr, code } = await cli(
+      'train',
+      '--data_train',
+      root,
+      '--val-split',
+      '0.3',
+      '--seed',
+      '5',
+      '--epochs',
+      '1',
+      '--img-size',
+      '32',
+      '--pretrained',
+      'false',
+      '--adapter',
+      'cpu',
+      '--workers',
+      '0',
+      '--save_ret',
+      save,
+    );
     expect(code, stderr).toBe(0);
     const want = stratifiedSplit(imageFolder(root, '--data_train').samples, 0.3, 5);
-    const rows = readFileSync(join(save, 'exp1', 'split.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const rows = readFileSync(join(save, 'exp1', 'split.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','));
     expect(rows.filter((r) => r[2] === 'val').map((r) => r[0])).toEqual(want.val.map((s) => s.file));
     expect(rows.filter((r) => r[2] === 'train').map((r) => r[0])).toEqual(want.train.map((s) => s.file));
     const info = JSON.parse(readFileSync(join(save, 'exp1', 'train_info.json'), 'utf8'));
     expect(info.dataset.val).toEqual({ total: 4, 0: 2, 1: 2 });
     expect(info['train parameters'].val_split).toBe(0.3);
-    const predictions = readFileSync(join(save, 'exp1', 'val_predictions.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]);
+    const predictions = readFileSync(join(save, 'exp1', 'val_predictions.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(',')[0]);
     expect(predictions.sort()).toEqual(want.val.map((s) => s.file).sort());
     // evaluate --split val reproduces the run's validation metrics (best.pth is epoch 0's)
     const evaluated = await cli('evaluate', '--run', join(save, 'exp1'), '--split', 'val', '--adapter', 'cpu', '--json');
@@ -258,7 +305,17 @@ describe('train --val-split', () => {
   it('refuses a fraction outside (0, 1) and a class too small to split', async () => {
     const bad = await cli('train', '--data_train', join(DATASETS, 'udtn-sample', 'train'), '--val-split', '1.5', '--adapter', 'cpu');
     expect(bad.stderr).toContain("--val-split is the fraction of --data_train kept for validation, between 0 and 1 (e.g. 0.2), not '1.5'");
-    const small = await cli('train', '--data_train', join(DATASETS, 'udtn-sample', 'smalltest'), '--val-split', '0.1', '--adapter', 'cpu', '--save_ret', join(dir, 'runs-small'));
+    const small = await cli(
+      'train',
+      '--data_train',
+      join(DATASETS, 'udtn-sample', 'smalltest'),
+      '--val-split',
+      '0.1',
+      '--adapter',
+      'cpu',
+      '--save_ret',
+      join(dir, 'runs-small'),
+    );
     expect(small.code).toBe(1);
     expect(small.stderr).toMatch(/--val-split 0\.1: .*smalltest: class '0' has 3 images: too few/);
   });

@@ -33,8 +33,14 @@ describe('batches of an epoch', () => {
   it('come batchSize at a time; a last batch of one sample is left out only when asked, and never the only batch', () => {
     const order = [4, 0, 3, 1, 2];
     expect(composeBatches(order, 2, false)).toEqual([[4, 0], [3, 1], [2]]);
-    expect(composeBatches(order, 2, true)).toEqual([[4, 0], [3, 1]]);
-    expect(composeBatches(order, 3, true)).toEqual([[4, 0, 3], [1, 2]]);
+    expect(composeBatches(order, 2, true)).toEqual([
+      [4, 0],
+      [3, 1],
+    ]);
+    expect(composeBatches(order, 3, true)).toEqual([
+      [4, 0, 3],
+      [1, 2],
+    ]);
     expect(composeBatches([7], 4, true)).toEqual([[7]]);
   });
 });
@@ -48,14 +54,49 @@ describe('batch norm with one value per channel', () => {
   });
 
   it('train: --batch-size 1 --img-size 32 fails before any work with that message', async () => {
-    const { code, stderr } = await cli(['train', '--batch-size', '1', '--img-size', '32', '--pretrained', 'false', '--freeze_layers', 'false', '--data_train', join(UDTN, 'train'), '--data_val', join(UDTN, 'val')]);
+    const { code, stderr } = await cli([
+      'train',
+      '--batch-size',
+      '1',
+      '--img-size',
+      '32',
+      '--pretrained',
+      'false',
+      '--freeze_layers',
+      'false',
+      '--data_train',
+      join(UDTN, 'train'),
+      '--data_val',
+      join(UDTN, 'val'),
+    ]);
     expect(code).toBe(1);
     expect(stderr.trim().split('\n').at(-1)).toMatch(/^error: --batch-size 1 at --img-size 32: the last stage's maps are 1x1/);
   });
 
   it('train: 14 images in batches of 13 at 32 px leave the lone last image out (a batch of one would fail), and say so once', async () => {
-    const { code, stdout, stderr } = await cli(['train', '--model', 'x0_5', '--batch-size', '13', '--img-size', '32', '--epochs', '2', '--pretrained', 'false', '--freeze_layers', 'false', '--workers', '0',
-      '--data_train', join(UDTN, 'train'), '--data_val', join(UDTN, 'val'), '--save_ret', mkdtempSync(join(tmpdir(), 'fits-'))]);
+    const { code, stdout, stderr } = await cli([
+      'train',
+      '--model',
+      'x0_5',
+      '--batch-size',
+      '13',
+      '--img-size',
+      '32',
+      '--epochs',
+      '2',
+      '--pretrained',
+      'false',
+      '--freeze_layers',
+      'false',
+      '--workers',
+      '0',
+      '--data_train',
+      join(UDTN, 'train'),
+      '--data_val',
+      join(UDTN, 'val'),
+      '--save_ret',
+      mkdtempSync(join(tmpdir(), 'fits-')),
+    ]);
     expect(code, stderr).toBe(0);
     expect(stdout.split('\n').filter((l) => l.includes('the last training batch would hold one image'))).toHaveLength(1);
   });
@@ -72,7 +113,11 @@ for (const target of TEST_TARGETS) {
       const largest = Math.floor((8 * 2 ** 20) / perImage);
       expect(() => checkBatchFits(backend, model, largest, 224)).not.toThrow();
       expect(() => checkBatchFits(backend, model, largest + 1, 224)).toThrow(ConfigurationError);
-      expect(() => checkBatchFits(backend, model, largest + 1, 224)).toThrow(new RegExp(`^a batch of ${largest + 1} images at --img-size 224 does not fit this adapter: conv1\\.0's output would take .* MiB, more than the 8\\.0 MiB one storage buffer may hold .*; use --batch-size ${largest} or less, or a smaller --img-size$`));
+      expect(() => checkBatchFits(backend, model, largest + 1, 224)).toThrow(
+        new RegExp(
+          `^a batch of ${largest + 1} images at --img-size 224 does not fit this adapter: conv1\\.0's output would take .* MiB, more than the 8\\.0 MiB one storage buffer may hold .*; use --batch-size ${largest} or less, or a smaller --img-size$`,
+        ),
+      );
       // One image too large for the im2col patches or the input: only a smaller image helps.
       expect(() => checkBatchFits(backend, model, 1, 2048)).toThrow(/; use --img-size \d+ or less$/);
     });
@@ -82,10 +127,34 @@ for (const target of TEST_TARGETS) {
 describe('train at the real limit of llvmpipe', () => {
   it('--batch-size 256 --img-size 224 fails before the epoch, naming conv1.0 and --batch-size 111', async () => {
     const target = TEST_TARGETS.find((t) => t.adapter === 'llvmpipe') ?? TEST_TARGETS[0];
-    const { code, stdout, stderr } = await cli(['train', '--model', 'x1_0', '--batch-size', '256', '--img-size', '224', '--pretrained', 'false', '--freeze_layers', 'false', '--workers', '0',
-      '--data_train', join(UDTN, 'train'), '--data_val', join(UDTN, 'val'), '--save_ret', mkdtempSync(join(tmpdir(), 'fits-'))], { ...process.env, SHUFFLENET_ADAPTER: 'llvmpipe', SHUFFLENET_PROFILE: target.profile });
+    const { code, stdout, stderr } = await cli(
+      [
+        'train',
+        '--model',
+        'x1_0',
+        '--batch-size',
+        '256',
+        '--img-size',
+        '224',
+        '--pretrained',
+        'false',
+        '--freeze_layers',
+        'false',
+        '--workers',
+        '0',
+        '--data_train',
+        join(UDTN, 'train'),
+        '--data_val',
+        join(UDTN, 'val'),
+        '--save_ret',
+        mkdtempSync(join(tmpdir(), 'fits-')),
+      ],
+      { ...process.env, SHUFFLENET_ADAPTER: 'llvmpipe', SHUFFLENET_PROFILE: target.profile },
+    );
     expect(code).toBe(1);
     expect(stdout).not.toMatch(/epoch 0/);
-    expect(stderr.trim().split('\n').at(-1)).toMatch(/^error: a batch of 256 images at --img-size 224 does not fit this adapter: conv1\.0's output would take 294\.0 MiB, more than the 128\.0 MiB .*; use --batch-size 111 or less, or a smaller --img-size$/);
+    expect(stderr.trim().split('\n').at(-1)).toMatch(
+      /^error: a batch of 256 images at --img-size 224 does not fit this adapter: conv1\.0's output would take 294\.0 MiB, more than the 128\.0 MiB .*; use --batch-size 111 or less, or a smaller --img-size$/,
+    );
   });
 });

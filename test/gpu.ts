@@ -14,7 +14,9 @@ import type { Backend } from '../src/autograd/backend.js';
 
 export const TEST_ADAPTERS = (process.env.SHUFFLENET_TEST_ADAPTERS ?? 'llvmpipe,swiftshader').split(',');
 
-export const TEST_PROFILES: ProfileName[] = (process.env.SHUFFLENET_TEST_PROFILES ?? 'gpu,software').split(',').map((p) => parseProfileName(p, 'SHUFFLENET_TEST_PROFILES'));
+export const TEST_PROFILES: ProfileName[] = (process.env.SHUFFLENET_TEST_PROFILES ?? 'gpu,software')
+  .split(',')
+  .map((p) => parseProfileName(p, 'SHUFFLENET_TEST_PROFILES'));
 
 /** One adapter in one device profile. */
 export interface Target {
@@ -24,7 +26,9 @@ export interface Target {
   label: string;
 }
 
-export const TEST_TARGETS: Target[] = TEST_ADAPTERS.flatMap((adapter) => TEST_PROFILES.map((profile) => ({ adapter, profile, label: `${adapter}/${profile}` })));
+export const TEST_TARGETS: Target[] = TEST_ADAPTERS.flatMap((adapter) =>
+  TEST_PROFILES.map((profile) => ({ adapter, profile, label: `${adapter}/${profile}` })),
+);
 
 const opened = new Map<string, Promise<Backend>>();
 
@@ -58,7 +62,9 @@ let defaultGpu: Promise<Backend> | null = null;
 export function gpuBackend(): Promise<Backend> {
   return (defaultGpu ??= initBackend().then((backend) => {
     if (!(backend instanceof GpuBackend)) {
-      throw new Error(`this test needs a GPU backend, but $SHUFFLENET_ADAPTER=${process.env.SHUFFLENET_ADAPTER} picks the CPU reference: unset it or name an adapter (llvmpipe, swiftshader)`);
+      throw new Error(
+        `this test needs a GPU backend, but $SHUFFLENET_ADAPTER=${process.env.SHUFFLENET_ADAPTER} picks the CPU reference: unset it or name an adapter (llvmpipe, swiftshader)`,
+      );
     }
     return backend;
   }));

@@ -31,7 +31,9 @@ describe('backward passes vs central finite differences (float64 CPU reference)'
           const down = loss();
           storage[i] = original;
           const numeric = (up - down) / (2 * STEP);
-          expect(Math.abs(analytic[i] - numeric), `element ${i}: analytic ${analytic[i]}, numeric ${numeric}`).toBeLessThan(1e-6 * Math.max(1, Math.abs(numeric)) + 1e-7);
+          expect(Math.abs(analytic[i] - numeric), `element ${i}: analytic ${analytic[i]}, numeric ${numeric}`).toBeLessThan(
+            1e-6 * Math.max(1, Math.abs(numeric)) + 1e-7,
+          );
         }
       });
     });

@@ -77,7 +77,15 @@ function dataset(root: string, classes: string[], perClass = 2): { train: string
 
 /** Flags of a small fast run on the CPU reference, with some replaced. */
 const tiny = (replaced: Record<string, string> = {}): string[] =>
-  Object.entries({ '--adapter': 'cpu', '--pretrained': 'false', '--img-size': '32', '--batch-size': '4', '--epochs': '1', '--workers': '0', ...replaced }).flat();
+  Object.entries({
+    '--adapter': 'cpu',
+    '--pretrained': 'false',
+    '--img-size': '32',
+    '--batch-size': '4',
+    '--epochs': '1',
+    '--workers': '0',
+    ...replaced,
+  }).flat();
 const TINY = tiny();
 const data = (d: { train: string; val: string }) => ['--data_train', d.train, '--data_val', d.val];
 
@@ -93,7 +101,10 @@ async function trainedRun(): Promise<{ dir: string; run: string; d: { train: str
 /** Every file under `dir`, relative to it. */
 function filesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
 }
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
@@ -123,7 +134,12 @@ function bombPng(width: number, height: number): Buffer {
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([1, 0, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', new Uint8Array(600)), pngChunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', new Uint8Array(600)),
+    pngChunk('IEND', new Uint8Array(0)),
+  ]);
 }
 
 /** A baseline JPEG header (SOI, SOF0, SOS) that claims width x height. */
@@ -203,7 +219,17 @@ describe('2. diverging loss', () => {
   it('--lr 1e30 over several steps ends in the one-line message (the read-back that fails is handled), keeping the run folder without weights', async () => {
     const dir = scratch();
     const d = dataset(dir, ['a', 'b'], 4);
-    const r = await cli(['train', ...tiny({ '--workers': '1', '--batch-size': '1', '--img-size': '64' }), '--freeze_layers', 'false', '--lr', '1e30', ...data(d), '--save_ret', join(dir, 'runs')]);
+    const r = await cli([
+      'train',
+      ...tiny({ '--workers': '1', '--batch-size': '1', '--img-size': '64' }),
+      '--freeze_layers',
+      'false',
+      '--lr',
+      '1e30',
+      ...data(d),
+      '--save_ret',
+      join(dir, 'runs'),
+    ]);
     expectOneLineError(r, 'the training loss became', 'at epoch 0, step', 'try a lower --lr', 'no epoch had completed');
     expect(r.stderr).not.toContain('TrainingStopped');
     expect(filesUnder(join(dir, 'runs'))).toEqual(['exp1/class_indices.json', 'exp1/train_info.json']);
@@ -257,7 +283,17 @@ describe('3. optimizer flags', () => {
 describe('4. nested class folders', () => {
   it("walks subfolders in torchvision's ImageFolder order", () => {
     const dir = scratch();
-    for (const f of ['a/z.png', 'a/sub/b.png', 'a/sub/a.png', 'a/sub/deeper/c.png', 'a/sub2/d.png', 'a/sub-x/e.png', 'b/x/f.png', 'b/g.png', 'b/.hidden/h.png']) {
+    for (const f of [
+      'a/z.png',
+      'a/sub/b.png',
+      'a/sub/a.png',
+      'a/sub/deeper/c.png',
+      'a/sub2/d.png',
+      'a/sub-x/e.png',
+      'b/x/f.png',
+      'b/g.png',
+      'b/.hidden/h.png',
+    ]) {
       mkdirSync(dirname(join(dir, f)), { recursive: true });
       writeFileSync(join(dir, f), 'x');
     }
@@ -288,7 +324,9 @@ describe('5. decompression bombs, FIFOs, devices', () => {
   ])('a %s that claims 400+ million pixels is refused from its header, in milliseconds and without the memory', (format, bytes) => {
     const rss = process.memoryUsage().rss;
     const started = performance.now();
-    expect(() => decodeImage(bytes, `bomb.${format}`)).toThrow(new RegExp(`bomb\\.${format}: cannot decode ${format}: ${format} of \\d+x\\d+ = \\d+ pixels is above the limit of ${MAX_IMAGE_PIXELS} pixels`));
+    expect(() => decodeImage(bytes, `bomb.${format}`)).toThrow(
+      new RegExp(`bomb\\.${format}: cannot decode ${format}: ${format} of \\d+x\\d+ = \\d+ pixels is above the limit of ${MAX_IMAGE_PIXELS} pixels`),
+    );
     expect(performance.now() - started).toBeLessThan(200);
     expect(process.memoryUsage().rss - rss).toBeLessThan(50 << 20);
   });
@@ -315,10 +353,14 @@ describe('5. decompression bombs, FIFOs, devices', () => {
     expect(r.stdout).toContain(`${join(bad, 'bomb.png')}: cannot decode PNG: PNG of 25000x25000 = 625000000 pixels is above the limit`);
     expect(r.stdout).toContain(`${join(bad, 'fifo.png')}: a named pipe (FIFO), not a regular file`);
     expect(r.stdout).toContain(`${join(bad, 'zero.png')}: a device, not a regular file`);
-    expect(r.stdout).toContain(`${join(bad, 'huge.png')}: ${MAX_IMAGE_FILE_BYTES + 1} bytes is more than the ${MAX_IMAGE_FILE_BYTES} bytes an image file may have`);
+    expect(r.stdout).toContain(
+      `${join(bad, 'huge.png')}: ${MAX_IMAGE_FILE_BYTES + 1} bytes is more than the ${MAX_IMAGE_FILE_BYTES} bytes an image file may have`,
+    );
     expect(r.stdout).toContain('left out 4 unreadable images');
     const info = JSON.parse(readFileSync(join(dir, 'runs', 'exp1', 'train_info.json'), 'utf8'));
-    expect(info.dataset['skipped files'].map((s: { file: string }) => s.file).sort()).toEqual(['bomb.png', 'fifo.png', 'huge.png', 'zero.png'].map((f) => join(bad, f)));
+    expect(info.dataset['skipped files'].map((s: { file: string }) => s.file).sort()).toEqual(
+      ['bomb.png', 'fifo.png', 'huge.png', 'zero.png'].map((f) => join(bad, f)),
+    );
   });
 });
 
@@ -327,7 +369,15 @@ describe('6. too large for the device', () => {
   it.each([['2048'], ['5000']])('train --img-size %s fails before any epoch with one line naming --img-size, and leaves no run folder', async (size) => {
     const dir = scratch();
     const d = dataset(dir, ['a', 'b'], 2);
-    const r = await cli(['train', ...tiny({ '--adapter': 'llvmpipe', '--img-size': size }), '--freeze_layers', 'false', ...data(d), '--save_ret', join(dir, 'runs')]);
+    const r = await cli([
+      'train',
+      ...tiny({ '--adapter': 'llvmpipe', '--img-size': size }),
+      '--freeze_layers',
+      'false',
+      ...data(d),
+      '--save_ret',
+      join(dir, 'runs'),
+    ]);
     expectOneLineError(r, `at --img-size ${size} does not fit this adapter`, '--img-size');
     expect(r.stdout).not.toMatch(/epoch 0/);
     expect(existsSync(join(dir, 'runs'))).toBe(false);
@@ -336,7 +386,15 @@ describe('6. too large for the device', () => {
   it('a batch too large for the device names --batch-size and the largest that fits, before any epoch', async () => {
     const dir = scratch();
     const d = dataset(dir, ['a', 'b'], 2);
-    const r = await cli(['train', ...tiny({ '--adapter': 'llvmpipe', '--img-size': '224', '--batch-size': '4096' }), '--freeze_layers', 'false', ...data(d), '--save_ret', join(dir, 'runs')]);
+    const r = await cli([
+      'train',
+      ...tiny({ '--adapter': 'llvmpipe', '--img-size': '224', '--batch-size': '4096' }),
+      '--freeze_layers',
+      'false',
+      ...data(d),
+      '--save_ret',
+      join(dir, 'runs'),
+    ]);
     expectOneLineError(r, 'a batch of 4096 images at --img-size 224 does not fit this adapter', 'use --batch-size');
     expect(existsSync(join(dir, 'runs'))).toBe(false);
   });
@@ -398,7 +456,10 @@ describe('8. --resume', () => {
     mkdirSync(join(edited, 'weights'), { recursive: true });
     for (const f of filesUnder(run)) writeFileSync(join(edited, f), readFileSync(join(run, f)));
     const info = JSON.parse(readFileSync(join(edited, 'train_info.json'), 'utf8'));
-    for (const [key, value, message] of [['lr', 'abc', "--lr must be a positive number, not 'abc'"], ['optim', 'Lion', "--optim must be one of SGD, Adam, AdamW, not 'Lion'"]]) {
+    for (const [key, value, message] of [
+      ['lr', 'abc', "--lr must be a positive number, not 'abc'"],
+      ['optim', 'Lion', "--optim must be one of SGD, Adam, AdamW, not 'Lion'"],
+    ]) {
       writeFileSync(join(edited, 'train_info.json'), JSON.stringify({ ...info, 'train parameters': { ...info['train parameters'], [key]: value } }));
       const r = await cli(['train', '--resume', edited, '--workers', '0', '--adapter', 'cpu', '--epochs', '3']);
       expectOneLineError(r, `--resume: ${join(edited, 'train_info.json')} has "train parameters" no run can have: ${message}`);
@@ -428,7 +489,10 @@ describe('8. --resume', () => {
     rmSync(join(d.train, 'b', 'new.png'));
     writeFileSync(join(d.val, 'a', '0.png'), png(78, 13));
     r = await cli(['train', '--resume', run, '--workers', '0', '--adapter', 'cpu', '--epochs', '4']);
-    expectOneLineError(r, `--data_val ${d.val} has changed since the run started (still 4 files, but some were renamed, moved between classes or changed size)`);
+    expectOneLineError(
+      r,
+      `--data_val ${d.val} has changed since the run started (still 4 files, but some were renamed, moved between classes or changed size)`,
+    );
     expect(onDisk()).toEqual(before);
   });
 });
@@ -479,7 +543,9 @@ describe('10. a write that fails (full disk) and interrupted writes', () => {
     writeFileSync(target, 'previous');
     // The temporary file as a link to /dev/full: every write to it fails with ENOSPC, as on a full disk.
     symlinkSync('/dev/full', `${target}.partial-${process.pid}`);
-    expect(() => writeAtomic(target, 'x'.repeat(1 << 16))).toThrow(`cannot write ${target}: no space left on the device: free some space (ENOSPC); its previous version, if any, is kept`);
+    expect(() => writeAtomic(target, 'x'.repeat(1 << 16))).toThrow(
+      `cannot write ${target}: no space left on the device: free some space (ENOSPC); its previous version, if any, is kept`,
+    );
     expect(readFileSync(target, 'utf8')).toBe('previous');
     expect(readdirSync(dir)).toEqual(['train_log.json']);
   });
@@ -509,7 +575,9 @@ describe('11. messages that name the file or flag', () => {
     mkdirSync(join(dir, 'x.png'));
     execFileSync('mkfifo', [join(dir, 'pipe.png')]);
     writeFileSync(join(dir, 'good.png'), png(3));
-    const r = await cli(['predict', '--adapter', 'cpu', '--weights', weights, join(dir, 'x.png'), join(dir, 'pipe.png'), join(dir, 'good.png')], { timeoutMs: 60_000 });
+    const r = await cli(['predict', '--adapter', 'cpu', '--weights', weights, join(dir, 'x.png'), join(dir, 'pipe.png'), join(dir, 'good.png')], {
+      timeoutMs: 60_000,
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`skipped ${join(dir, 'x.png')}: ${join(dir, 'x.png')}: a folder, not an image file`);
     expect(r.stderr).toContain(`skipped ${join(dir, 'pipe.png')}: ${join(dir, 'pipe.png')}: a named pipe (FIFO)`);
@@ -541,7 +609,7 @@ describe('11. messages that name the file or flag', () => {
     expectOneLineError(r, `--class-indices: ${bad} is not a class index file`);
   });
 
-  it("a non-JSON train_info.json is named by serve --run and train --resume", async () => {
+  it('a non-JSON train_info.json is named by serve --run and train --resume', async () => {
     const run = join(dir, 'run');
     mkdirSync(join(run, 'weights'), { recursive: true });
     writeFileSync(join(run, 'weights', 'best.pth'), readFileSync(weights));
@@ -657,7 +725,9 @@ describe('13-15. serve and the page', () => {
       writeFileSync(join(dir, 'mine.png'), png(5, 40));
       await page.setInputFiles('#file', join(dir, 'mine.png'));
       release();
-      await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-testid=prediction]')?.dataset.file === 'mine.png', undefined, { timeout: 120_000 });
+      await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-testid=prediction]')?.dataset.file === 'mine.png', undefined, {
+        timeout: 120_000,
+      });
       // Time enough for the demo image to arrive and be classified, were it still wanted (about 1 s here).
       await page.waitForTimeout(4000);
       expect(await page.getAttribute('[data-testid=prediction]', 'data-file')).toBe('mine.png');

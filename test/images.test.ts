@@ -69,7 +69,10 @@ const bytesU8 = (r: Ref) => u8.subarray(r.offset, r.offset + r.length);
 const valuesF32 = (r: Ref) => f32.subarray(r.offset, r.offset + r.length);
 const load = (file: string) => decodeImage(new Uint8Array(readFileSync(join(fixtures, file))), file);
 const loadPath = (path: string) => decodeImage(new Uint8Array(readFileSync(join(root, path))), path);
-const sha256 = (a: Uint8Array | Float32Array) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+const sha256 = (a: Uint8Array | Float32Array) =>
+  createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
 
 /** Values at flat indices floor(k * length / samples), k < samples, as the fixture script takes them. */
 function pick(a: ArrayLike<number>): number[] {
@@ -261,7 +264,9 @@ describe('Rng', () => {
 
 describe('real datasets in ../shared/datasets', () => {
   it('../shared/datasets is in place (nothing here is skipped without it)', () => {
-    expect(existsSync(datasets), `${datasets} is missing: put the shared datasets (ddti, udtn-sample, bupt-bmp; see their README.md) beside the project`).toBe(true);
+    expect(existsSync(datasets), `${datasets} is missing: put the shared datasets (ddti, udtn-sample, bupt-bmp; see their README.md) beside the project`).toBe(
+      true,
+    );
   });
   for (const e of index.datasets) {
     it(`${e.path} matches PIL${e.evalTransform ? ' and torchvision' : ''}`, () => {

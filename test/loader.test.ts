@@ -34,13 +34,18 @@ describe('epoch order', () => {
 describe('worker threads', () => {
   it('give exactly the batches the main thread gives (seeded augmentation)', async () => {
     const root = new URL('../../shared/datasets/udtn-sample/train/', import.meta.url).pathname;
-    const files: Sample[] = ['0', '1'].flatMap((c, label) => readdirSync(join(root, c)).slice(0, 3).map((f) => ({ file: join(root, c, f), label })));
+    const files: Sample[] = ['0', '1'].flatMap((c, label) =>
+      readdirSync(join(root, c))
+        .slice(0, 3)
+        .map((f) => ({ file: join(root, c, f), label })),
+    );
     // Worker threads run the compiled worker file: import the loader from the build.
     const { DataLoader: BuiltLoader } = (await import(new URL('../dist/data/loader.js', import.meta.url).href)) as typeof import('../src/data/loader.js');
     const collect = async (workers: number) => {
       const l = new BuiltLoader({ imgSize: 32, workers, seed: 9 });
       const out: number[][] = [];
-      for await (const b of l.batches(files, { batchSize: 4, epoch: 2, shuffle: true, augment: true })) out.push([...b.labels, ...Array.from(b.images.subarray(0, 64))]);
+      for await (const b of l.batches(files, { batchSize: 4, epoch: 2, shuffle: true, augment: true }))
+        out.push([...b.labels, ...Array.from(b.images.subarray(0, 64))]);
       await l.close();
       return out;
     };

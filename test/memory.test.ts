@@ -18,7 +18,10 @@ it('a training step allocates no GPU buffer after warm-up, and frees all it used
   setBackend(backend);
   const pool = backend.gpu.pool;
   const model = new ShuffleNetV2('x0_5', 2);
-  const optimizer = new SGD(model.namedParameters().map(([, p]) => p), { lr: 0.01, momentum: 0.9, weightDecay: 4e-5 });
+  const optimizer = new SGD(
+    model.namedParameters().map(([, p]) => p),
+    { lr: 0.01, momentum: 0.9, weightDecay: 4e-5 },
+  );
   const images = Float32Array.from({ length: 2 * 3 * 32 * 32 }, (_, i) => Math.sin(i));
   const step = () =>
     tidy(() => {

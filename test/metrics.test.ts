@@ -15,7 +15,14 @@ describe('metrics', () => {
 
   it('computes per-class precision, recall, specificity and F1 as worked out by hand', () => {
     // 2 classes: TP(1) = 30, FN(1) = 10, FP(1) = 5, TN(1) = 55.
-    const m = epochMetrics([[55, 5], [10, 30]], ['benign', 'malignant'], 0.4);
+    const m = epochMetrics(
+      [
+        [55, 5],
+        [10, 30],
+      ],
+      ['benign', 'malignant'],
+      0.4,
+    );
     expect(m.malignant).toEqual({ Precision: 0.8571, Recall: 0.75, Specificity: 0.9167, 'F1 score': 0.8 });
     expect(m.benign).toEqual({ Precision: 0.8462, Recall: 0.9167, Specificity: 0.75, 'F1 score': 0.88 });
     expect(m.accuracy).toBe(0.85);
@@ -25,7 +32,15 @@ describe('metrics', () => {
   });
 
   it('gives 0, not NaN, for a class that is never predicted or never present', () => {
-    const m = epochMetrics([[6, 0, 0], [3, 0, 0], [0, 0, 0]], ['a', 'b', 'c'], 1);
+    const m = epochMetrics(
+      [
+        [6, 0, 0],
+        [3, 0, 0],
+        [0, 0, 0],
+      ],
+      ['a', 'b', 'c'],
+      1,
+    );
     expect(m.b).toEqual({ Precision: 0, Recall: 0, Specificity: 1, 'F1 score': 0 });
     expect(m.c).toEqual({ Precision: 0, Recall: 0, Specificity: 1, 'F1 score': 0 });
     expect(m.a).toEqual({ Precision: 0.6667, Recall: 1, Specificity: 0, 'F1 score': 0.8 });

@@ -21,10 +21,21 @@ const fixtures = JSON.parse(readFileSync(new URL('model.json', fixtureDir), 'utf
 const { classes, batch, size, labels } = fixtures;
 const inputKey: string = fixtures.input_key;
 
-const halfOff = fixtures.half_off as { init: { bn_scale: number; bn_shift: number; running_var: number }; input_key: string; relu_off_fraction: number; logits_train: number[]; grads: Record<string, GradSummary> };
+const halfOff = fixtures.half_off as {
+  init: { bn_scale: number; bn_shift: number; running_var: number };
+  input_key: string;
+  relu_off_fraction: number;
+  logits_train: number[];
+  grads: Record<string, GradSummary>;
+};
 const HALF_OFF: BatchNormInit = { bnScale: halfOff.init.bn_scale, bnShift: halfOff.init.bn_shift, runningVar: halfOff.init.running_var };
 
-interface GradSummary { sum: number; absmax: number; indices: number[]; values: number[] }
+interface GradSummary {
+  sum: number;
+  absmax: number;
+  indices: number[];
+  values: number[];
+}
 
 async function model(target: Target, width: Width, init: BatchNormInit = MOSTLY_ON): Promise<ShuffleNetV2> {
   setBackend(await targetBackend(target));
@@ -66,55 +77,57 @@ async function expectGradients(m: ShuffleNetV2, want: Record<string, GradSummary
   }
 }
 
-for (const target of TEST_TARGETS) describe(`${target.label}: ShuffleNet V2 vs torchvision`, () => {
-  for (const width of ['x0_5', 'x1_0', 'x1_5', 'x2_0'] as Width[]) {
-    it(`${width}: logits in train mode, and in eval mode (folded batch norm) after calibration, within 1e-4`, async () => {
-      const m = await model(target, width);
+for (const target of TEST_TARGETS)
+  describe(`${target.label}: ShuffleNet V2 vs torchvision`, () => {
+    for (const width of ['x0_5', 'x1_0', 'x1_5', 'x2_0'] as Width[]) {
+      it(`${width}: logits in train mode, and in eval mode (folded batch norm) after calibration, within 1e-4`, async () => {
+        const m = await model(target, width);
+        m.train();
+        expectClose(await noGrad(() => m.forward(input())).data(), fixtures.widths[width].logits_train, 1e-4, 'train logits');
+        calibrate(m);
+        m.eval();
+        expectClose(await noGrad(() => m.forward(input())).data(), fixtures.widths[width].logits_eval, 1e-4, 'eval logits');
+      });
+    }
+
+    for (const width of ['x0_5', 'x1_0'] as Width[]) {
+      it(`${width}: every parameter's gradient after one backward in train mode, within 1e-3 relative`, async () => {
+        const m = await model(target, width);
+        m.train();
+        backward(crossEntropy(m.forward(input()), intTensor(labels)));
+        await expectGradients(m, fixtures.widths[width].grads);
+        const sd = await stateDict(m);
+        for (const [key, values] of Object.entries(fixtures.widths[width].running_after))
+          expectClose(sd.get(key)!.data as Float32Array, values as number[], 1e-5, key);
+        expect(Number((sd.get('conv1.1.num_batches_tracked')!.data as BigInt64Array)[0])).toBe(1);
+      });
+    }
+
+    it(`x0_5 with batch-norm shifts near 0 (${Math.round(100 * halfOff.relu_off_fraction)}% of the ReLUs off): train logits within 1e-4, every gradient within 1e-3`, async () => {
+      expect(halfOff.relu_off_fraction).toBeGreaterThan(0.4);
+      const m = await model(target, 'x0_5', HALF_OFF);
       m.train();
-      expectClose(await noGrad(() => m.forward(input())).data(), fixtures.widths[width].logits_train, 1e-4, 'train logits');
-      calibrate(m);
+      const logits = m.forward(input(halfOff.input_key));
+      expectClose(await logits.data(), halfOff.logits_train, 1e-4, 'train logits');
+      backward(crossEntropy(logits, intTensor(labels)));
+      await expectGradients(m, halfOff.grads);
+    });
+
+    it('x0_5 from a legacy-format .pth without num_batches_tracked, like the official ImageNet files', async () => {
+      setBackend(await targetBackend(target));
+      const m = new ShuffleNetV2('x0_5', classes);
+      const report = loadStateDict(m, await readCheckpoint(readFileSync(new URL('x0_5.legacy.pth', fixtureDir)), 'x0_5.legacy.pth'));
+      expect(report.filled.length).toBe(56);
       m.eval();
-      expectClose(await noGrad(() => m.forward(input())).data(), fixtures.widths[width].logits_eval, 1e-4, 'eval logits');
+      expectClose(await noGrad(() => m.forward(input())).data(), fixtures.widths.x0_5.logits_eval, 1e-4, 'eval logits');
     });
-  }
-
-  for (const width of ['x0_5', 'x1_0'] as Width[]) {
-    it(`${width}: every parameter's gradient after one backward in train mode, within 1e-3 relative`, async () => {
-      const m = await model(target, width);
-      m.train();
-      backward(crossEntropy(m.forward(input()), intTensor(labels)));
-      await expectGradients(m, fixtures.widths[width].grads);
-      const sd = await stateDict(m);
-      for (const [key, values] of Object.entries(fixtures.widths[width].running_after)) expectClose(sd.get(key)!.data as Float32Array, values as number[], 1e-5, key);
-      expect(Number((sd.get('conv1.1.num_batches_tracked')!.data as BigInt64Array)[0])).toBe(1);
-    });
-  }
-
-  it(`x0_5 with batch-norm shifts near 0 (${Math.round(100 * halfOff.relu_off_fraction)}% of the ReLUs off): train logits within 1e-4, every gradient within 1e-3`, async () => {
-    expect(halfOff.relu_off_fraction).toBeGreaterThan(0.4);
-    const m = await model(target, 'x0_5', HALF_OFF);
-    m.train();
-    const logits = m.forward(input(halfOff.input_key));
-    expectClose(await logits.data(), halfOff.logits_train, 1e-4, 'train logits');
-    backward(crossEntropy(logits, intTensor(labels)));
-    await expectGradients(m, halfOff.grads);
   });
-
-  it('x0_5 from a legacy-format .pth without num_batches_tracked, like the official ImageNet files', async () => {
-    setBackend(await targetBackend(target));
-    const m = new ShuffleNetV2('x0_5', classes);
-    const report = loadStateDict(m, await readCheckpoint(readFileSync(new URL('x0_5.legacy.pth', fixtureDir)), 'x0_5.legacy.pth'));
-    expect(report.filled.length).toBe(56);
-    m.eval();
-    expectClose(await noGrad(() => m.forward(input())).data(), fixtures.widths.x0_5.logits_eval, 1e-4, 'eval logits');
-  });
-});
 
 // What torchvision's load_state_dict(strict=True) needs of our files: its entries, names, dtypes and
 // shapes in its order; and the weights back unchanged (the logits of a reloaded model). The bytes of
 // the format are checked against torch.save in checkpoint.test.ts; `make_model_fixtures.py --full`
 // also loads our files in torchvision itself.
-describe('our .pth of every width, in torchvision\'s layout', () => {
+describe("our .pth of every width, in torchvision's layout", () => {
   for (const width of ['x0_5', 'x1_0', 'x1_5', 'x2_0'] as Width[]) {
     it(`${width}: torchvision's state_dict entries, and the same eval logits when read back`, async () => {
       const m = await model(TEST_TARGETS[0], width);

@@ -96,7 +96,9 @@ describe('the packed package in a new project', () => {
   });
 
   it('ships types that tsc accepts for a Node program', async () => {
-    writeFileSync(join(project, 'typed.ts'), `
+    writeFileSync(
+      join(project, 'typed.ts'),
+      `
       import { initBackend, models, nn, optim, type Tensor } from 'shufflenet-webgpu';
       await initBackend('cpu');
       const model: models.ShuffleNetV2 = new models.ShuffleNetV2('x0_5', 2);
@@ -106,9 +108,28 @@ describe('the packed package in a new project', () => {
       // @ts-expect-error not a width
       new models.ShuffleNetV2('x3_0', 2);
       console.log(opt.lr, layer.training, w.shape);
-    `);
-    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, lib: ['ES2022', 'DOM'], types: [] }, files: ['typed.ts'] }));
-    const result = await run(TSC, ['-p', 'tsconfig.json'], { cwd: project }).then(() => '', (e: { stdout: string }) => e.stdout);
+    `,
+    );
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+          lib: ['ES2022', 'DOM'],
+          types: [],
+        },
+        files: ['typed.ts'],
+      }),
+    );
+    const result = await run(TSC, ['-p', 'tsconfig.json'], { cwd: project }).then(
+      () => '',
+      (e: { stdout: string }) => e.stdout,
+    );
     expect(result).toBe('');
   });
 
@@ -118,7 +139,9 @@ describe('the packed package in a new project', () => {
   });
 
   it("bundles the README's page for the browser without a Node built-in or Dawn, and the page gives predict's probabilities", async () => {
-    writeFileSync(join(project, 'page.js'), `
+    writeFileSync(
+      join(project, 'page.js'),
+      `
       import { initBackend, models, transforms, web } from 'shufflenet-webgpu';
       try {
         await initBackend();
@@ -130,23 +153,40 @@ describe('the packed package in a new project', () => {
       } catch (e) {
         window.result = { error: String(e) };
       }
-    `);
-    const result = await build({ absWorkingDir: project, entryPoints: ['page.js'], bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, logLevel: 'silent', outfile: 'out.js' });
+    `,
+    );
+    const result = await build({
+      absWorkingDir: project,
+      entryPoints: ['page.js'],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+      outfile: 'out.js',
+    });
     const inputs = Object.keys(result.metafile.inputs);
     expect(inputs).toContain('node_modules/shufflenet-webgpu/dist/browser.js');
     expect(inputs.filter((p) => /^node:|(^|\/)(fs|path|os|worker_threads|child_process)$|node_modules\/(webgpu|pngjs|yargs)\//.test(p))).toEqual([]);
     const code = result.outputFiles[0].text;
     expect(code).not.toMatch(/\brequire\(|from ["']node:|import\(["']node:/);
 
-    const page = (await inPage(new Map([
-      ['/', { type: 'text/html', body: '<!doctype html><script type="module" src="page.js"></script>' }],
-      ['/page.js', { type: 'text/javascript', body: code }],
-      ['/weights.pth', { type: 'application/octet-stream', body: readFileSync(WEIGHTS) }],
-      ['/image.jpg', { type: 'image/jpeg', body: readFileSync(IMAGE) }],
-    ]))) as { index: number; probabilities: number[]; error?: string };
+    const page = (await inPage(
+      new Map([
+        ['/', { type: 'text/html', body: '<!doctype html><script type="module" src="page.js"></script>' }],
+        ['/page.js', { type: 'text/javascript', body: code }],
+        ['/weights.pth', { type: 'application/octet-stream', body: readFileSync(WEIGHTS) }],
+        ['/image.jpg', { type: 'image/jpeg', body: readFileSync(IMAGE) }],
+      ]),
+    )) as { index: number; probabilities: number[]; error?: string };
     expect(page.error).toBeUndefined();
     // the installed command line on the same checkpoint and image
-    const { stdout } = await run(join(project, 'node_modules/.bin/shufflenet-webgpu'), ['predict', '--weights', WEIGHTS, '--num-classes', '3', '--json', IMAGE], { cwd: project });
+    const { stdout } = await run(
+      join(project, 'node_modules/.bin/shufflenet-webgpu'),
+      ['predict', '--weights', WEIGHTS, '--num-classes', '3', '--json', IMAGE],
+      { cwd: project },
+    );
     const [cli] = JSON.parse(stdout) as { index: number; probabilities: number[] }[];
     expect(page.index).toBe(cli.index);
     page.probabilities.forEach((p, k) => expect(Math.abs(p - cli.probabilities[k]), `class ${k}`).toBeLessThan(1e-4));
@@ -166,10 +206,15 @@ describe('the packed package in a new project', () => {
     writeFileSync(join(project, 'cpu.mjs'), `${program('shufflenet-webgpu')}\nconsole.log(JSON.stringify(result));`);
     const cpu = JSON.parse((await run('node', ['cpu.mjs'], { cwd: project })).stdout);
     const html = `<!doctype html><script type="module">try { ${program('./shufflenet-webgpu.js')} window.result = result; } catch (e) { window.result = { error: String(e) }; }</script>`;
-    const gpu = (await inPage(new Map([
-      ['/', { type: 'text/html', body: html }],
-      ['/shufflenet-webgpu.js', { type: 'text/javascript', body: readFileSync(join(project, 'node_modules/shufflenet-webgpu/dist/browser/shufflenet-webgpu.js')) }],
-    ]))) as { logits: number[]; gpu: boolean; error?: string };
+    const gpu = (await inPage(
+      new Map([
+        ['/', { type: 'text/html', body: html }],
+        [
+          '/shufflenet-webgpu.js',
+          { type: 'text/javascript', body: readFileSync(join(project, 'node_modules/shufflenet-webgpu/dist/browser/shufflenet-webgpu.js')) },
+        ],
+      ]),
+    )) as { logits: number[]; gpu: boolean; error?: string };
     expect(gpu.error).toBeUndefined();
     expect(gpu.gpu).toBe(true);
     expect(cpu.gpu).toBe(false);

@@ -86,7 +86,12 @@ describe('canvas', () => {
 
   it('draws text only inside its measured box, whatever the alignment, scale or rotation', () => {
     const text = 'Val loss: 0.3127 (epoch 12)\nAgj|_~';
-    const styles = [{}, { align: 'center' as const, valign: 'middle' as const }, { align: 'right' as const, valign: 'bottom' as const, scale: 2 }, { rotate: true, bold: true }];
+    const styles = [
+      {},
+      { align: 'center' as const, valign: 'middle' as const },
+      { align: 'right' as const, valign: 'bottom' as const, scale: 2 },
+      { rotate: true, bold: true },
+    ];
     for (const style of styles) {
       const canvas = new Canvas(500, 400);
       const box = canvas.drawText(text, 250, 200, style);
@@ -164,14 +169,39 @@ describe('confusion matrix', () => {
   it('formats cells without NaN, also for a class that never occurs', () => {
     expect(cellLabel(37, 46)).toBe('37\n(80.4%)');
     expect(cellLabel(0, 0)).toBe('0\n–');
-    expect(accuracyLabel([[0, 0], [0, 0]])).not.toMatch(/NaN|Infinity/);
-    expect(accuracyLabel([[8, 2], [1, 9]])).toBe('Accuracy 85.0% (17/20)');
+    expect(
+      accuracyLabel([
+        [0, 0],
+        [0, 0],
+      ]),
+    ).not.toMatch(/NaN|Infinity/);
+    expect(
+      accuracyLabel([
+        [8, 2],
+        [1, 9],
+      ]),
+    ).toBe('Accuracy 85.0% (17/20)');
   });
 
   it('never draws NaN, whatever the matrix', () => {
     const drawn = drawnStrings(() => {
-      renderConfusionMatrix([[5, 1, 0], [0, 0, 0], [2, 0, 7]], ['a', 'b', 'c'], 'zero row');
-      renderConfusionMatrix([[0, 0], [0, 0]], ['a', 'b'], 'empty');
+      renderConfusionMatrix(
+        [
+          [5, 1, 0],
+          [0, 0, 0],
+          [2, 0, 7],
+        ],
+        ['a', 'b', 'c'],
+        'zero row',
+      );
+      renderConfusionMatrix(
+        [
+          [0, 0],
+          [0, 0],
+        ],
+        ['a', 'b'],
+        'empty',
+      );
     });
     expect(drawn.length).toBeGreaterThan(10);
     for (const s of drawn) expect(s).not.toMatch(/NaN|Infinity|undefined/);
@@ -216,14 +246,24 @@ describe('confusion matrix', () => {
 
   it('handles a zero row, long names and up to 20 classes', () => {
     const names = ['TI-RADS 1 (benign)', 'TI-RADS 2', 'TI-RADS 3, a class with a very long descriptive name', 'TI-RADS 4', 'TI-RADS 5'];
-    const five = [[37, 5, 3, 1, 0], [4, 51, 6, 0, 2], [0, 0, 0, 0, 0], [2, 3, 1, 28, 6], [0, 1, 2, 9, 120]];
+    const five = [
+      [37, 5, 3, 1, 0],
+      [4, 51, 6, 0, 2],
+      [0, 0, 0, 0, 0],
+      [2, 3, 1, 28, 6],
+      [0, 1, 2, 9, 120],
+    ];
     const small = renderConfusionMatrix(five, names, 'Validation confusion matrix');
     save('confusion-5.png', small);
     decode(small);
     const n = 20;
     const big = [...Array(n)].map((_, i) => [...Array(n)].map((_, j) => (i === j ? 40 + 3 * i : (7 * i + 3 * j) % 11 === 0 ? (i + j) % 9 : 0)));
     big[4] = Array(n).fill(0);
-    const bytes = renderConfusionMatrix(big, [...Array(n)].map((_, i) => `class ${i + 1}`), '20 classes');
+    const bytes = renderConfusionMatrix(
+      big,
+      [...Array(n)].map((_, i) => `class ${i + 1}`),
+      '20 classes',
+    );
     save('confusion-20.png', bytes);
     const large = decode(bytes);
     expect(large.width).toBeGreaterThan(n * 50);
@@ -306,7 +346,14 @@ describe('training curves', () => {
     ];
     const long = [...Array(200).keys()];
     const awkward: Panel[] = [
-      { title: 'One epoch', yLabel: 'loss', series: [{ label: 'train', values: [0.7] }, { label: 'val', values: [0.65] }] },
+      {
+        title: 'One epoch',
+        yLabel: 'loss',
+        series: [
+          { label: 'train', values: [0.7] },
+          { label: 'val', values: [0.65] },
+        ],
+      },
       { title: 'Constant', yLabel: 'learning rate', series: [{ label: 'lr', values: [1e-3, 1e-3, 1e-3] }] },
       { title: 'Diverging', yLabel: 'loss', series: [{ label: 'train', values: [1e6, 3e4, 200, 5, 1, 0.5, 0.2, NaN, 0.1, Infinity] }] },
     ];
@@ -320,11 +367,29 @@ describe('training curves', () => {
           { label: 'val', values: long.map((i) => (i % 50 === 7 ? NaN : 2.2 / (1 + i / 12) + 0.04 * Math.cos(i * 0.3))) },
         ],
       },
-      { title: 'Nothing yet', yLabel: 'accuracy', series: [{ label: 'val', values: [NaN, NaN] }, { label: 'empty', values: [] }] },
-      { title: 'Mixed signs', yLabel: 'value', series: [{ label: 'a', values: [-2e5, 1e5, 3e5, NaN, NaN, 2e5] }, { label: 'b', values: [NaN, 5, NaN, 1e5] }] },
+      {
+        title: 'Nothing yet',
+        yLabel: 'accuracy',
+        series: [
+          { label: 'val', values: [NaN, NaN] },
+          { label: 'empty', values: [] },
+        ],
+      },
+      {
+        title: 'Mixed signs',
+        yLabel: 'value',
+        series: [
+          { label: 'a', values: [-2e5, 1e5, 3e5, NaN, NaN, 2e5] },
+          { label: 'b', values: [NaN, 5, NaN, 1e5] },
+        ],
+      },
     ];
     const drawn = drawnStrings(() => {
-      for (const [name, panels] of [['curves.png', run], ['curves-edge-cases.png', awkward], ['curves-200-epochs.png', many]] as const) {
+      for (const [name, panels] of [
+        ['curves.png', run],
+        ['curves-edge-cases.png', awkward],
+        ['curves-200-epochs.png', many],
+      ] as const) {
         const png = renderCurves(panels);
         const decoded = decode(png);
         expect(decoded.width).toBe(layoutCurves(panels).width);

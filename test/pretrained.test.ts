@@ -23,7 +23,8 @@ const noNetwork = (async () => {
   throw new TypeError('fetch failed', { cause: new Error('getaddrinfo ENOTFOUND download.pytorch.org') });
 }) as unknown as typeof fetch;
 
-const serving = (body: Uint8Array<ArrayBuffer>) => (async () => new Response(body, { headers: { 'content-length': String(body.length) } })) as unknown as typeof fetch;
+const serving = (body: Uint8Array<ArrayBuffer>) =>
+  (async () => new Response(body, { headers: { 'content-length': String(body.length) } })) as unknown as typeof fetch;
 
 describe('pretrained weights', () => {
   it('uses $TORCH_HOME/hub/checkpoints, else ~/.cache/torch/hub/checkpoints', () => {

@@ -40,16 +40,23 @@ describe('split.csv', () => {
     const folder = { root: 'data', classes: ['be,nign', 'mal"ignant'], samples: [0, 0, 0, 1, 1, 1].map((label, i) => ({ file: `data/${i},"x".png`, label })) };
     const { train, val } = splitFolder(folder, 1 / 3, 4);
     const rows = parseSplitCsv(splitCsv(train, val), 'split.csv');
-    expect(rows).toEqual([...train.samples.map((s) => ({ file: s.file, class: folder.classes[s.label], set: 'train' })), ...val.samples.map((s) => ({ file: s.file, class: folder.classes[s.label], set: 'val' }))]);
+    expect(rows).toEqual([
+      ...train.samples.map((s) => ({ file: s.file, class: folder.classes[s.label], set: 'train' })),
+      ...val.samples.map((s) => ({ file: s.file, class: folder.classes[s.label], set: 'val' })),
+    ]);
     expect(rows.filter((r) => r.set === 'val')).toHaveLength(2);
   });
 
   it('names the file and line of a row it cannot read', () => {
-    expect(() => parseSplitCsv('file,class,set\na.png,0,test\n', 'runs/exp1/split.csv')).toThrow("runs/exp1/split.csv, line 2: expected file,class,train|val, got 'a.png,0,test'");
+    expect(() => parseSplitCsv('file,class,set\na.png,0,test\n', 'runs/exp1/split.csv')).toThrow(
+      "runs/exp1/split.csv, line 2: expected file,class,train|val, got 'a.png,0,test'",
+    );
     expect(() => parseSplitCsv('a,b\n', 'x.csv')).toThrow('x.csv is not a split listing');
   });
 
   it('names the folder and the class that is too small', () => {
-    expect(() => splitFolder({ root: 'data', classes: ['big', 'tiny'], samples: [0, 0, 0, 0, 1].map((label, i) => ({ file: `${i}.png`, label })) }, 0.25, 0)).toThrow("--val-split 0.25: data: class 'tiny' has 1 image: too few");
+    expect(() =>
+      splitFolder({ root: 'data', classes: ['big', 'tiny'], samples: [0, 0, 0, 0, 1].map((label, i) => ({ file: `${i}.png`, label })) }, 0.25, 0),
+    ).toThrow("--val-split 0.25: data: class 'tiny' has 1 image: too few");
   });
 });

@@ -25,12 +25,16 @@ describe('loadStateDict', () => {
     const sd = await stateDict(new ShuffleNetV2('x0_5', 2));
     sd.delete('conv1.0.weight');
     sd.set('head.weight', sd.get('fc.weight')!);
-    expect(() => loadStateDict(new ShuffleNetV2('x0_5', 2), sd, { source: 'w.pth' })).toThrow(/^w\.pth: .*missing key: conv1\.0\.weight; unexpected key: head\.weight/);
+    expect(() => loadStateDict(new ShuffleNetV2('x0_5', 2), sd, { source: 'w.pth' })).toThrow(
+      /^w\.pth: .*missing key: conv1\.0\.weight; unexpected key: head\.weight/,
+    );
   });
 
   it('names the key, both shapes and the width the checkpoint was made for', async () => {
     const sd = await stateDict(new ShuffleNetV2('x1_0', 2));
-    expect(() => loadStateDict(new ShuffleNetV2('x0_5', 2), sd)).toThrow('shape mismatch for stage2.0.branch1.2.weight: the checkpoint has [58, 24, 1, 1], the model [24, 24, 1, 1] (the checkpoint looks like ShuffleNet V2 x1_0)');
+    expect(() => loadStateDict(new ShuffleNetV2('x0_5', 2), sd)).toThrow(
+      'shape mismatch for stage2.0.branch1.2.weight: the checkpoint has [58, 24, 1, 1], the model [24, 24, 1, 1] (the checkpoint looks like ShuffleNet V2 x1_0)',
+    );
   });
 
   it('keeps a fresh classifier for ImageNet weights when asked, and says so', async () => {

@@ -39,8 +39,20 @@ async function trainWith(env: Record<string, string>, ...args: string[]): Promis
 const SMALL = ['--model', 'x0_5', '--img-size', '64', '--pretrained', 'false', '--workers', '1', '--adapter', TEST_ADAPTERS[0]];
 const udtn = ['--data_train', join(UDTN, 'train'), '--data_val', join(UDTN, 'val')];
 
-interface EpochRecord { lr: number; train_loss: number; train_accuracy: number; val_loss: number; val_accuracy: number; val_margins: number[] }
-interface WeightSummary { sum: number; absmax: number; indices: number[]; values: number[] }
+interface EpochRecord {
+  lr: number;
+  train_loss: number;
+  train_accuracy: number;
+  val_loss: number;
+  val_accuracy: number;
+  val_margins: number[];
+}
+interface WeightSummary {
+  sum: number;
+  absmax: number;
+  indices: number[];
+  values: number[];
+}
 interface ParityCase {
   config: { optim: string; lr: number; momentum?: number; weight_decay: number };
   step_losses: number[];
@@ -56,10 +68,20 @@ interface ParityCase {
 }
 
 const parity = JSON.parse(readFileSync(new URL('./fixtures/train/parity.json', import.meta.url), 'utf8')) as {
-  epochs: number; batch: number; size: number; bn_scale: number; bn_shift: number; running_var: number; cases: Record<string, ParityCase>;
+  epochs: number;
+  batch: number;
+  size: number;
+  bn_scale: number;
+  bn_shift: number;
+  running_var: number;
+  cases: Record<string, ParityCase>;
 };
 const PARITY_IMAGES = new URL('./fixtures/train/images/', import.meta.url).pathname;
-const parityFiles = (split: string) => readdirSync(join(PARITY_IMAGES, split), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.png')).map((f) => `${split}/${f}`).sort();
+const parityFiles = (split: string) =>
+  readdirSync(join(PARITY_IMAGES, split), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.png'))
+    .map((f) => `${split}/${f}`)
+    .sort();
 
 /** The step log has every digit; train_log.json keeps four decimals. */
 const STEP_LOSS_FLOOR = 2e-5;
@@ -86,13 +108,54 @@ async function trainParityCase(target: Target, c: ParityCase['config']): Promise
   const init = deterministicState(new ShuffleNetV2('x0_5', 2), { bnScale: parity.bn_scale, bnShift: parity.bn_shift, runningVar: parity.running_var });
   writeFileSync(join(dir, 'init.pth'), writePth(init));
   const stepLog = join(dir, 'steps.jsonl');
-  const { code, stderr } = await trainWith({ SHUFFLENET_PROFILE: target.profile, SHUFFLENET_STEP_LOG: stepLog }, '--model', 'x0_5', '--img-size', String(parity.size), '--workers', '1', '--adapter', target.adapter,
-    '--data_train', join(PARITY_IMAGES, 'train'), '--data_val', join(PARITY_IMAGES, 'val'), '--weights', join(dir, 'init.pth'), '--pretrained', 'false',
-    '--freeze_layers', 'false', '--augment', 'false', '--shuffle', 'true', '--seed', '0', '--optim', c.optim, '--lr', String(c.lr),
-    ...(c.momentum !== undefined ? ['--momentum', String(c.momentum)] : []), '--weight-decay', String(c.weight_decay),
-    '--epochs', String(parity.epochs), '--batch-size', String(parity.batch), '--save_ret', join(dir, 'runs'));
+  const { code, stderr } = await trainWith(
+    { SHUFFLENET_PROFILE: target.profile, SHUFFLENET_STEP_LOG: stepLog },
+    '--model',
+    'x0_5',
+    '--img-size',
+    String(parity.size),
+    '--workers',
+    '1',
+    '--adapter',
+    target.adapter,
+    '--data_train',
+    join(PARITY_IMAGES, 'train'),
+    '--data_val',
+    join(PARITY_IMAGES, 'val'),
+    '--weights',
+    join(dir, 'init.pth'),
+    '--pretrained',
+    'false',
+    '--freeze_layers',
+    'false',
+    '--augment',
+    'false',
+    '--shuffle',
+    'true',
+    '--seed',
+    '0',
+    '--optim',
+    c.optim,
+    '--lr',
+    String(c.lr),
+    ...(c.momentum !== undefined ? ['--momentum', String(c.momentum)] : []),
+    '--weight-decay',
+    String(c.weight_decay),
+    '--epochs',
+    String(parity.epochs),
+    '--batch-size',
+    String(parity.batch),
+    '--save_ret',
+    join(dir, 'runs'),
+  );
   expect(code, stderr).toBe(0);
-  return { steps: readFileSync(stepLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss as number), run: join(dir, 'runs', 'exp1') };
+  return {
+    steps: readFileSync(stepLog, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).loss as number),
+    run: join(dir, 'runs', 'exp1'),
+  };
 }
 
 describe('train: parity with PyTorch float64 (scripts/fixtures/make_train_fixtures.py)', () => {
@@ -117,10 +180,16 @@ describe('train: parity with PyTorch float64 (scripts/fixtures/make_train_fixtur
         });
 
         // The last epoch is the best (the only one with val accuracy 1): its predictions give every val image's logit margin.
-        const rows = readFileSync(join(run, 'val_predictions.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+        const rows = readFileSync(join(run, 'val_predictions.csv'), 'utf8')
+          .trim()
+          .split('\n')
+          .slice(1)
+          .map((l) => l.split(','));
         expect(rows.map(([file]) => file.split('/').slice(-3).join('/'))).toEqual(parityFiles('val'));
         const margins = rows.map(([, , , p0, p1]) => Math.log(Number(p1) / Number(p0)));
-        margins.forEach((m, i) => expectNear(m, want.epochs.at(-1)!.val_margins[i], spread.epochs.at(-1)!.val_margins[i], MARGIN_FLOOR, `val image ${i} logit margin`));
+        margins.forEach((m, i) =>
+          expectNear(m, want.epochs.at(-1)!.val_margins[i], spread.epochs.at(-1)!.val_margins[i], MARGIN_FLOOR, `val image ${i} logit margin`),
+        );
 
         // Adam turns the rounding noise of a zero gradient into steps of up to lr: such parameters (and
         // the running means that follow them) are held to that bound only; their effect on the val
@@ -130,7 +199,9 @@ describe('train: parity with PyTorch float64 (scripts/fixtures/make_train_fixtur
         for (const [key, w] of Object.entries(want.weights)) {
           const got = final.get(key)!.data as Float32Array;
           if (adam && want.zero_gradient.includes(key)) {
-            w.indices.forEach((index, j) => expect(Math.abs(got[index] - w.values[j]), `${key}[${index}] (zero gradient)`).toBeLessThanOrEqual(c.lr * steps.length));
+            w.indices.forEach((index, j) =>
+              expect(Math.abs(got[index] - w.values[j]), `${key}[${index}] (zero gradient)`).toBeLessThanOrEqual(c.lr * steps.length),
+            );
             continue;
           }
           const scale = Math.max(w.absmax, 1e-3);
@@ -161,7 +232,8 @@ describe('train: a run on udtn-sample', () => {
     expect(Object.keys(log)).toEqual(['epoch:0', 'epoch:1']);
     for (const part of ['train info', 'valid info']) {
       const m = log['epoch:1'][part];
-      for (const key of ['accuracy', 'loss', 'balanced accuracy', 'mean precision', 'mean recall', 'mean specificity', 'mean f1 score']) expect(Number.isFinite(m[key]), key).toBe(true);
+      for (const key of ['accuracy', 'loss', 'balanced accuracy', 'mean precision', 'mean recall', 'mean specificity', 'mean f1 score'])
+        expect(Number.isFinite(m[key]), key).toBe(true);
       for (const cls of ['0', '1']) expect(Object.keys(m[cls])).toEqual(['Precision', 'Recall', 'Specificity', 'F1 score']);
     }
     for (const png of ['confusion_matrix_train.png', 'confusion_matrix_val.png', 'curves.png']) {
@@ -242,7 +314,17 @@ describe('train: bad input', () => {
   });
 
   it('rejects weights of the wrong width with the width they fit', async () => {
-    const r = await train('--model', 'x1_0', '--img-size', '64', '--workers', '1', ...udtn, '--weights', new URL('./fixtures/model/x0_5.legacy.pth', import.meta.url).pathname);
+    const r = await train(
+      '--model',
+      'x1_0',
+      '--img-size',
+      '64',
+      '--workers',
+      '1',
+      ...udtn,
+      '--weights',
+      new URL('./fixtures/model/x0_5.legacy.pth', import.meta.url).pathname,
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('looks like ShuffleNet V2 x0_5');
   });

@@ -28,7 +28,10 @@ const DATASETS = new URL('../../shared/datasets/', import.meta.url).pathname;
 const SCREENSHOT = new URL('../test-artifacts/web/page.png', import.meta.url).pathname;
 const run = promisify(execFile);
 
-const ddtiVal = (label: string) => readdirSync(join(DATASETS, 'ddti', 'val', label)).sort().map((f) => join(DATASETS, 'ddti', 'val', label, f));
+const ddtiVal = (label: string) =>
+  readdirSync(join(DATASETS, 'ddti', 'val', label))
+    .sort()
+    .map((f) => join(DATASETS, 'ddti', 'val', label, f));
 
 /** Status and body of a GET with the path sent exactly as given (fetch() would resolve '..' away). */
 function rawGet(host: string, port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: string }> {
@@ -45,10 +48,14 @@ function rawGet(host: string, port: number, path: string, headers: Record<string
 
 /** Waits until the page's result names `file` (failing at once if the page could not start), then returns the result's attributes. */
 async function resultFor(page: Page, file: string): Promise<{ probabilities: number[]; className: string }> {
-  const outcome = await page.waitForFunction((f) => {
-    if (document.querySelector<HTMLElement>('[data-testid=prediction]')?.dataset.file === f) return 'done';
-    return document.getElementById('status')?.dataset.state === 'error' ? `the page failed: ${document.getElementById('error')?.textContent}` : false;
-  }, file, { timeout: 120_000 });
+  const outcome = await page.waitForFunction(
+    (f) => {
+      if (document.querySelector<HTMLElement>('[data-testid=prediction]')?.dataset.file === f) return 'done';
+      return document.getElementById('status')?.dataset.state === 'error' ? `the page failed: ${document.getElementById('error')?.textContent}` : false;
+    },
+    file,
+    { timeout: 120_000 },
+  );
   expect(await outcome.jsonValue()).toBe('done');
   const result = page.getByTestId('prediction');
   return { probabilities: JSON.parse((await result.getAttribute('data-probabilities'))!), className: (await result.getAttribute('data-class'))! };
@@ -63,11 +70,33 @@ describe('serve and the inference page', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'web-'));
-    await run('node', [CLI, 'train', '--model', 'x0_5', '--img-size', '64', '--epochs', '1', '--pretrained', 'false', '--workers', '1',
-      '--data_train', join(DATASETS, 'udtn-sample', 'train'), '--data_val', join(DATASETS, 'udtn-sample', 'val'), '--save_ret', join(dir, 'runs')]);
+    await run('node', [
+      CLI,
+      'train',
+      '--model',
+      'x0_5',
+      '--img-size',
+      '64',
+      '--epochs',
+      '1',
+      '--pretrained',
+      'false',
+      '--workers',
+      '1',
+      '--data_train',
+      join(DATASETS, 'udtn-sample', 'train'),
+      '--data_val',
+      join(DATASETS, 'udtn-sample', 'val'),
+      '--save_ret',
+      join(dir, 'runs'),
+    ]);
     runDir = join(dir, 'runs', 'exp1');
     // Statistics that fit the activations, so that the probabilities depend on the image (helpers/recalibrate.ts).
-    const train = (label: string) => readdirSync(join(DATASETS, 'udtn-sample', 'train', label)).sort().slice(0, 4).map((f) => join(DATASETS, 'udtn-sample', 'train', label, f));
+    const train = (label: string) =>
+      readdirSync(join(DATASETS, 'udtn-sample', 'train', label))
+        .sort()
+        .slice(0, 4)
+        .map((f) => join(DATASETS, 'udtn-sample', 'train', label, f));
     await recalibrateBatchNorm(join(runDir, 'weights', 'best.pth'), 'x0_5', 2, 64, [...train('0'), ...train('1')]);
     server = await startServe(['--run', runDir, '--port', '0']);
     browser = await launchChromium();
@@ -91,9 +120,26 @@ describe('serve and the inference page', () => {
     const { probabilities, className } = await resultFor(page, image.split('/').pop()!);
     // The demo image is the run's first validation image.
     const demoFile = join(DATASETS, 'udtn-sample', 'val', '0', config.demo_image.name);
-    const { stdout } = await run('node', [CLI, 'predict', '--json', '--model', 'x0_5', '--num-classes', '2', '--img-size', '64', '--weights', join(runDir, 'weights', 'best.pth'), demoFile, image]);
+    const { stdout } = await run('node', [
+      CLI,
+      'predict',
+      '--json',
+      '--model',
+      'x0_5',
+      '--num-classes',
+      '2',
+      '--img-size',
+      '64',
+      '--weights',
+      join(runDir, 'weights', 'best.pth'),
+      demoFile,
+      image,
+    ]);
     const [expectedDemo, expected] = JSON.parse(stdout);
-    for (const [got, want] of [[demo.probabilities, expectedDemo.probabilities], [probabilities, expected.probabilities]]) {
+    for (const [got, want] of [
+      [demo.probabilities, expectedDemo.probabilities],
+      [probabilities, expected.probabilities],
+    ]) {
       expect(got).toHaveLength(2);
       got.forEach((p: number, i: number) => expect(Math.abs(p - want[i]), `class ${i}: page ${p}, predict ${want[i]}`).toBeLessThan(1e-4));
     }
@@ -152,7 +198,14 @@ describe('serve and the inference page', () => {
       expect(res.status, path).toBe(200);
       expect(res.type, path).toMatch(type);
     }
-    for (const path of ['/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2fetc%2fpasswd', '/%252e%252e/etc/passwd', '/../../../../../../etc/passwd', '/web/../index.html']) {
+    for (const path of [
+      '/../../etc/passwd',
+      '/%2e%2e/%2e%2e/etc/passwd',
+      '/..%2f..%2fetc%2fpasswd',
+      '/%252e%252e/etc/passwd',
+      '/../../../../../../etc/passwd',
+      '/web/../index.html',
+    ]) {
       const res = await rawGet(hostname, Number(port), path);
       expect(res.status, path).toBe(404);
       expect(res.body, path).not.toContain('root:');
@@ -175,13 +228,17 @@ describe('serve and the inference page', () => {
   });
 
   it('refuses, before serving, weights that do not fit the model, naming the key', async () => {
-    await expect(startServe(['--weights', join(runDir, 'weights', 'best.pth'), '--num-classes', '3', '--port', '0'])).rejects.toThrow(/shape mismatch for fc\.weight/);
+    await expect(startServe(['--weights', join(runDir, 'weights', 'best.pth'), '--num-classes', '3', '--port', '0'])).rejects.toThrow(
+      /shape mismatch for fc\.weight/,
+    );
   });
 
   it('listens on the loopback address only, by default', async () => {
     const port = Number(server.url.port);
     expect((await rawGet('127.0.0.1', port, '/')).status).toBe(200);
-    const external = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal);
     if (!external) {
       expect(server.url.hostname).toBe('127.0.0.1');
       return;
@@ -211,11 +268,12 @@ describe('Grad-CAM', () => {
     const cells = features.length / channels;
     // The gradient of a logit with respect to the feature maps, through global average pooling, is
     // its fc row divided by H x W at every location.
-    const reference = (k: number) => Array.from({ length: cells }, (_, p) => {
-      let s = 0;
-      for (let c = 0; c < channels; c++) s += (weights[k * channels + c] / cells) * features[c * cells + p];
-      return Math.max(0, s);
-    });
+    const reference = (k: number) =>
+      Array.from({ length: cells }, (_, p) => {
+        let s = 0;
+        for (let c = 0; c < channels; c++) s += (weights[k * channels + c] / cells) * features[c * cells + p];
+        return Math.max(0, s);
+      });
     let checked = 0;
     for (let k = 0; k < 3; k++) {
       const raw = reference(k);

@@ -15,9 +15,12 @@ const UDTN = new URL('../../shared/datasets/udtn-sample/', import.meta.url).path
 
 /** Every file below `root` as the page gets it from a chosen folder: the path below the folder and a Blob. */
 function chosen(root: string): FolderFile[] {
-  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
   // Shuffled, as a browser may list them in any order.
-  return walk(root).reverse().map((file) => ({ path: relative(root, file), file: new Blob([readFileSync(file)]) }));
+  return walk(root)
+    .reverse()
+    .map((file) => ({ path: relative(root, file), file: new Blob([readFileSync(file)]) }));
 }
 
 const text = (path: string): FolderFile => ({ path, file: new Blob(['not an image']) });
@@ -48,12 +51,22 @@ describe('the Train view data source', () => {
   it('names what is not an image and leaves it out; names an empty class and classes that differ', () => {
     const base = chosen(join(UDTN, 'train')).filter((f) => f.path.startsWith('0/') || f.path.startsWith('1/'));
     const { leftOut, data } = folderData([...base, text('1/notes.txt'), text('README.md'), text('0/deeper/x.png'), text('.DS_Store')], 0.2, 0);
-    expect(leftOut.map((f) => f.message)).toEqual(['1/notes.txt: not an image file (.jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp)', 'README.md: not inside a class folder (expected <class>/<image>)', '0/deeper/x.png: not inside a class folder (expected <class>/<image>)']);
+    expect(leftOut.map((f) => f.message)).toEqual([
+      '1/notes.txt: not an image file (.jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp)',
+      'README.md: not inside a class folder (expected <class>/<image>)',
+      '0/deeper/x.png: not inside a class folder (expected <class>/<image>)',
+    ]);
     expect(data.train.samples.length + data.val.samples.length).toBe(14);
     expect(() => folderData([...base, text('2/notes.txt')], 0.2, 0)).toThrow("the class '2' has no images");
     const splits = chosen(UDTN).filter((f) => !f.path.startsWith('val/1/') && !f.path.startsWith('smalltest/'));
     expect(() => folderData(splits, 0.2, 0)).toThrow('train/ and val/ have different classes: train has [0, 1], val has [0]');
-    expect(() => folderData(chosen(UDTN).filter((f) => f.path.startsWith('train/')), 0.2, 0)).toThrow('train/ but no val/');
+    expect(() =>
+      folderData(
+        chosen(UDTN).filter((f) => f.path.startsWith('train/')),
+        0.2,
+        0,
+      ),
+    ).toThrow('train/ but no val/');
     expect(() => folderData([], 0.2, 0)).toThrow('the chosen folder is empty');
   });
 });
@@ -61,7 +74,14 @@ describe('the Train view data source', () => {
 describe('the Train view settings', () => {
   it("take the CLI's defaults and name a bad value", () => {
     expect(parseSettings({})).toEqual(DEFAULT_SETTINGS);
-    expect(parseSettings({ epochs: '2', 'img-size': '64', augment: 'false', optim: 'AdamW' })).toMatchObject({ epochs: 2, 'img-size': 64, augment: false, optim: 'AdamW', 'batch-size': 8, lr: 0.01 });
+    expect(parseSettings({ epochs: '2', 'img-size': '64', augment: 'false', optim: 'AdamW' })).toMatchObject({
+      epochs: 2,
+      'img-size': 64,
+      augment: false,
+      optim: 'AdamW',
+      'batch-size': 8,
+      lr: 0.01,
+    });
     expect(() => parseSettings({ epochs: '0' })).toThrow("epochs must be a whole number of at least 1, not '0'");
     expect(() => parseSettings({ lr: 'fast' })).toThrow("lr must be a positive number, not 'fast'");
     expect(() => parseSettings({ balanced: 'maybe' })).toThrow("balanced takes true or false, not 'maybe'");

@@ -29,7 +29,10 @@ const run = promisify(execFile);
 
 /** train/<class>/ with `perClass` DDTI training images per class, val/<class>/ with `valPerClass` validation images. */
 function smallFolder(into: string, perClass: number, valPerClass: number): void {
-  for (const [split, count] of [['train', perClass], ['val', valPerClass]] as const) {
+  for (const [split, count] of [
+    ['train', perClass],
+    ['val', valPerClass],
+  ] as const) {
     for (const label of ['0', '1']) {
       const from = join(DDTI, split, label);
       mkdirSync(join(into, split, label), { recursive: true });
@@ -49,11 +52,15 @@ async function fillSettings(page: Page, settings: Record<string, string>): Promi
 
 /** Waits for the Train view's status to reach `state` (failing at once on 'error' unless that is awaited). */
 async function waitForState(page: Page, state: string, timeout: number, epoch?: number): Promise<void> {
-  const outcome = await page.waitForFunction(([want, wantEpoch]) => {
-    const status = document.querySelector<HTMLElement>('[data-testid=train-status]')!;
-    if (status.dataset.state === 'error' && want !== 'error') return `error: ${status.textContent}`;
-    return status.dataset.state === want && (wantEpoch === null || Number(status.dataset.epoch) >= Number(wantEpoch)) ? 'ok' : false;
-  }, [state, epoch ?? null] as const, { timeout, polling: 100 });
+  const outcome = await page.waitForFunction(
+    ([want, wantEpoch]) => {
+      const status = document.querySelector<HTMLElement>('[data-testid=train-status]')!;
+      if (status.dataset.state === 'error' && want !== 'error') return `error: ${status.textContent}`;
+      return status.dataset.state === want && (wantEpoch === null || Number(status.dataset.epoch) >= Number(wantEpoch)) ? 'ok' : false;
+    },
+    [state, epoch ?? null] as const,
+    { timeout, polling: 100 },
+  );
   expect(await outcome.jsonValue()).toBe('ok');
 }
 
@@ -118,11 +125,42 @@ describe('the Train view', () => {
   it('trains 2 epochs at 64 px as `train` does in Node (last.pth within 1e-5, train_log.json within 1e-6), stays responsive, then classifies with the new model', async () => {
     const data = join(dir, 'ddti-small');
     smallFolder(data, 8, 4);
-    const flags = { model: 'x0_5', epochs: '2', 'batch-size': '4', 'img-size': '64', optim: 'SGD', lr: '0.01', lrf: '0.001', seed: '3', augment: 'true', balanced: 'false', freeze_layers: 'false' };
+    const flags = {
+      model: 'x0_5',
+      epochs: '2',
+      'batch-size': '4',
+      'img-size': '64',
+      optim: 'SGD',
+      lr: '0.01',
+      lrf: '0.001',
+      seed: '3',
+      augment: 'true',
+      balanced: 'false',
+      freeze_layers: 'false',
+    };
 
     const nodeStarted = performance.now();
-    const node = await run('node', [CLI, 'train', '--pretrained', 'false', '--adapter', 'swiftshader', '--workers', '1', '--save_ret', join(dir, 'runs'),
-      '--data_train', join(data, 'train'), '--data_val', join(data, 'val'), ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, v])], { maxBuffer: 1 << 26 });
+    const node = await run(
+      'node',
+      [
+        CLI,
+        'train',
+        '--pretrained',
+        'false',
+        '--adapter',
+        'swiftshader',
+        '--workers',
+        '1',
+        '--save_ret',
+        join(dir, 'runs'),
+        '--data_train',
+        join(data, 'train'),
+        '--data_val',
+        join(data, 'val'),
+        ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, v]),
+      ],
+      { maxBuffer: 1 << 26 },
+    );
     const nodeSeconds = (performance.now() - nodeStarted) / 1000;
     const nodeRun = join(dir, 'runs', 'exp1');
 
@@ -168,13 +206,27 @@ describe('the Train view', () => {
     const zip = await download(page, 'download-run');
     const entries = readZipDirectory(zip);
     const names = [...entries.keys()].map((n) => n.replace(/^run\//, '')).sort();
-    for (const name of ['class_indices.json', 'train_info.json', 'train_log.json', 'confusion_matrix_train.png', 'confusion_matrix_val.png', 'curves.png', 'val_predictions.csv', 'weights/best.pth', 'weights/last.pth', 'weights/resume.safetensors']) {
+    for (const name of [
+      'class_indices.json',
+      'train_info.json',
+      'train_log.json',
+      'confusion_matrix_train.png',
+      'confusion_matrix_val.png',
+      'curves.png',
+      'val_predictions.csv',
+      'weights/best.pth',
+      'weights/last.pth',
+      'weights/resume.safetensors',
+    ]) {
       expect(names).toContain(name);
     }
     const entry = async (name: string) => readZipEntry(zip, entries.get(`run/${name}`)!);
     expect(await entry('weights/last.pth')).toEqual(last);
 
-    const worst = maxDifference(await readCheckpoint(last, 'browser last.pth'), await readCheckpoint(readFileSync(join(nodeRun, 'weights', 'last.pth')), 'node last.pth'));
+    const worst = maxDifference(
+      await readCheckpoint(last, 'browser last.pth'),
+      await readCheckpoint(readFileSync(join(nodeRun, 'weights', 'last.pth')), 'node last.pth'),
+    );
     console.log(`browser vs Node last.pth: largest difference ${worst.difference} (${worst.key})`);
     expect(worst.difference, worst.key).toBeLessThanOrEqual(1e-5);
     const browserLog = JSON.parse(new TextDecoder().decode(await entry('train_log.json')));
@@ -184,7 +236,9 @@ describe('the Train view', () => {
 
     const epochSeconds = await page.$$eval('[data-testid=metrics] tbody tr', (rows) => rows.map((r) => Number(r.lastElementChild!.textContent)));
     const nodeEpochSeconds = [...node.stdout.matchAll(/^epoch \d+\/\d+: .* \| ([0-9.]+) s$/gm)].map((m) => Number(m[1]));
-    console.log(`seconds per epoch on SwiftShader: browser ${epochSeconds.join(', ')} (whole run ${browserSeconds.toFixed(1)} s); Node ${nodeEpochSeconds.join(', ')} (whole command ${nodeSeconds.toFixed(1)} s)`);
+    console.log(
+      `seconds per epoch on SwiftShader: browser ${epochSeconds.join(', ')} (whole run ${browserSeconds.toFixed(1)} s); Node ${nodeEpochSeconds.join(', ')} (whole command ${nodeSeconds.toFixed(1)} s)`,
+    );
     expect(epochSeconds).toHaveLength(2);
 
     // Classify with the model just trained: the page's probabilities against `predict` on its best.pth.
@@ -198,9 +252,24 @@ describe('the Train view', () => {
     const name = image.split('/').pop()!;
     await page.waitForFunction((f) => document.querySelector<HTMLElement>('[data-testid=prediction]')?.dataset.file === f, name, { timeout: 120_000 });
     const probabilities: number[] = JSON.parse((await page.getAttribute('[data-testid=prediction]', 'data-probabilities'))!);
-    const { stdout } = await run('node', [CLI, 'predict', '--json', '--model', 'x0_5', '--num-classes', '2', '--img-size', '64', '--weights', join(dir, 'best.pth'), image]);
+    const { stdout } = await run('node', [
+      CLI,
+      'predict',
+      '--json',
+      '--model',
+      'x0_5',
+      '--num-classes',
+      '2',
+      '--img-size',
+      '64',
+      '--weights',
+      join(dir, 'best.pth'),
+      image,
+    ]);
     const [expected] = JSON.parse(stdout);
-    probabilities.forEach((p, i) => expect(Math.abs(p - expected.probabilities[i]), `class ${i}: page ${p}, predict ${expected.probabilities[i]}`).toBeLessThan(1e-4));
+    probabilities.forEach((p, i) =>
+      expect(Math.abs(p - expected.probabilities[i]), `class ${i}: page ${p}, predict ${expected.probabilities[i]}`).toBeLessThan(1e-4),
+    );
   }, 1_200_000);
 
   it('names a broken image and a text file, leaves them out, and completes the run', async () => {
@@ -217,10 +286,14 @@ describe('the Train view', () => {
     const log = (await page.textContent('[data-testid=train-log]'))!;
     expect(log).toMatch(/broken\.png.*left out/);
     expect(log).toMatch(/notes\.txt/);
-    const info = JSON.parse(new TextDecoder().decode(await (async () => {
-      const zip = await download(page, 'download-run');
-      return readZipEntry(zip, readZipDirectory(zip).get('run/train_info.json')!);
-    })()));
+    const info = JSON.parse(
+      new TextDecoder().decode(
+        await (async () => {
+          const zip = await download(page, 'download-run');
+          return readZipEntry(zip, readZipDirectory(zip).get('run/train_info.json')!);
+        })(),
+      ),
+    );
     expect(info.dataset.train.total).toBe(6);
     expect(info.dataset['skipped files'].map((f: { file: string }) => f.file)).toEqual(['train/0/broken.png']);
   }, 600_000);
@@ -232,8 +305,25 @@ describe('the Train view', () => {
     const weights = join(dir, 'imagenet-like.pth');
     writeFileSync(weights, writePth(deterministicState(new ShuffleNetV2('x0_5', 1000))));
     const flags = { epochs: '1', 'img-size': '32', 'batch-size': '4', freeze_layers: 'true', seed: '1' };
-    await run('node', [CLI, 'train', '--pretrained', 'false', '--weights', weights, '--adapter', 'swiftshader', '--workers', '1', '--save_ret', join(dir, 'runs-weights'),
-      '--data_train', join(data, 'train'), '--data_val', join(data, 'val'), ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, v])]);
+    await run('node', [
+      CLI,
+      'train',
+      '--pretrained',
+      'false',
+      '--weights',
+      weights,
+      '--adapter',
+      'swiftshader',
+      '--workers',
+      '1',
+      '--save_ret',
+      join(dir, 'runs-weights'),
+      '--data_train',
+      join(data, 'train'),
+      '--data_val',
+      join(data, 'val'),
+      ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, v]),
+    ]);
     await page.setInputFiles('input[data-testid=train-folder]', data);
     await fillSettings(page, flags);
     await page.setInputFiles('form[data-testid=train-form] [name=weights]', weights);
@@ -242,7 +332,10 @@ describe('the Train view', () => {
     const log = (await page.textContent('[data-testid=train-log]'))!;
     expect(log).toContain('imagenet-like.pth: its classifier has 1000 classes, the model 2: fc keeps fresh random weights, everything else is loaded');
     expect(log).toContain('loaded weights from imagenet-like.pth');
-    const worst = maxDifference(await readCheckpoint(await download(page, 'download-last'), 'browser last.pth'), await readCheckpoint(readFileSync(join(dir, 'runs-weights', 'exp1', 'weights', 'last.pth')), 'node last.pth'));
+    const worst = maxDifference(
+      await readCheckpoint(await download(page, 'download-last'), 'browser last.pth'),
+      await readCheckpoint(readFileSync(join(dir, 'runs-weights', 'exp1', 'weights', 'last.pth')), 'node last.pth'),
+    );
     expect(worst.difference, worst.key).toBeLessThanOrEqual(1e-5);
     await page.setInputFiles('form[data-testid=train-form] [name=weights]', []);
   }, 600_000);
@@ -269,7 +362,9 @@ describe('the Train view', () => {
     // Class folders alone: the trainer splits off a seeded, stratified 0.2 of each class for validation.
     const data = join(dir, 'for-the-api');
     smallFolder(data, 5, 0);
-    const files = ['0', '1'].flatMap((label) => readdirSync(join(data, 'train', label)).map((f) => ({ path: `${label}/${f}`, bytes: [...readFileSync(join(data, 'train', label, f))] })));
+    const files = ['0', '1'].flatMap((label) =>
+      readdirSync(join(data, 'train', label)).map((f) => ({ path: `${label}/${f}`, bytes: [...readFileSync(join(data, 'train', label, f))] })),
+    );
     // A string, so that the page runs it as written (the engine is the page's own module).
     const result = (await page.evaluate(`(async (files) => {
       const { initBackend, trainFromFiles } = await import('/engine.js');
@@ -278,7 +373,18 @@ describe('the Train view', () => {
       const run = await trainFromFiles(folder, { settings: { epochs: 1, 'img-size': 32, freeze_layers: false } });
       return { names: [...run.files.keys()].sort(), best: Array.from(run.files.get('weights/best.pth')), info: new TextDecoder().decode(run.files.get('train_info.json')) };
     })(${JSON.stringify(files)})`)) as { names: string[]; best: number[]; info: string };
-    expect(result.names).toEqual(['class_indices.json', 'confusion_matrix_train.png', 'confusion_matrix_val.png', 'curves.png', 'train_info.json', 'train_log.json', 'val_predictions.csv', 'weights/best.pth', 'weights/last.pth', 'weights/resume.safetensors']);
+    expect(result.names).toEqual([
+      'class_indices.json',
+      'confusion_matrix_train.png',
+      'confusion_matrix_val.png',
+      'curves.png',
+      'train_info.json',
+      'train_log.json',
+      'val_predictions.csv',
+      'weights/best.pth',
+      'weights/last.pth',
+      'weights/resume.safetensors',
+    ]);
     const state = await readCheckpoint(Uint8Array.from(result.best), 'best.pth');
     expect(state.get('fc.weight')?.shape).toEqual([2, 1024]);
     expect(state.size).toBeGreaterThan(300);
@@ -323,7 +429,10 @@ describe('the Train view in a browser without WebGPU', () => {
   it('says that training needs WebGPU, and the page keeps working', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'web-train-nogpu-'));
     const server = await startServe(['--port', '0']);
-    const context = await chromium.launchPersistentContext(join(dir, 'profile'), { executablePath: CHROMIUM, args: CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu') });
+    const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+      executablePath: CHROMIUM,
+      args: CHROMIUM_FLAGS.filter((f) => f !== '--enable-unsafe-webgpu'),
+    });
     try {
       const page = await context.newPage();
       await page.goto(server.url.href);

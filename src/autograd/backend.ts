@@ -62,7 +62,15 @@ export interface Backend {
    * shift = bias - mean * scale): in training from x over N, H, W, updating the running mean and the
    * unbiased running variance in place; in evaluation (x null) from the running statistics.
    */
-  batchNormStats(x: Tensor | null, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, stats: Tensor, o: { momentum: number; eps: number }): void;
+  batchNormStats(
+    x: Tensor | null,
+    weight: Tensor,
+    bias: Tensor,
+    runningMean: Tensor,
+    runningVar: Tensor,
+    stats: Tensor,
+    o: { momentum: number; eps: number },
+  ): void;
   /**
    * Batch-norm backward, per channel: dBias = sum g', dWeight = invstd * sum g' (x - mean), and coef
    * [3, C] of dx = a g' + b x + d (b = d = 0 in evaluation); g' is g masked by y > 0 when y is given.

@@ -130,7 +130,15 @@ export class CpuBackend implements Backend {
     scatter(conv.conv2dGradWeight(values(dy), values(x), convShape(x, dw, dy, p)), view(dw));
   }
 
-  batchNormStats(x: Tensor | null, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, stats: Tensor, o: { momentum: number; eps: number }): void {
+  batchNormStats(
+    x: Tensor | null,
+    weight: Tensor,
+    bias: Tensor,
+    runningMean: Tensor,
+    runningVar: Tensor,
+    stats: Tensor,
+    o: { momentum: number; eps: number },
+  ): void {
     const [N, , H, W] = x?.shape ?? [0, 0, 0, 0];
     const [rm, rv] = [values(runningMean), values(runningVar)];
     scatter(nn.batchNormStats(x && values(x), N, weight.size, H * W, values(weight), values(bias), rm, rv, o.momentum, o.eps), view(stats));

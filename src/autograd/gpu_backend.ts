@@ -78,7 +78,13 @@ function geometry(x: Tensor, w: Tensor, y: Tensor, p: Conv2dParams): ConvGeometr
   const [K, , KH, KW] = w.shape;
   const [, , OH, OW] = y.shape;
   return {
-    N, C, H, W, K, OH, OW,
+    N,
+    C,
+    H,
+    W,
+    K,
+    OH,
+    OW,
     kernel: [KH, KW],
     stride: p.stride,
     padding: p.padding,
@@ -155,7 +161,13 @@ export class GpuBackend implements Backend {
   matmul(a: Tensor, b: Tensor, out: Tensor, options: { epilogue?: Epilogue; sumBatches?: boolean } = {}): void {
     const [B, M, K] = a.shape;
     const N = b.shape[2];
-    const operand = (t: Tensor): Operand => ({ binding: binding(t), off: t.offset, row: t.strides[1], col: t.strides[2], batch: t.shape[0] === 1 ? 0 : t.strides[0] });
+    const operand = (t: Tensor): Operand => ({
+      binding: binding(t),
+      off: t.offset,
+      row: t.strides[1],
+      col: t.strides[2],
+      batch: t.shape[0] === 1 ? 0 : t.strides[0],
+    });
     this.product(M, N, K, B, operand(a), operand(b), operand(out), Boolean(options.sumBatches), epilogueBindings(options.epilogue));
   }
 
@@ -163,9 +175,21 @@ export class GpuBackend implements Backend {
    * C = A.B per batch, or summed over batches through split partial products. `aTransposed` gives A^T
    * contiguous, should the product be computed transposed.
    */
-  private product(M: number, N: number, K: number, batches: number, a: Operand, b: Operand, c: Operand, sumBatches: boolean, epilogue: EpilogueBindings, aTransposed?: () => Operand): void {
+  private product(
+    M: number,
+    N: number,
+    K: number,
+    batches: number,
+    a: Operand,
+    b: Operand,
+    c: Operand,
+    sumBatches: boolean,
+    epilogue: EpilogueBindings,
+    aTransposed?: () => Operand,
+  ): void {
     if (!sumBatches) {
-      if (this.gpu.profile.transposeNarrowProducts && N < this.gpu.profile.narrowColumns && M % 4 === 0) this.transposedProduct(M, N, K, batches, a, b, c, epilogue, aTransposed);
+      if (this.gpu.profile.transposeNarrowProducts && N < this.gpu.profile.narrowColumns && M % 4 === 0)
+        this.transposedProduct(M, N, K, batches, a, b, c, epilogue, aTransposed);
       else matmul(this.gpu, { M, N, K, a, b, c, batches, splits: batches, epilogue });
       return;
     }
@@ -178,7 +202,15 @@ export class GpuBackend implements Backend {
     const partial = this.gpu.pool.acquire(splits * M * N * 4);
     const partialOperand: Operand = { binding: { buffer: partial }, off: 0, row: N, col: 1, batch: M * N };
     matmul(this.gpu, { M, N, K, a, b, c: partialOperand, batches, splits, epilogue });
-    reduce(this.gpu, [E.in(0)], [{ binding: { buffer: partial }, offset: 0, strides: [M * N, N, 1] }], { binding: c.binding, offset: c.off, strides: [0, c.row, c.col] }, 0, [splits, M, N], [true, false, false]);
+    reduce(
+      this.gpu,
+      [E.in(0)],
+      [{ binding: { buffer: partial }, offset: 0, strides: [M * N, N, 1] }],
+      { binding: c.binding, offset: c.off, strides: [0, c.row, c.col] },
+      0,
+      [splits, M, N],
+      [true, false, false],
+    );
     this.gpu.pool.release(partial);
   }
 
@@ -187,13 +219,29 @@ export class GpuBackend implements Backend {
    * weight side then runs along the vectorised columns. A shared A (the weights) that is not already
    * unit-stride along M is transposed into a scratch buffer first (M x K floats, small).
    */
-  private transposedProduct(M: number, N: number, K: number, batches: number, a: Operand, b: Operand, c: Operand, epilogue: EpilogueBindings, aTransposed?: () => Operand): void {
+  private transposedProduct(
+    M: number,
+    N: number,
+    K: number,
+    batches: number,
+    a: Operand,
+    b: Operand,
+    c: Operand,
+    epilogue: EpilogueBindings,
+    aTransposed?: () => Operand,
+  ): void {
     let scratch: GPUBuffer | null = null;
     let bT: Operand = { binding: a.binding, off: a.off, row: a.col, col: a.row, batch: a.batch };
     if (a.row !== 1 && aTransposed) bT = aTransposed();
     else if (a.row !== 1 && a.batch === 0) {
       scratch = this.gpu.pool.acquire(M * K * 4);
-      elementwise(this.gpu, E.in(0), [{ binding: a.binding, offset: a.off, strides: [a.col, a.row] }], { binding: { buffer: scratch }, offset: 0, strides: [M, 1] }, [K, M]);
+      elementwise(
+        this.gpu,
+        E.in(0),
+        [{ binding: a.binding, offset: a.off, strides: [a.col, a.row] }],
+        { binding: { buffer: scratch }, offset: 0, strides: [M, 1] },
+        [K, M],
+      );
       bT = { binding: { buffer: scratch }, off: 0, row: M, col: 1, batch: 0 };
     }
     const aT: Operand = { binding: b.binding, off: b.off, row: b.col, col: b.row, batch: b.batch };
@@ -245,12 +293,23 @@ export class GpuBackend implements Backend {
    * output positions) for a run of images: the input itself for a 1x1 convolution (all images at
    * once), else im2col into a scratch buffer, in chunks of images that each fit one storage binding.
    */
-  private forEachPatchMatrix(x: Tensor, w: Tensor, p: Conv2dParams, g: ConvGeometry, use: (group: number, patches: Operand, rows: number, cols: number, images: ImageChunk) => void): void {
+  private forEachPatchMatrix(
+    x: Tensor,
+    w: Tensor,
+    p: Conv2dParams,
+    g: ConvGeometry,
+    use: (group: number, patches: Operand, rows: number, cols: number, images: ImageChunk) => void,
+  ): void {
     const rows = (g.C / g.groups) * g.kernel[0] * g.kernel[1];
     const cols = g.OH * g.OW;
     const xp = planeStride(x);
     if (isPointwise(w, p) && xp !== null) {
-      for (let group = 0; group < g.groups; group++) use(group, { binding: binding(x), off: x.offset + group * rows * x.strides[1], row: x.strides[1], col: xp, batch: x.strides[0] }, rows, cols, { first: 0, count: g.N, index: 0 });
+      for (let group = 0; group < g.groups; group++)
+        use(group, { binding: binding(x), off: x.offset + group * rows * x.strides[1], row: x.strides[1], col: xp, batch: x.strides[0] }, rows, cols, {
+          first: 0,
+          count: g.N,
+          index: 0,
+        });
       return;
     }
     const chunk = this.patchChunk(g, rows, cols);
@@ -312,11 +371,27 @@ export class GpuBackend implements Backend {
       this.product(kg, rows, cols, images.count, a, patchesT, c, true, epilogueBindings());
     });
     if (!sums) return;
-    reduce(this.gpu, [E.in(0)], [{ binding: { buffer: sums }, offset: 0, strides: [dw.size, 1] }], { binding: binding(dw), offset: off, strides: [0, 1] }, 0, [chunks, dw.size], [true, false]);
+    reduce(
+      this.gpu,
+      [E.in(0)],
+      [{ binding: { buffer: sums }, offset: 0, strides: [dw.size, 1] }],
+      { binding: binding(dw), offset: off, strides: [0, 1] },
+      0,
+      [chunks, dw.size],
+      [true, false],
+    );
     this.gpu.pool.release(sums);
   }
 
-  batchNormStats(x: Tensor | null, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, stats: Tensor, o: { momentum: number; eps: number }): void {
+  batchNormStats(
+    x: Tensor | null,
+    weight: Tensor,
+    bias: Tensor,
+    runningMean: Tensor,
+    runningVar: Tensor,
+    stats: Tensor,
+    o: { momentum: number; eps: number },
+  ): void {
     batchNormStats(this.gpu, {
       N: x?.shape[0] ?? 0,
       C: weight.size,
@@ -334,7 +409,10 @@ export class GpuBackend implements Backend {
   batchNormBackward(g: Tensor, x: Tensor, y: Tensor | null, stats: Tensor, coef: Tensor, dWeight: Tensor, dBias: Tensor, training: boolean): void {
     const [N, C, H, W] = x.shape;
     batchNormBackward(this.gpu, {
-      N, C, HW: H * W, training,
+      N,
+      C,
+      HW: H * W,
+      training,
       g: planeView(g, 'batch_norm backward'),
       x: planeView(x, 'batch_norm backward'),
       y: y && planeView(y, 'batch_norm backward'),
@@ -347,12 +425,26 @@ export class GpuBackend implements Backend {
 
   maxPool2d(x: Tensor, out: Tensor, argmax: Tensor, p: PoolParams): void {
     const g = poolGeometry(x, out, p);
-    maxPool(this.gpu, g, binding(x), { xOff: x.offset, xN: x.strides[0], xC: x.strides[1], xH: x.strides[2], xW: x.strides[3] }, flat(out).binding, flat(argmax).binding);
+    maxPool(
+      this.gpu,
+      g,
+      binding(x),
+      { xOff: x.offset, xN: x.strides[0], xC: x.strides[1], xH: x.strides[2], xW: x.strides[3] },
+      flat(out).binding,
+      flat(argmax).binding,
+    );
   }
 
   maxPool2dGrad(dy: Tensor, argmax: Tensor, dx: Tensor, p: PoolParams): void {
     const g = poolGeometry(dx, dy, p);
-    maxPoolGrad(this.gpu, g, binding(dy), { yOff: dy.offset, yN: dy.strides[0], yC: dy.strides[1], yH: dy.strides[2], yW: dy.strides[3] }, flat(argmax).binding, flat(dx).binding);
+    maxPoolGrad(
+      this.gpu,
+      g,
+      binding(dy),
+      { yOff: dy.offset, yN: dy.strides[0], yC: dy.strides[1], yH: dy.strides[2], yW: dy.strides[3] },
+      flat(argmax).binding,
+      flat(dx).binding,
+    );
   }
 
   crossEntropy(logits: Tensor, labels: Tensor, loss: Tensor): void {

@@ -21,7 +21,11 @@ export abstract class Optimizer {
   lr: number;
   protected state: ParamState[];
 
-  constructor(readonly params: Tensor[], lr: number, private readonly bufferNames: string[]) {
+  constructor(
+    readonly params: Tensor[],
+    lr: number,
+    private readonly bufferNames: string[],
+  ) {
     if (params.length === 0) throw new Error('optimizer: no parameters to optimize (is every layer frozen?)');
     this.lr = lr;
     this.state = params.map(() => ({ step: 0, buffers: {} }));
@@ -57,7 +61,8 @@ export abstract class Optimizer {
 
   loadStateDict(saved: OptimizerState): void {
     if (saved.kind !== this.constructor.name) throw new Error(`optimizer: the saved state is for ${saved.kind}, not ${this.constructor.name}`);
-    if (saved.params.length !== this.params.length) throw new Error(`optimizer: the saved state has ${saved.params.length} parameters, this optimizer ${this.params.length}`);
+    if (saved.params.length !== this.params.length)
+      throw new Error(`optimizer: the saved state has ${saved.params.length} parameters, this optimizer ${this.params.length}`);
     this.state.forEach((s) => Object.values(s.buffers).forEach((t) => t.dispose()));
     this.state = saved.params.map((s) => ({ step: s.step, buffers: Object.fromEntries(Object.entries(s.buffers).map(([k, t]) => [k, keep(t)])) }));
   }
@@ -98,7 +103,11 @@ export class Adam extends Optimizer {
   eps: number;
   weightDecay: number;
 
-  constructor(params: Tensor[], options: AdamOptions, private readonly decoupled = false) {
+  constructor(
+    params: Tensor[],
+    options: AdamOptions,
+    private readonly decoupled = false,
+  ) {
     super(params, options.lr, ['exp_avg', 'exp_avg_sq']);
     this.betas = options.betas ?? [0.9, 0.999];
     this.eps = options.eps ?? 1e-8;
@@ -107,7 +116,15 @@ export class Adam extends Optimizer {
 
   protected update(p: Tensor, g: Tensor, s: ParamState): void {
     const [beta1, beta2] = this.betas;
-    p.backend.adamStep(p, g, s.buffers.exp_avg, s.buffers.exp_avg_sq, { lr: this.lr, beta1, beta2, eps: this.eps, weightDecay: this.weightDecay, decoupled: this.decoupled, step: s.step });
+    p.backend.adamStep(p, g, s.buffers.exp_avg, s.buffers.exp_avg_sq, {
+      lr: this.lr,
+      beta1,
+      beta2,
+      eps: this.eps,
+      weightDecay: this.weightDecay,
+      decoupled: this.decoupled,
+      step: s.step,
+    });
   }
 }
 

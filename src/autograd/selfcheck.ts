@@ -53,7 +53,11 @@ export function makeInputs(check: Check, backend: Backend, seed: number): Record
   for (const [name, spec] of Object.entries(check.inputs)) {
     const size = spec.shape.reduce((a, b) => a * b, 1);
     if (spec.classes !== undefined) {
-      out[name] = intTensor(Array.from({ length: size }, () => Math.floor(next() * spec.classes!)), spec.shape, backend);
+      out[name] = intTensor(
+        Array.from({ length: size }, () => Math.floor(next() * spec.classes!)),
+        spec.shape,
+        backend,
+      );
       continue;
     }
     const data = Float32Array.from({ length: size }, () => (spec.positive ? 0.5 + next() : 2 * next() - 1));
@@ -74,7 +78,11 @@ export async function runCheck(check: Check, backend: Backend, seed = 1): Promis
 /** sum(out * R) for a fixed random R: a scalar whose gradient reaches every output element differently. */
 export function weightedSum(out: Tensor): Tensor {
   const next = random(99);
-  const weights = tensor(Float32Array.from({ length: out.size }, () => 2 * next() - 1), out.shape, out.backend);
+  const weights = tensor(
+    Float32Array.from({ length: out.size }, () => 2 * next() - 1),
+    out.shape,
+    out.backend,
+  );
   return sum(mul(out, weights));
 }
 

@@ -4,10 +4,9 @@
 // the gradients of tensors used more than once, accumulates into the .grad of leaves, and frees the
 // graph and the intermediate gradients as it goes.
 
-import { keep, type Node, Tensor } from './tensor.js';
-// A cycle (those ops record onto this tape), harmless: neither side calls the other while loading.
+import { keep, type Node, type Tensor } from './tensor.js';
 import { ones } from './ops/creation.js';
-import { add, addInto, copy } from './ops/elementwise.js';
+import { addInto, copy, sum2 } from './ops/plain.js';
 
 let gradEnabled = true;
 
@@ -94,7 +93,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
       if (!g || !input.requiresGrad) return;
       const previous = grads.get(input);
       if (previous) {
-        grads.set(input, add(previous, g));
+        grads.set(input, sum2(previous, g));
         previous.dispose();
         g.dispose();
       } else grads.set(input, g);

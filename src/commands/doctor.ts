@@ -9,7 +9,14 @@ import { allChecks, type CheckResult, compareCheck } from '../autograd/selfcheck
 import { GpuBackend } from '../autograd/gpu_backend.js';
 import type { ProfileName } from '../gpu/profile.js';
 
-const LIMITS = ['maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupStorageSize', 'maxStorageBuffersPerShaderStage', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupsPerDimension'] as const;
+const LIMITS = [
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupStorageSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupsPerDimension',
+] as const;
 
 export interface DoctorReport {
   adapter: Record<string, string | number | boolean>;
@@ -21,9 +28,10 @@ export interface DoctorReport {
 
 export async function doctor(adapterFilter: string | undefined): Promise<DoctorReport> {
   const backend: Backend = await initBackend(adapterFilter);
-  const adapter: DoctorReport['adapter'] = backend instanceof GpuBackend
-    ? { ...backend.adapter, ...Object.fromEntries(LIMITS.map((l) => [l, backend.gpu.limits[l]])) }
-    : { description: 'CPU reference (plain TypeScript)', device: 'cpu', vendor: '', architecture: '', backend: 'cpu', featureLevel: 'core' };
+  const adapter: DoctorReport['adapter'] =
+    backend instanceof GpuBackend
+      ? { ...backend.adapter, ...Object.fromEntries(LIMITS.map((l) => [l, backend.gpu.limits[l]])) }
+      : { description: 'CPU reference (plain TypeScript)', device: 'cpu', vendor: '', architecture: '', backend: 'cpu', featureLevel: 'core' };
   // On the CPU the float32 reference is checked against the float64 one.
   const reference = backend instanceof CpuBackend ? new CpuBackend('float64') : new CpuBackend();
   const checks: CheckResult[] = [];
@@ -40,7 +48,9 @@ export function printReport(report: DoctorReport): void {
   if (report.profile) console.log(`profile: ${report.profile}${process.env.SHUFFLENET_PROFILE ? ' (forced by SHUFFLENET_PROFILE)' : ''}`);
   const width = Math.max(...report.checks.map((c) => c.name.length));
   for (const c of report.checks) {
-    console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name.padEnd(width)}  max abs error ${c.maxAbsError.toExponential(1)}${c.error ? `  ${c.error.split('\n')[0]}` : ''}`);
+    console.log(
+      `${c.ok ? 'ok  ' : 'FAIL'} ${c.name.padEnd(width)}  max abs error ${c.maxAbsError.toExponential(1)}${c.error ? `  ${c.error.split('\n')[0]}` : ''}`,
+    );
   }
   const failed = report.checks.filter((c) => !c.ok).length;
   console.log(failed === 0 ? `all ${report.checks.length} checks passed` : `${failed} of ${report.checks.length} checks FAILED`);

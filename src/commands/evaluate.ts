@@ -20,7 +20,11 @@ import { predictFiles } from './predict.js';
 export function evaluateOptions(y: Argv) {
   return modelSourceOptions(y)
     .option('data', { type: 'string', describe: 'labelled test set: <data>/<class>/<image>, the same class folders as the training data' })
-    .option('split', { type: 'string', choices: ['val', 'train'], describe: "instead of --data: one side of the split a `train --val-split` run made (the run's split.csv)" })
+    .option('split', {
+      type: 'string',
+      choices: ['val', 'train'],
+      describe: "instead of --data: one side of the split a `train --val-split` run made (the run's split.csv)",
+    })
     .option('out', { type: 'string', describe: 'output folder (default: a new eval<N> folder in the run folder, or in ./runs without --run)' })
     .option('adapter', { type: 'string' })
     .option('json', { type: 'boolean', default: false, describe: 'print the metrics as one JSON object on stdout' });
@@ -52,7 +56,9 @@ function freshFolder(root: string): string {
 
 function checkClasses(source: ModelSource, classes: string[], data: string): void {
   if (classes.join('\n') === source.classNames.join('\n')) return;
-  throw new DatasetError(`--data: ${data} has the classes [${classes.join(', ')}], the model [${source.classNames.join(', ')}]: the test set needs one folder per class of the model, with the same names`);
+  throw new DatasetError(
+    `--data: ${data} has the classes [${classes.join(', ')}], the model [${source.classNames.join(', ')}]: the test set needs one folder per class of the model, with the same names`,
+  );
 }
 
 /** The images of one side of a run's split.csv, labelled by the model's class names. */
@@ -63,7 +69,8 @@ function fromSplit(run: string | undefined, set: string, source: ModelSource): I
   const rows = parseSplitCsv(readFileSync(path, 'utf8'), path).filter((r) => r.set === set);
   const samples = rows.map((r) => {
     const label = source.classNames.indexOf(r.class);
-    if (label < 0) throw new DatasetError(`--split: ${path} labels ${r.file} '${r.class}', which is not a class of the model [${source.classNames.join(', ')}]`);
+    if (label < 0)
+      throw new DatasetError(`--split: ${path} labels ${r.file} '${r.class}', which is not a class of the model [${source.classNames.join(', ')}]`);
     return { file: r.file, label };
   });
   if (samples.length === 0) throw new DatasetError(`--split: ${path} lists no ${set} images`);
@@ -72,7 +79,8 @@ function fromSplit(run: string | undefined, set: string, source: ModelSource): I
 
 export async function evaluate(a: EvaluateArgs): Promise<Evaluation> {
   const source = resolveModelSource(a);
-  if ((a.data === undefined) === (a.split === undefined)) throw new Error('name the test set: --data DIR (an ImageFolder) or --split val|train (a --val-split run\'s split.csv)');
+  if ((a.data === undefined) === (a.split === undefined))
+    throw new Error("name the test set: --data DIR (an ImageFolder) or --split val|train (a --val-split run's split.csv)");
   const folder = a.split !== undefined ? fromSplit(a.run, a.split, source) : imageFolder(a.data!, '--data');
   checkClasses(source, folder.classes, folder.root);
   const name = a.split !== undefined ? `${a.split} split` : basename(a.data!);
@@ -83,25 +91,40 @@ export async function evaluate(a: EvaluateArgs): Promise<Evaluation> {
   const skipped: { file: string; message: string }[] = [];
   const bar = new ProgressBar({ total: folder.samples.length, label: `evaluating ${name}`, unit: 'img' });
   let done = 0;
-  const results = await predictFiles(folder.samples.map((s) => s.file), { ...source, adapter: a.adapter }, (file, message) => {
-    console.error(`warning: skipped ${file}: ${message}`);
-    skipped.push({ file, message });
-  }, (n) => {
-    bar.tick(n - done);
-    done = n;
-  });
+  const results = await predictFiles(
+    folder.samples.map((s) => s.file),
+    { ...source, adapter: a.adapter },
+    (file, message) => {
+      console.error(`warning: skipped ${file}: ${message}`);
+      skipped.push({ file, message });
+    },
+    (n) => {
+      bar.tick(n - done);
+      done = n;
+    },
+  );
   bar.finish();
   if (results.length === 0) throw new DatasetError(`none of the ${folder.samples.length} images of ${folder.root} could be read`);
 
   const truth = results.map((r) => labels.get(r.file)!);
   const K = source.numClasses;
   const loss = crossEntropy(Float64Array.from(results.flatMap((r) => r.logits)), Int32Array.from(truth), results.length, K);
-  const confusion = confusionMatrix(truth, results.map((r) => r.index), K);
+  const confusion = confusionMatrix(
+    truth,
+    results.map((r) => r.index),
+    K,
+  );
   const metrics = epochMetrics(confusion, source.classNames, loss);
   const evaluation: Evaluation = { classes: source.classNames, metrics, confusion, images: results.length, 'skipped files': skipped, out };
   writeJson(join(out, 'metrics.json'), { data: folder.root, weights: source.weights, model: source.width, img_size: source.imgSize, ...evaluation });
   writeAtomic(join(out, 'confusion_matrix.png'), renderConfusionMatrix(confusion, source.classNames, `Test set ${name} (${results.length} images)`));
-  writeAtomic(join(out, 'predictions.csv'), predictionsCsv(results.map((r, i) => ({ file: r.file, label: truth[i], probabilities: r.probabilities })), source.classNames));
+  writeAtomic(
+    join(out, 'predictions.csv'),
+    predictionsCsv(
+      results.map((r, i) => ({ file: r.file, label: truth[i], probabilities: r.probabilities })),
+      source.classNames,
+    ),
+  );
   return evaluation;
 }
 
@@ -111,9 +134,14 @@ export function printEvaluation(e: Evaluation): void {
   console.log('class        precision  recall  specificity  f1');
   for (const name of e.classes) {
     const c = m[name] as { Precision: number; Recall: number; Specificity: number; 'F1 score': number };
-    console.log(`${name.padEnd(12)} ${c.Precision.toFixed(4).padStart(9)}  ${c.Recall.toFixed(4).padStart(6)}  ${c.Specificity.toFixed(4).padStart(11)}  ${c['F1 score'].toFixed(4)}`);
+    console.log(
+      `${name.padEnd(12)} ${c.Precision.toFixed(4).padStart(9)}  ${c.Recall.toFixed(4).padStart(6)}  ${c.Specificity.toFixed(4).padStart(11)}  ${c['F1 score'].toFixed(4)}`,
+    );
   }
-  console.log(`${'mean'.padEnd(12)} ${m['mean precision'].toFixed(4).padStart(9)}  ${m['mean recall'].toFixed(4).padStart(6)}  ${m['mean specificity'].toFixed(4).padStart(11)}  ${m['mean f1 score'].toFixed(4)}`);
-  if (e['skipped files'].length > 0) console.log(`left out ${e['skipped files'].length} unreadable image(s): ${e['skipped files'].map((s) => s.file).join(', ')}`);
+  console.log(
+    `${'mean'.padEnd(12)} ${m['mean precision'].toFixed(4).padStart(9)}  ${m['mean recall'].toFixed(4).padStart(6)}  ${m['mean specificity'].toFixed(4).padStart(11)}  ${m['mean f1 score'].toFixed(4)}`,
+  );
+  if (e['skipped files'].length > 0)
+    console.log(`left out ${e['skipped files'].length} unreadable image(s): ${e['skipped files'].map((s) => s.file).join(', ')}`);
   console.log(`metrics.json, confusion_matrix.png and predictions.csv in ${e.out}`);
 }

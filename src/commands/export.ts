@@ -48,7 +48,12 @@ export async function exportModel(a: ExportArgs): Promise<string> {
   const model = new ShuffleNetV2(source.width, source.numClasses);
   await loadWeightsFile(model, source.weights);
   model.eval();
-  const bytes = format === 'onnx' ? await toOnnx(model, source.imgSize) : format === 'safetensors' ? writeSafetensors(await stateDict(model)) : writePth(await stateDict(model));
+  const bytes =
+    format === 'onnx'
+      ? await toOnnx(model, source.imgSize)
+      : format === 'safetensors'
+        ? writeSafetensors(await stateDict(model))
+        : writePth(await stateDict(model));
   writeAtomic(out, bytes);
   return out;
 }

@@ -41,7 +41,8 @@ export function numberInRange(flag: string, value: unknown, min: number, max: nu
 /** A TCP port: 0 (any free one) to 65535. */
 export function port(value: unknown): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535 || String(value).trim() === '') throw new Error(`--port must be a whole number from 0 to 65535, not '${value}'`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535 || String(value).trim() === '')
+    throw new Error(`--port must be a whole number from 0 to 65535, not '${value}'`);
   return n;
 }
 

@@ -21,7 +21,10 @@ export interface ModelSource {
 
 export function modelSourceOptions<T>(y: Argv<T>) {
   return y
-    .option('run', { type: 'string', describe: "a training run folder (<save_ret>/exp<N>): its weights (best.pth, else last.pth), class names, model and image size" })
+    .option('run', {
+      type: 'string',
+      describe: 'a training run folder (<save_ret>/exp<N>): its weights (best.pth, else last.pth), class names, model and image size',
+    })
     .option('weights', { type: 'string', describe: 'without --run: checkpoint (.pth or .safetensors)' })
     .option('model', { type: 'string', choices: Object.keys(WIDTHS), describe: 'without --run: ShuffleNet V2 width (default x0_5)' })
     .option('num-classes', { type: 'string', describe: "without --run: number of classes (default: --class-indices' count, else 2)" })
@@ -55,8 +58,10 @@ export function readRunFolder(run: string): RunFolder {
   const infoPath = join(run, 'train_info.json');
   const info = readJsonFile(infoPath, '--run') as RunFolder['info'];
   const { model, img_size: imgSize } = info['train parameters'] ?? {};
-  if (typeof model !== 'string' || !isWidth(model)) throw new Error(`--run: ${infoPath} names no ShuffleNet V2 width in "train parameters".model (got ${JSON.stringify(model)})`);
-  if (typeof imgSize !== 'number' || !Number.isInteger(imgSize) || imgSize < 1) throw new Error(`--run: ${infoPath} has no valid "train parameters".img_size (got ${JSON.stringify(imgSize)})`);
+  if (typeof model !== 'string' || !isWidth(model))
+    throw new Error(`--run: ${infoPath} names no ShuffleNet V2 width in "train parameters".model (got ${JSON.stringify(model)})`);
+  if (typeof imgSize !== 'number' || !Number.isInteger(imgSize) || imgSize < 1)
+    throw new Error(`--run: ${infoPath} has no valid "train parameters".img_size (got ${JSON.stringify(imgSize)})`);
   const indices = join(run, 'class_indices.json');
   if (!existsSync(indices)) throw new Error(`--run: ${run} has no class_indices.json (is it a run folder made by train?)`);
   return { width: model, imgSize, classNames: readClassIndices(indices, '--run'), checkpoints, info };
@@ -70,12 +75,13 @@ export function fromRun(run: string): ModelSource {
 export function resolveModelSource(a: ModelSourceArgs): ModelSource {
   const perCheckpoint = (['weights', 'model', 'num-classes', 'class-indices', 'img-size'] as const).filter((k) => a[k] !== undefined);
   if (a.run !== undefined) {
-    if (perCheckpoint.length > 0) throw new Error(`--run takes the model, weights, classes and image size from the run folder: leave out ${perCheckpoint.map((k) => `--${k}`).join(', ')}`);
+    if (perCheckpoint.length > 0)
+      throw new Error(`--run takes the model, weights, classes and image size from the run folder: leave out ${perCheckpoint.map((k) => `--${k}`).join(', ')}`);
     return fromRun(a.run);
   }
   if (a.weights === undefined) throw new Error('name a training run (--run RUN_DIR) or a checkpoint (--weights FILE)');
   const names = a['class-indices'] !== undefined ? readClassIndices(a['class-indices']) : null;
-  const numClasses = a['num-classes'] !== undefined ? positiveInteger('num-classes')(a['num-classes']) : names?.length ?? 2;
+  const numClasses = a['num-classes'] !== undefined ? positiveInteger('num-classes')(a['num-classes']) : (names?.length ?? 2);
   if (names && names.length !== numClasses) throw new Error(`--class-indices names ${names.length} classes, --num-classes says ${numClasses}`);
   return {
     width: (a.model ?? 'x0_5') as Width,

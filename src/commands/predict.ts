@@ -38,13 +38,20 @@ export function readClassIndices(path: string, what = '--class-indices'): string
   const entries = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? Object.entries(parsed) : [];
   const names = entries.map((_, i) => (parsed as Record<string, unknown>)[String(i)]);
   if (entries.length === 0 || names.some((n) => typeof n !== 'string')) {
-    throw new Error(`${what}: ${path} is not a class index file: expected {"0": "<class name>", "1": ...} with every index from 0 (as train writes class_indices.json)`);
+    throw new Error(
+      `${what}: ${path} is not a class index file: expected {"0": "<class name>", "1": ...} with every index from 0 (as train writes class_indices.json)`,
+    );
   }
   return names as string[];
 }
 
 /** Predictions for the readable files; unreadable ones are reported through `onError`; `onProgress` after each batch. */
-export async function predictFiles(files: string[], o: PredictOptions, onError: (file: string, message: string) => void, onProgress?: (done: number) => void): Promise<PredictResult[]> {
+export async function predictFiles(
+  files: string[],
+  o: PredictOptions,
+  onError: (file: string, message: string) => void,
+  onProgress?: (done: number) => void,
+): Promise<PredictResult[]> {
   const backend = await initBackend(o.adapter);
   const model = new ShuffleNetV2(o.width, o.numClasses);
   checkBatchFits(backend, model, Math.min(BATCH, files.length), o.imgSize);
@@ -61,10 +68,19 @@ export async function predictFiles(files: string[], o: PredictOptions, onError: 
         onError(file, (e as Error).message);
       }
     }
-    const predictions = await predictBatch(model, batch.map((b) => b.input), o.imgSize);
+    const predictions = await predictBatch(
+      model,
+      batch.map((b) => b.input),
+      o.imgSize,
+    );
     predictions.forEach((p, i) => {
-      if (p.logits.every(Number.isFinite)) results.push({ file: batch[i].file, index: p.index, class: names[p.index], probabilities: p.probabilities, logits: p.logits });
-      else onError(batch[i].file, `the network's outputs for it are not finite (${p.logits.filter((v) => !Number.isFinite(v)).length} of ${p.logits.length} logits); the weights ${o.weights} are probably broken`);
+      if (p.logits.every(Number.isFinite))
+        results.push({ file: batch[i].file, index: p.index, class: names[p.index], probabilities: p.probabilities, logits: p.logits });
+      else
+        onError(
+          batch[i].file,
+          `the network's outputs for it are not finite (${p.logits.filter((v) => !Number.isFinite(v)).length} of ${p.logits.length} logits); the weights ${o.weights} are probably broken`,
+        );
     });
     onProgress?.(Math.min(start + BATCH, files.length));
   }

@@ -24,14 +24,25 @@ import { readClassIndices } from './predict.js';
 
 export function serveOptions(y: Argv) {
   return y
-    .option('run', { type: 'string', describe: "a training run folder (<save_ret>/exp<N>): its weights/best.pth (else last.pth), class_indices.json and train_info.json's model and img_size" })
+    .option('run', {
+      type: 'string',
+      describe: "a training run folder (<save_ret>/exp<N>): its weights/best.pth (else last.pth), class_indices.json and train_info.json's model and img_size",
+    })
     .option('weights', { type: 'string', describe: 'without --run: checkpoint (.pth or .safetensors)' })
-    .option('model', { type: 'string', choices: Object.keys(WIDTHS), describe: 'without --run: ShuffleNet V2 width (default: the width the checkpoint was made for)' })
+    .option('model', {
+      type: 'string',
+      choices: Object.keys(WIDTHS),
+      describe: 'without --run: ShuffleNet V2 width (default: the width the checkpoint was made for)',
+    })
     .option('num-classes', { type: 'string', describe: "without --run: number of classes (default: the checkpoint's)" })
     .option('class-indices', { type: 'string', describe: "without --run: a run's class_indices.json, for class names" })
     .option('img-size', { type: 'string', describe: 'without --run: input size (default 224)' })
     .option('port', { type: 'string', default: '8000', describe: 'port to listen on (0: any free port)' })
-    .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on; the default keeps the page on this machine (and only then is a validation image the demo image)' });
+    .option('host', {
+      type: 'string',
+      default: '127.0.0.1',
+      describe: 'address to listen on; the default keeps the page on this machine (and only then is a validation image the demo image)',
+    });
 }
 
 type ServeArgs = Awaited<ReturnType<ReturnType<typeof serveOptions>['parseAsync']>>;
@@ -70,7 +81,11 @@ function fromRun(run: string): Given {
 }
 
 /** The first candidate checkpoint that reads, holds finite values and fits the model (strictly, as the page loads it); a failed best.pth falls back to last.pth with a warning. */
-async function firstUsable(given: Given, width: Width | undefined, numClasses: number | undefined): Promise<{ bytes: Uint8Array; path: string; name: string; width: Width; numClasses: number }> {
+async function firstUsable(
+  given: Given,
+  width: Width | undefined,
+  numClasses: number | undefined,
+): Promise<{ bytes: Uint8Array; path: string; name: string; width: Width; numClasses: number }> {
   for (const [i, c] of given.candidates.entries()) {
     try {
       const bytes = readWeightsBytes(c.path);
@@ -95,9 +110,11 @@ async function firstUsable(given: Given, width: Width | undefined, numClasses: n
 /** What to serve; null without --run and --weights (the page then opens on its Train view). */
 async function resolveServed(a: ServeArgs): Promise<Served | null> {
   const perCheckpoint = (['weights', 'model', 'num-classes', 'class-indices', 'img-size'] as const).filter((k) => a[k] !== undefined);
-  if (a.run && perCheckpoint.length > 0) throw new Error(`--run takes the model, weights, classes and image size from the run folder: leave out ${perCheckpoint.map((k) => `--${k}`).join(', ')}`);
+  if (a.run && perCheckpoint.length > 0)
+    throw new Error(`--run takes the model, weights, classes and image size from the run folder: leave out ${perCheckpoint.map((k) => `--${k}`).join(', ')}`);
   if (!a.run && !a.weights) {
-    if (perCheckpoint.length > 0) throw new Error(`${perCheckpoint.map((k) => `--${k}`).join(', ')} describe a checkpoint: name it with --weights FILE (or a run with --run RUN_DIR)`);
+    if (perCheckpoint.length > 0)
+      throw new Error(`${perCheckpoint.map((k) => `--${k}`).join(', ')} describe a checkpoint: name it with --weights FILE (or a run with --run RUN_DIR)`);
     return null;
   }
   const numClasses = a['num-classes'] !== undefined ? positiveInteger('num-classes')(a['num-classes']) : undefined;
@@ -113,7 +130,15 @@ async function resolveServed(a: ServeArgs): Promise<Served | null> {
   const usable = await firstUsable(given, a.model as Width | undefined, numClasses);
   const classNames = given.classNames ?? Array.from({ length: usable.numClasses }, (_, i) => String(i));
   if (classNames.length !== usable.numClasses) throw new Error(`--class-indices names ${classNames.length} classes, --num-classes says ${usable.numClasses}`);
-  return { ...given, width: usable.width, numClasses: usable.numClasses, classNames, weights: usable.bytes, weightsPath: usable.path, weightsName: usable.name };
+  return {
+    ...given,
+    width: usable.width,
+    numClasses: usable.numClasses,
+    classNames,
+    weights: usable.bytes,
+    weightsPath: usable.path,
+    weightsName: usable.name,
+  };
 }
 
 const PAGE_FILES: Record<string, [file: string, contentType: string]> = {
@@ -146,7 +171,9 @@ export async function serveCommand(a: ServeArgs): Promise<void> {
   const port = parsePort(a.port);
   const served = await resolveServed(a);
   // Beyond this machine, anyone who opens the page gets the demo image: never one of the dataset (patient images).
-  const demo = isLoopback(a.host) ? demoImage(served?.validation ?? null) : demoImage(null, `--host ${a.host} serves beyond this machine, so no dataset image is`);
+  const demo = isLoopback(a.host)
+    ? demoImage(served?.validation ?? null)
+    : demoImage(null, `--host ${a.host} serves beyond this machine, so no dataset image is`);
   const config = {
     model: served?.width ?? null,
     num_classes: served?.numClasses ?? null,
@@ -163,10 +190,16 @@ export async function serveCommand(a: ServeArgs): Promise<void> {
   ]);
   const server = createPageServer(routes, isLoopback(a.host));
   const bound = await listen(server, port, a.host);
-  if (served) console.log(`ShuffleNet V2 ${served.width}, ${served.numClasses} classes (${served.classNames.join(', ')}), ${served.imgSize}x${served.imgSize}, weights ${served.weightsName}`);
+  if (served)
+    console.log(
+      `ShuffleNet V2 ${served.width}, ${served.numClasses} classes (${served.classNames.join(', ')}), ${served.imgSize}x${served.imgSize}, weights ${served.weightsName}`,
+    );
   else console.log('no model given: the page opens on its Train view (train on a folder of images in the browser, or choose a weights file)');
   console.log(`demo image: ${demo.source}`);
-  if (!isLoopback(bound.address)) console.log(`warning: listening on ${bound.address} (--host ${a.host}): other machines on the network can open the page and download the weights; the demo image is a generated one, not a dataset image`);
+  if (!isLoopback(bound.address))
+    console.log(
+      `warning: listening on ${bound.address} (--host ${a.host}): other machines on the network can open the page and download the weights; the demo image is a generated one, not a dataset image`,
+    );
   console.log(`open ${pageUrl(bound)} in a browser with WebGPU (Ctrl+C stops the server)`);
   await new Promise<void>((resolve) => server.once('close', () => resolve()));
 }

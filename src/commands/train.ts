@@ -58,7 +58,10 @@ export function trainOptions(y: Argv) {
     .option('save_ret', { ...withDefault('save_ret'), describe: 'folder that receives one exp<N> folder per run' })
     .option('data_train', withDefault('data_train'))
     .option('data_val', withDefault('data_val'))
-    .option('val-split', { type: 'string', describe: 'validate on this fraction of --data_train (seeded, stratified; listed in the run folder\'s split.csv) instead of --data_val' })
+    .option('val-split', {
+      type: 'string',
+      describe: "validate on this fraction of --data_train (seeded, stratified; listed in the run folder's split.csv) instead of --data_val",
+    })
     .option('weights', { type: 'string', describe: 'start from this checkpoint (.pth or .safetensors) instead of the ImageNet weights' })
     .option('img-size', withDefault('img-size'))
     .option('seed', { ...withDefault('seed'), describe: 'seed of the initial weights, the shuffling and the augmentation' })
@@ -67,10 +70,21 @@ export function trainOptions(y: Argv) {
     .option('shuffle', withDefault('shuffle'))
     .option('momentum', { ...withDefault('momentum'), describe: 'SGD momentum, from 0 up to (not including) 1' })
     .option('weight-decay', { type: 'string', describe: 'at least 0; default: 4e-5 for SGD, 0 for Adam, 0.01 for AdamW' })
-    .option('balanced', { ...withDefault('balanced'), describe: 'draw training batches so that every class is equally likely (oversamples small classes, for imbalanced data)' })
+    .option('balanced', {
+      ...withDefault('balanced'),
+      describe: 'draw training batches so that every class is equally likely (oversamples small classes, for imbalanced data)',
+    })
     .option('best-metric', { ...withDefault('best-metric'), choices: Object.keys(BEST_METRICS), describe: 'validation metric that picks best.pth' })
-    .option('frozen-bn', { ...withDefault('frozen-bn'), choices: ['train', 'eval'], describe: 'with --freeze_layers: batch norms of the frozen backbone use batch statistics and update their running ones (train, as PyTorch) or keep the ImageNet statistics (eval)' })
-    .option('resume', { type: 'string', describe: 'continue the run in this folder from its last completed epoch (other flags: only a larger --epochs, --adapter, --workers)' })
+    .option('frozen-bn', {
+      ...withDefault('frozen-bn'),
+      choices: ['train', 'eval'],
+      describe:
+        'with --freeze_layers: batch norms of the frozen backbone use batch statistics and update their running ones (train, as PyTorch) or keep the ImageNet statistics (eval)',
+    })
+    .option('resume', {
+      type: 'string',
+      describe: 'continue the run in this folder from its last completed epoch (other flags: only a larger --epochs, --adapter, --workers)',
+    })
     .option('adapter', { type: 'string' });
 }
 
@@ -101,10 +115,28 @@ function oneOf<T extends string>(flag: string, value: unknown, choices: readonly
 
 /** The configuration key of each flag that sets one. */
 const CONFIG_KEY: Record<string, keyof TrainConfig> = {
-  model: 'model', pretrained: 'pretrained', freeze_layers: 'freeze_layers', 'batch-size': 'batch_size', epochs: 'epochs', optim: 'optim',
-  lr: 'lr', lrf: 'lrf', save_ret: 'save_ret', data_train: 'data_train', data_val: 'data_val', weights: 'weights', 'img-size': 'img_size',
-  seed: 'seed', augment: 'augment', shuffle: 'shuffle', momentum: 'momentum', 'weight-decay': 'weight_decay', balanced: 'balanced',
-  'best-metric': 'best_metric', 'frozen-bn': 'frozen_bn', 'val-split': 'val_split',
+  model: 'model',
+  pretrained: 'pretrained',
+  freeze_layers: 'freeze_layers',
+  'batch-size': 'batch_size',
+  epochs: 'epochs',
+  optim: 'optim',
+  lr: 'lr',
+  lrf: 'lrf',
+  save_ret: 'save_ret',
+  data_train: 'data_train',
+  data_val: 'data_val',
+  weights: 'weights',
+  'img-size': 'img_size',
+  seed: 'seed',
+  augment: 'augment',
+  shuffle: 'shuffle',
+  momentum: 'momentum',
+  'weight-decay': 'weight_decay',
+  balanced: 'balanced',
+  'best-metric': 'best_metric',
+  'frozen-bn': 'frozen_bn',
+  'val-split': 'val_split',
 };
 
 export function configFromArgs(given: TrainArgs): TrainConfig {
@@ -112,7 +144,8 @@ export function configFromArgs(given: TrainArgs): TrainConfig {
   const optim = oneOf('optim', a.optim, OPTIMIZERS);
   const lrf = positiveNumber('lrf', a.lrf);
   if (lrf > 1) throw new Error(`--lrf is the final learning rate as a fraction of --lr, at most 1, not '${a.lrf}'`);
-  if (given.momentum !== undefined && optim !== 'SGD') throw new Error(`--momentum applies to --optim SGD only (${optim} has no momentum setting): leave it out`);
+  if (given.momentum !== undefined && optim !== 'SGD')
+    throw new Error(`--momentum applies to --optim SGD only (${optim} has no momentum setting): leave it out`);
   const config = {
     model: oneOf('model', a.model, Object.keys(WIDTHS) as Width[]),
     pretrained: parseBoolean('pretrained')(a.pretrained),
@@ -134,7 +167,10 @@ export function configFromArgs(given: TrainArgs): TrainConfig {
     shuffle: parseBoolean('shuffle')(a.shuffle),
     // PyTorch refuses a negative momentum; 1 and above make the velocity grow without bound.
     momentum: numberInRange('momentum', a.momentum, 0, 1, 'a number from 0 up to (not including) 1'),
-    weight_decay: a['weight-decay'] !== undefined ? numberInRange('weight-decay', a['weight-decay'], 0, Infinity, 'a finite number of at least 0') : defaultWeightDecay(optim),
+    weight_decay:
+      a['weight-decay'] !== undefined
+        ? numberInRange('weight-decay', a['weight-decay'], 0, Infinity, 'a finite number of at least 0')
+        : defaultWeightDecay(optim),
     best_metric: oneOf('best-metric', a['best-metric'], Object.keys(BEST_METRICS) as BestMetric[]),
     balanced: parseBoolean('balanced')(a.balanced),
     frozen_bn: oneOf('frozen-bn', a['frozen-bn'], ['train', 'eval'] as const),
@@ -166,7 +202,9 @@ export async function trainCommand(a: TrainArgs): Promise<string> {
 /** A run's saved configuration, checked as its flags are (an edited train_info.json is named, not trained with). */
 function savedConfig(infoPath: string, saved: TrainConfig | undefined): TrainConfig {
   if (!saved || typeof saved !== 'object') throw new Error(`--resume: ${infoPath} has no "train parameters"`);
-  const asFlags = Object.entries(CONFIG_KEY).filter(([flag, key]) => saved[key] !== null && saved[key] !== undefined && (flag !== 'momentum' || saved.optim === 'SGD'));
+  const asFlags = Object.entries(CONFIG_KEY).filter(
+    ([flag, key]) => saved[key] !== null && saved[key] !== undefined && (flag !== 'momentum' || saved.optim === 'SGD'),
+  );
   try {
     const flags = Object.fromEntries([...asFlags.map(([flag, key]) => [flag, String(saved[key])]), ['workers', '0']]);
     return configFromArgs(flags as TrainArgs);
@@ -181,14 +219,19 @@ async function resumeCommand(a: TrainArgs, run: string): Promise<string> {
   const info = readJsonFile(infoPath, '--resume') as { 'train parameters'?: TrainConfig };
   const saved = savedConfig(infoPath, info['train parameters']);
   const requested = configFromArgs({ ...a, optim: a.optim ?? saved.optim });
-  const changed = Object.entries(CONFIG_KEY).filter(([flag, key]) => a[flag] !== undefined && flag !== 'epochs' && JSON.stringify(requested[key]) !== JSON.stringify(saved[key]));
+  const changed = Object.entries(CONFIG_KEY).filter(
+    ([flag, key]) => a[flag] !== undefined && flag !== 'epochs' && JSON.stringify(requested[key]) !== JSON.stringify(saved[key]),
+  );
   if (changed.length > 0) {
-    throw new Error(`--resume continues ${run} as it was configured: ${changed.map(([flag, key]) => `--${flag} ${JSON.stringify(requested[key])} (the run has ${JSON.stringify(saved[key])})`).join(', ')} cannot change; leave ${changed.length > 1 ? 'them' : 'it'} out, or start a new run`);
+    throw new Error(
+      `--resume continues ${run} as it was configured: ${changed.map(([flag, key]) => `--${flag} ${JSON.stringify(requested[key])} (the run has ${JSON.stringify(saved[key])})`).join(', ')} cannot change; leave ${changed.length > 1 ? 'them' : 'it'} out, or start a new run`,
+    );
   }
   const epochs = a.epochs === undefined ? saved.epochs : requested.epochs;
   if (epochs < saved.epochs) throw new Error(`--epochs ${epochs}: ${run} is set for ${saved.epochs} epochs; --resume can make a run longer, not shorter`);
   const completed = Object.keys((readJsonFile(join(run, 'train_log.json'), '--resume') ?? {}) as object).length;
-  if (completed >= epochs) throw new Error(`--resume: ${run} has completed its ${completed} epochs; to train it longer, give --epochs with more than ${completed}`);
+  if (completed >= epochs)
+    throw new Error(`--resume: ${run} has completed its ${completed} epochs; to train it longer, give --epochs with more than ${completed}`);
   checkWritableFolder(run, '--resume');
   // The data must be what the run saw: checked here, before the run folder changes.
   const split = saved.val_split ? splitFolder(imageFolder(saved.data_train, '--data_train'), saved.val_split, saved.seed) : null;
@@ -202,7 +245,9 @@ async function resumeCommand(a: TrainArgs, run: string): Promise<string> {
   }
   const config: TrainConfig = { ...saved, epochs, adapter: a.adapter ?? null, workers: requested.workers };
   if (config.epochs !== saved.epochs) {
-    console.log(`--epochs ${config.epochs}: ${run} continues to ${config.epochs} epochs (was ${saved.epochs}); the cosine schedule runs over the new total from the next epoch on`);
+    console.log(
+      `--epochs ${config.epochs}: ${run} continues to ${config.epochs} epochs (was ${saved.epochs}); the cosine schedule runs over the new total from the next epoch on`,
+    );
     writeJson(infoPath, { ...info, 'train parameters': { ...saved, epochs: config.epochs } });
   }
   return train(config, run);

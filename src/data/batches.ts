@@ -73,7 +73,10 @@ export function epochOrder(samples: readonly Sample[], seed: number, epoch: numb
 export class BatchLoader {
   private nextId = 0;
 
-  constructor(private readonly runner: SampleRunner, private readonly options: { imgSize: number; seed: number }) {}
+  constructor(
+    private readonly runner: SampleRunner,
+    private readonly options: { imgSize: number; seed: number },
+  ) {}
 
   private run(file: string, slot: number, mode: SampleMode, seed: number): Promise<SampleResult> {
     return this.runner.run({ id: this.nextId++, file, mode, imgSize: this.options.imgSize, seed }, slot);
@@ -81,7 +84,10 @@ export class BatchLoader {
 
   /** Decodes every sample once (and caches it); returns the readable ones and the failures. */
   async scan(samples: Sample[], onProgress?: (done: number) => void): Promise<{ readable: Sample[]; failures: Failure[] }> {
-    const results = await this.ordered(samples.map((s, i) => () => this.run(s.file, i, 'scan', 0)), (done) => onProgress?.(done));
+    const results = await this.ordered(
+      samples.map((s, i) => () => this.run(s.file, i, 'scan', 0)),
+      (done) => onProgress?.(done),
+    );
     const readable: Sample[] = [];
     const failures: Failure[] = [];
     results.forEach((r, i) => ('error' in r ? failures.push({ file: samples[i].file, message: r.error }) : readable.push(samples[i])));
@@ -150,7 +156,10 @@ export class BatchLoader {
 export class LocalRunner implements SampleRunner {
   readonly parallelism = 0;
 
-  constructor(private readonly cache: ImageCache, private readonly defer: () => Promise<void>) {}
+  constructor(
+    private readonly cache: ImageCache,
+    private readonly defer: () => Promise<void>,
+  ) {}
 
   async run(task: SampleTask): Promise<SampleResult> {
     await this.defer();

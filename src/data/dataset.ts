@@ -30,7 +30,9 @@ export function classCounts(folder: ImageFolder): Record<string, number> {
 /** A classifier needs two classes: with one, the loss is always 0 and every metric 1. `flag` names the data in the message. */
 export function checkClassCount(data: { root: string; classes: string[] }, flag: string): void {
   if (data.classes.length < 2) {
-    throw new DatasetError(`${flag}: ${data.root} has one class folder (${data.classes[0]}); a classifier needs at least two classes (${data.root}/<class>/<image>)`);
+    throw new DatasetError(
+      `${flag}: ${data.root} has one class folder (${data.classes[0]}); a classifier needs at least two classes (${data.root}/<class>/<image>)`,
+    );
   }
 }
 

@@ -35,6 +35,8 @@ export const MAX_IMAGE_PIXELS = 89_478_485;
 /** Throws (for the decoder's ImageDecodeError) when a header's size is above MAX_IMAGE_PIXELS. */
 export function checkPixelCount(width: number, height: number, format: string): void {
   if (width * height > MAX_IMAGE_PIXELS) {
-    throw new Error(`${format} of ${width}x${height} = ${width * height} pixels is above the limit of ${MAX_IMAGE_PIXELS} pixels (PIL's MAX_IMAGE_PIXELS; a decompression bomb?)`);
+    throw new Error(
+      `${format} of ${width}x${height} = ${width * height} pixels is above the limit of ${MAX_IMAGE_PIXELS} pixels (PIL's MAX_IMAGE_PIXELS; a decompression bomb?)`,
+    );
   }
 }

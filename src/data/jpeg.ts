@@ -81,7 +81,7 @@ const CR_G = -FIX(0.71414);
 
 /** libjpeg ycc_rgb_convert: 16-bit fixed point with its rounding, then clamp. */
 function yccToRgb(y: Plane, cb: Plane, cr: Plane, out: Uint8Array): void {
-  const clamp = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : v);
+  const clamp = (v: number) => (v < 0 ? 0 : Math.min(v, 255));
   for (let i = 0; i < y.data.length; i++) {
     const b = cb.data[i] - 128;
     const r = cr.data[i] - 128;

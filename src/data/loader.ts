@@ -7,7 +7,7 @@ import { BatchLoader, LocalRunner, type SampleRunner } from './batches.js';
 import { readImageFile } from './read-image.js';
 import { ImageCache, type SampleResult, type SampleTask } from './sample.js';
 
-export { type Batch, type EpochOptions, type Failure } from './batches.js';
+export type { Batch, EpochOptions, Failure } from './batches.js';
 
 export interface LoaderOptions {
   imgSize: number;
@@ -56,9 +56,10 @@ class WorkerThreads implements SampleRunner {
 export class DataLoader extends BatchLoader {
   constructor(options: LoaderOptions) {
     const cacheBytes = options.cacheBytes ?? 512 * 2 ** 20;
-    const runner = options.workers > 0
-      ? new WorkerThreads(options.workers, cacheBytes)
-      : new LocalRunner(new ImageCache(cacheBytes, readImageFile), () => new Promise((resolve) => setImmediate(resolve)));
+    const runner =
+      options.workers > 0
+        ? new WorkerThreads(options.workers, cacheBytes)
+        : new LocalRunner(new ImageCache(cacheBytes, readImageFile), () => new Promise((resolve) => setImmediate(resolve)));
     super(runner, { imgSize: options.imgSize, seed: options.seed });
   }
 }

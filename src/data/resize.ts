@@ -2,7 +2,7 @@
 // a triangle filter whose support grows with the downscale factor (antialiasing), double-precision
 // coefficients rounded to 22-bit fixed point, a horizontal pass then a vertical pass through an 8-bit
 // intermediate, and a pass skipped when its dimension is unchanged. Browser-safe.
-import { type RgbImage } from './image.js';
+import type { RgbImage } from './image.js';
 
 const PRECISION_BITS = 22;
 
@@ -21,7 +21,7 @@ function bilinear(x: number): number {
 /** precompute_coeffs + normalize_coeffs_8bpc of Resample.c for the box [0, inSize). */
 function coefficients(inSize: number, outSize: number): Coeffs {
   const scale = inSize / outSize;
-  const filterscale = scale < 1 ? 1 : scale;
+  const filterscale = Math.max(scale, 1);
   const support = 1 * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
   const bounds = new Int32Array(outSize * 2);
@@ -49,7 +49,7 @@ function coefficients(inSize: number, outSize: number): Coeffs {
 
 function clip8(v: number): number {
   const s = v >> PRECISION_BITS;
-  return s < 0 ? 0 : s > 255 ? 255 : s;
+  return s < 0 ? 0 : Math.min(s, 255);
 }
 
 function horizontal(img: RgbImage, outWidth: number): RgbImage {

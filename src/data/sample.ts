@@ -29,7 +29,10 @@ export class ImageCache {
   private images = new Map<string, RgbImage>();
   private bytes = 0;
 
-  constructor(private readonly capacityBytes: number, private readonly read: ReadBytes) {}
+  constructor(
+    private readonly capacityBytes: number,
+    private readonly read: ReadBytes,
+  ) {}
 
   async get(file: string): Promise<RgbImage> {
     let img = this.images.get(file);

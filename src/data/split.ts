@@ -21,7 +21,9 @@ export function stratifiedSplit<T extends { label: number }>(items: readonly T[]
   for (const [label, indices] of [...byClass].sort((a, b) => a[0] - b[0])) {
     const count = Math.round(indices.length * valFraction);
     if (count < 1 || count > indices.length - 1) {
-      throw new Error(`class ${label} has ${indices.length} image${indices.length === 1 ? '' : 's'}: too few to put ${(valFraction * 100).toFixed(0)}% in validation and keep at least one for training (add images or change the fraction)`);
+      throw new Error(
+        `class ${label} has ${indices.length} image${indices.length === 1 ? '' : 's'}: too few to put ${(valFraction * 100).toFixed(0)}% in validation and keep at least one for training (add images or change the fraction)`,
+      );
     }
     const shuffled = rng.shuffle([...indices]);
     for (const i of shuffled.slice(0, count)) toVal.add(i);
@@ -46,7 +48,7 @@ export function splitFolder(folder: ImageFolder, valFraction: number, seed: numb
 export function splitCsv(train: ImageFolder, val: ImageFolder): string {
   const field = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   const rows = [...train.samples.map((s) => [s.file, train.classes[s.label], 'train']), ...val.samples.map((s) => [s.file, val.classes[s.label], 'val'])];
-  return ['file,class,set', ...rows.map((r) => r.map(field).join(','))].join('\n') + '\n';
+  return `${['file,class,set', ...rows.map((r) => r.map(field).join(','))].join('\n')}\n`;
 }
 
 export interface SplitRow {
@@ -60,7 +62,9 @@ export function parseSplitCsv(text: string, source: string): SplitRow[] {
   const lines = text.split('\n').filter((l) => l.length > 0);
   if (lines[0] !== 'file,class,set') throw new Error(`${source} is not a split listing (its first line is not 'file,class,set')`);
   return lines.slice(1).map((line, i) => {
-    const fields = [...line.matchAll(/("(?:[^"]|"")*"|[^,]*)(,|$)/g)].slice(0, 3).map((m) => (m[1].startsWith('"') ? m[1].slice(1, -1).replace(/""/g, '"') : m[1]));
+    const fields = [...line.matchAll(/("(?:[^"]|"")*"|[^,]*)(,|$)/g)]
+      .slice(0, 3)
+      .map((m) => (m[1].startsWith('"') ? m[1].slice(1, -1).replace(/""/g, '"') : m[1]));
     const [file, name, set] = fields;
     if (fields.length !== 3 || (set !== 'train' && set !== 'val')) throw new Error(`${source}, line ${i + 2}: expected file,class,train|val, got '${line}'`);
     return { file, class: name, set };

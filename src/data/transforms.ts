@@ -3,7 +3,7 @@
 // Browser-safe: no Node APIs.
 import { blankImage, type RgbImage } from './image.js';
 import { resize } from './resize.js';
-import { type Rng } from './rng.js';
+import type { Rng } from './rng.js';
 
 export { resize };
 

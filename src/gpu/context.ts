@@ -78,7 +78,11 @@ export class Gpu {
   private errors: string[] = [];
   private profiler: Profiler | null = null;
 
-  constructor(readonly device: GPUDevice, readonly adapter: AdapterDescription, options: GpuOptions = {}) {
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapter: AdapterDescription,
+    options: GpuOptions = {},
+  ) {
     this.limits = device.limits;
     this.profile = deviceProfile(adapter, device.limits, options.profile ?? profileFromEnvironment());
     this.maxGroups = Math.min(options.maxGroups ?? Infinity, device.limits.maxComputeWorkgroupsPerDimension);
@@ -254,7 +258,11 @@ class Profiler {
     if (!this.current || this.used + 2 > Profiler.CAPACITY) {
       this.current = this.device.createQuerySet({ type: 'timestamp', count: Profiler.CAPACITY });
       this.used = 0;
-      this.sets.push({ querySet: this.current, count: 0, result: this.device.createBuffer({ size: Profiler.CAPACITY * 8, usage: 0x0200 | 0x0004 /* QUERY_RESOLVE | COPY_SRC */ }) });
+      this.sets.push({
+        querySet: this.current,
+        count: 0,
+        result: this.device.createBuffer({ size: Profiler.CAPACITY * 8, usage: 0x0200 | 0x0004 /* QUERY_RESOLVE | COPY_SRC */ }),
+      });
     }
     this.names.push(name);
     const begin = this.used;

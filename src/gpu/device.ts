@@ -120,14 +120,14 @@ async function nodeCandidates(): Promise<Candidate[]> {
 function browserCandidates(gpu: GPU): Candidate[] {
   return [
     {
-      label: 'the browser\'s WebGPU adapter',
+      label: "the browser's WebGPU adapter",
       request: async () => {
         const adapter = await requestWith(gpu, { powerPreference: 'high-performance' });
         return adapter ? { adapter, backend: 'browser', featureLevel: 'core' } : null;
       },
     },
     {
-      label: 'the browser\'s WebGPU adapter in compatibility mode',
+      label: "the browser's WebGPU adapter in compatibility mode",
       request: async () => {
         const adapter = await requestWith(gpu, { featureLevel: 'compatibility' });
         return adapter ? { adapter, backend: 'browser', featureLevel: 'compatibility' } : null;
@@ -155,7 +155,8 @@ async function openDevice(adapter: GPUAdapter): Promise<GPUDevice> {
   return adapter.requestDevice({ requiredLimits, requiredFeatures });
 }
 
-const BROWSER_HINT = 'The browser offers WebGPU but no adapter: enable hardware acceleration, or WebGPU in the browser\'s flags (chrome://flags/#enable-unsafe-webgpu), and open the page over http://localhost or https.';
+const BROWSER_HINT =
+  "The browser offers WebGPU but no adapter: enable hardware acceleration, or WebGPU in the browser's flags (chrome://flags/#enable-unsafe-webgpu), and open the page over http://localhost or https.";
 
 const INSTALL_HINT = [
   'To get a software adapter on Debian or Ubuntu, install one of:',
@@ -172,7 +173,9 @@ export async function openGpu(filter?: string): Promise<OpenedDevice> {
   const browserGpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   const inBrowser = typeof (globalThis as { window?: unknown }).window !== 'undefined';
   if (inBrowser && !browserGpu) {
-    throw new NoAdapterError('This browser has no WebGPU (navigator.gpu is missing). Use a recent Chrome or Edge, or enable WebGPU in your browser\'s flags (chrome://flags/#enable-unsafe-webgpu).');
+    throw new NoAdapterError(
+      "This browser has no WebGPU (navigator.gpu is missing). Use a recent Chrome or Edge, or enable WebGPU in your browser's flags (chrome://flags/#enable-unsafe-webgpu).",
+    );
   }
   const candidates = browserGpu ? browserCandidates(browserGpu) : await nodeCandidates();
   const tried: string[] = [];

@@ -24,7 +24,11 @@ export class BufferPool {
   created = 0;
 
   /** `bindable`: the largest storage binding, which a buffer that fits one must not outgrow by rounding. */
-  constructor(private device: GPUDevice, private usage: number = STORAGE_USAGE, private bindable = Infinity) {}
+  constructor(
+    private device: GPUDevice,
+    private usage: number = STORAGE_USAGE,
+    private bindable = Infinity,
+  ) {}
 
   acquire(bytes: number): GPUBuffer {
     const rounded = sizeClass(bytes);

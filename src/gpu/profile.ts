@@ -58,7 +58,11 @@ function powerOfTwoAtMost(n: number): number {
 }
 
 /** The profile for a device: `forced` if given, else by the adapter (software or hardware). */
-export function deviceProfile(adapter: AdapterDescription, limits: Pick<GPUSupportedLimits, 'maxComputeInvocationsPerWorkgroup'>, forced?: ProfileName): DeviceProfile {
+export function deviceProfile(
+  adapter: AdapterDescription,
+  limits: Pick<GPUSupportedLimits, 'maxComputeInvocationsPerWorkgroup'>,
+  forced?: ProfileName,
+): DeviceProfile {
   const name: ProfileName = forced ?? (isSoftware(adapter) ? 'software' : 'gpu');
   const most = limits.maxComputeInvocationsPerWorkgroup;
   const software = name === 'software';

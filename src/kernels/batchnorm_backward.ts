@@ -60,11 +60,15 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   dBias[P.dbOff + c] = sumG;
   dWeight[P.dwOff + c] = sumGx * invStd;
   coef[P.coefOff + c] = scale;
-  ${training ? `let count = f32(P.count);
+  ${
+    training
+      ? `let count = f32(P.count);
   let b = -scale * invStd * invStd * sumGx / count;
   coef[P.coefOff + P.C + c] = b;
-  coef[P.coefOff + 2u * P.C + c] = -b * mean - scale * sumG / count;` : `coef[P.coefOff + P.C + c] = 0.0;
-  coef[P.coefOff + 2u * P.C + c] = 0.0;`}
+  coef[P.coefOff + 2u * P.C + c] = -b * mean - scale * sumG / count;`
+      : `coef[P.coefOff + P.C + c] = 0.0;
+  coef[P.coefOff + 2u * P.C + c] = 0.0;`
+  }
 }
 `,
   };

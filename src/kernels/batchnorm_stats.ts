@@ -53,10 +53,14 @@ ${training ? blockMeanM2('workgroupMeanM2', workgroup) : ''}
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(global_invocation_id) gid: vec3u) {
-  ${training ? `let c = wg.x;${accumulate}` : `let c = gid.x;
+  ${
+    training
+      ? `let c = wg.x;${accumulate}`
+      : `let c = gid.x;
   if (c >= P.C) { return; }
   let mean = runningMean[P.rmOff + c];
-  let variance = runningVar[P.rvOff + c];`}
+  let variance = runningVar[P.rvOff + c];`
+  }
   let invStd = inverseSqrt(variance + bitcast<f32>(P.eps));
   let scale = weight[P.wOff + c] * invStd;
   stats[P.statsOff + c] = mean;

@@ -50,5 +50,14 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 
 export function crossEntropy(gpu: Gpu, B: number, K: number, logits: LogitsView, labels: Binding, labelOff: number, loss: Binding, lossOff: number): void {
   const workgroup = gpu.profile.workgroup;
-  gpu.run(kernel(workgroup), [logits.binding, labels, loss], [1], { B, K, off: logits.off, row: logits.row, col: logits.col, labelOff, lossOff, nan: 0x7fc00000 });
+  gpu.run(kernel(workgroup), [logits.binding, labels, loss], [1], {
+    B,
+    K,
+    off: logits.off,
+    row: logits.row,
+    col: logits.col,
+    labelOff,
+    lossOff,
+    nan: 0x7fc00000,
+  });
 }

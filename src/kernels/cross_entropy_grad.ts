@@ -39,7 +39,27 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 /** dlogits is contiguous [B, K] at element offset outOff. */
-export function crossEntropyGrad(gpu: Gpu, B: number, K: number, logits: LogitsView, labels: Binding, labelOff: number, gradLoss: Binding, gradOff: number, dlogits: Binding, outOff: number): void {
+export function crossEntropyGrad(
+  gpu: Gpu,
+  B: number,
+  K: number,
+  logits: LogitsView,
+  labels: Binding,
+  labelOff: number,
+  gradLoss: Binding,
+  gradOff: number,
+  dlogits: Binding,
+  outOff: number,
+): void {
   const workgroup = gpu.profile.workgroup;
-  gpu.run(kernel(workgroup), [logits.binding, labels, gradLoss, dlogits], [Math.ceil(B / workgroup)], { B, K, off: logits.off, row: logits.row, col: logits.col, labelOff, gradOff, outOff });
+  gpu.run(kernel(workgroup), [logits.binding, labels, gradLoss, dlogits], [Math.ceil(B / workgroup)], {
+    B,
+    K,
+    off: logits.off,
+    row: logits.row,
+    col: logits.col,
+    labelOff,
+    gradOff,
+    outOff,
+  });
 }

@@ -64,7 +64,10 @@ export function depthwiseGradWeight(gpu: Gpu, g: ConvGeometry, dy: Binding, x: B
   const workgroup = gpu.profile.workgroup;
   const taps = g.kernel[0] * g.kernel[1];
   // Enough slices to keep the device busy, at least a few thousand positions per workgroup.
-  const slices = Math.max(1, Math.min(g.N, Math.ceil(gpu.profile.reductionTarget / g.C), Math.floor((g.N * g.OH * g.OW) / gpu.profile.reduceElementsPerWorkgroup)));
+  const slices = Math.max(
+    1,
+    Math.min(g.N, Math.ceil(gpu.profile.reductionTarget / g.C), Math.floor((g.N * g.OH * g.OW) / gpu.profile.reduceElementsPerWorkgroup)),
+  );
   const imagesPerSlice = Math.ceil(g.N / slices);
   const partial = gpu.pool.acquire(slices * g.C * taps * 4);
   gpu.run(kernel(g, workgroup), [dy, x, { buffer: partial }], [g.C, slices], {
@@ -79,6 +82,14 @@ export function depthwiseGradWeight(gpu: Gpu, g: ConvGeometry, dy: Binding, x: B
     ...g.yStrides,
   });
   const weights = g.C * taps;
-  reduce(gpu, [{ k: 'in', i: 0 }], [{ binding: { buffer: partial }, offset: 0, strides: [weights, 1] }], { binding: dw, offset: dwOff, strides: [0, 1] }, 0, [slices, weights], [true, false]);
+  reduce(
+    gpu,
+    [{ k: 'in', i: 0 }],
+    [{ binding: { buffer: partial }, offset: 0, strides: [weights, 1] }],
+    { binding: dw, offset: dwOff, strides: [0, 1] },
+    0,
+    [slices, weights],
+    [true, false],
+  );
   gpu.pool.release(partial);
 }

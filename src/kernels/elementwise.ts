@@ -61,14 +61,24 @@ function kernel(v: Variant): Kernel {
     else if (v.vec === 1) loads.push(`      let x${i} = ${buffer}[base${i} + i3 * P.in${i}_s3];`);
     else loads.push(`      let x${i} = vec4<f32>(${[0, 1, 2, 3].map((k) => `${buffer}[base${i} + (i3 + ${k}u) * P.in${i}_s3]`).join(', ')});`);
   });
-  const value = toWgsl(v.expr, (i) => `x${i}`, (i) => `${T}(bitcast<f32>(P.f${i}))`, T);
+  const value = toWgsl(
+    v.expr,
+    (i) => `x${i}`,
+    (i) => `${T}(bitcast<f32>(P.f${i}))`,
+    T,
+  );
   const store =
-    v.out === 'vec4' ? '      out[(outBase + i3) / 4u] = y;'
-    : v.vec === 1 ? '      out[outBase + i3 * P.out_s3] = y;'
-    : [0, 1, 2, 3].map((k) => `      out[outBase + (i3 + ${k}u) * P.out_s3] = y[${k}];`).join('\n');
+    v.out === 'vec4'
+      ? '      out[(outBase + i3) / 4u] = y;'
+      : v.vec === 1
+        ? '      out[outBase + i3 * P.out_s3] = y;'
+        : [0, 1, 2, 3].map((k) => `      out[outBase + (i3 + ${k}u) * P.out_s3] = y[${k}];`).join('\n');
+  // The walk along a row: grid-stride over the invocations, or the whole row in one (short rows,
+  // several of them; a single flat row is always shared out).
+  const walk = v.shortRows && !v.flat ? 'for (var e = 0u; e < P.n3; e++)' : `for (var e = gid.x; e < P.n3; e += groups.x * ${v.workgroup}u)`;
   const inner = `${bases.join('\n')}
 ${hoisted.join('\n')}
-      for (var e = gid.x; e < P.n3; e += groups.x * ${v.workgroup}u) {
+      ${walk} {
         let i3 = e * ${v.vec}u;
 ${loads.join('\n')}
         let y = ${value};
@@ -80,11 +90,7 @@ ${store}
     let i0 = row / (P.d2 * P.d1);
 ${content}
   }`;
-  const body = v.flat
-    ? inner
-    : v.shortRows
-      ? rowLoop('gid.x', `groups.x * ${v.workgroup}u`, inner.replace(`for (var e = gid.x; e < P.n3; e += groups.x * ${v.workgroup}u)`, 'for (var e = 0u; e < P.n3; e++)'))
-      : rowLoop('gid.y', 'groups.y', inner);
+  const body = v.flat ? inner : v.shortRows ? rowLoop('gid.x', `groups.x * ${v.workgroup}u`, inner) : rowLoop('gid.y', 'groups.y', inner);
   return {
     name: 'elementwise',
     params,
@@ -105,13 +111,23 @@ function vec4Aligned(offset: number, strides: number[]): boolean {
 }
 
 /** Writes expr(inputs) into `out` over `shape`; `floats` fill the expression's `param` slots. */
-export function elementwise(gpu: Gpu, expr: Expr, inputs: StridedOperand[], out: StridedOperand, shape: readonly number[], floats: readonly number[] = []): void {
+export function elementwise(
+  gpu: Gpu,
+  expr: Expr,
+  inputs: StridedOperand[],
+  out: StridedOperand,
+  shape: readonly number[],
+  floats: readonly number[] = [],
+): void {
   const merged = mergeDims(shape, [out.strides, ...inputs.map((x) => x.strides)]);
   const { shape: dims, strides } = padRank(merged.shape, merged.strides, 4);
   const aliased = inputs.map((x) => x.binding.buffer === out.binding.buffer);
   const outAligned = vec4Aligned(out.offset, strides[0]);
   // vec4 needs a whole number of quads per row, and an aliased input read exactly like the output.
-  const vec = dims[3] % 4 === 0 && inputs.every((x, i) => !aliased[i] || (x.offset === out.offset && strides[i + 1].every((s, d) => s === strides[0][d]) && outAligned)) ? 4 : 1;
+  const vec =
+    dims[3] % 4 === 0 && inputs.every((x, i) => !aliased[i] || (x.offset === out.offset && strides[i + 1].every((s, d) => s === strides[0][d]) && outAligned))
+      ? 4
+      : 1;
   const access = (offset: number, s: number[]): Access => (s[3] === 0 ? 'broadcast' : vec === 4 && vec4Aligned(offset, s) ? 'vec4' : 'scalar');
   const outAccess: Access = vec === 4 && outAligned ? 'vec4' : 'scalar';
   const variant: Variant = {

@@ -11,37 +11,14 @@
 // Epilogue, per output row: optional scale and shift (folded batch norm, bias), optional ReLU.
 // Software adapters get matmul_direct.ts instead (no workgroup memory), unless a tiling is forced.
 
-import type { Binding, Gpu, Kernel } from '../gpu/context.js';
+import type { Gpu, Kernel } from '../gpu/context.js';
 import type { DeviceProfile, MatmulTiling } from '../gpu/profile.js';
 import { type EpilogueBindings, epilogueCode } from './conv_common.js';
+import { type MatmulArgs, matmulParams, PARAMS } from './matmul_common.js';
 import { matmulDirect } from './matmul_direct.js';
 
+export type { MatmulArgs, Operand } from './matmul_common.js';
 export type { MatmulTiling } from '../gpu/profile.js';
-
-export interface Operand {
-  binding: Binding;
-  off: number;
-  /** Stride between consecutive rows / columns / batches, in elements. */
-  row: number;
-  col: number;
-  batch: number;
-}
-
-export interface MatmulArgs {
-  M: number;
-  N: number;
-  K: number;
-  a: Operand;
-  b: Operand;
-  c: Operand;
-  /** Number of (A, B) batches summed; `splits` groups of them are written to C[0..splits). */
-  batches: number;
-  splits: number;
-  /** Per output row (an output channel of a 1x1 convolution), or per column with epilogueOnColumns. */
-  epilogue: EpilogueBindings;
-  epilogueOnColumns?: boolean;
-  tiling?: MatmulTiling;
-}
 
 /** The profile's tile for a product: its long-sided tile where both sides are long, narrower ones for short sides. */
 function chooseTiling(tiles: DeviceProfile['tiles'], M: number, N: number): MatmulTiling {
@@ -49,34 +26,6 @@ function chooseTiling(tiles: DeviceProfile['tiles'], M: number, N: number): Matm
   if (N <= 32 && M > 32) return tiles.shortN;
   if (M <= 32 && N <= 32) return tiles.short;
   return tiles.long;
-}
-
-/** The uniform parameters both matrix-multiply kernels take. */
-export const PARAMS = ['M', 'N', 'K', 'aOff', 'aRow', 'aCol', 'aBatch', 'bOff', 'bRow', 'bCol', 'bBatch', 'cOff', 'cRow', 'cCol', 'cBatch', 'batches', 'perSplit', 'scaleOff', 'shiftOff'] as const;
-
-/** Their values for a product. */
-export function matmulParams(args: MatmulArgs): Record<(typeof PARAMS)[number], number> {
-  const { a, b, c } = args;
-  return {
-    M: args.M,
-    N: args.N,
-    K: args.K,
-    aOff: a.off,
-    aRow: a.row,
-    aCol: a.col,
-    aBatch: a.batch,
-    bOff: b.off,
-    bRow: b.row,
-    bCol: b.col,
-    bBatch: b.batch,
-    cOff: c.off,
-    cRow: c.row,
-    cCol: c.col,
-    cBatch: c.batch,
-    batches: args.batches,
-    perSplit: Math.ceil(args.batches / args.splits),
-    ...args.epilogue.offsets,
-  };
 }
 
 interface Variant {
@@ -129,8 +78,12 @@ ${loadA}
 ${loadB}
         workgroupBarrier();
         for (var kk = 0u; kk < ${TK}u; kk++) {
-${range(RM).map((i) => `        a[${i}] = As[kk * ${TM}u + lid.y + ${i * WY}u];`).join('\n')}
-${range(RN).map((j) => `        b[${j}] = Bs[kk * ${TN}u + lid.x + ${j * WX}u];`).join('\n')}
+${range(RM)
+  .map((i) => `        a[${i}] = As[kk * ${TM}u + lid.y + ${i * WY}u];`)
+  .join('\n')}
+${range(RN)
+  .map((j) => `        b[${j}] = Bs[kk * ${TN}u + lid.x + ${j * WX}u];`)
+  .join('\n')}
           ${fmas.join('\n        ')}
         }
         workgroupBarrier();
@@ -164,7 +117,20 @@ function range(n: number): number[] {
  * tile's extent (rows of A, columns of B), `kStride` along K. When `unitK`, K is the unit-stride
  * dimension and the loop walks it fastest; otherwise the extent is.
  */
-function tileLoad(src: string, tile: string, base: string, outerStride: string, kStride: string, extent: number, TK: number, unitK: boolean, origin: string, limit: string, vec4: boolean, threads: number): string {
+function tileLoad(
+  src: string,
+  tile: string,
+  base: string,
+  outerStride: string,
+  kStride: string,
+  extent: number,
+  TK: number,
+  unitK: boolean,
+  origin: string,
+  limit: string,
+  vec4: boolean,
+  threads: number,
+): string {
   if (!vec4) {
     const total = extent * TK;
     const fast = unitK ? TK : extent;
@@ -240,5 +206,10 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
     vec4: canVec4(args, aUnitK, bUnitN, tiling) && (aUnitK || args.a.row === 1) && (bUnitN || args.b.row === 1),
   };
   const bindings = [args.a.binding, args.b.binding, args.c.binding, ...args.epilogue.bindings];
-  gpu.run(kernel(variant, args.epilogue, Boolean(args.epilogueOnColumns)), bindings, [gpu.groupsFor(args.N, tiling.TN), Math.ceil(args.M / tiling.TM), args.splits], matmulParams(args));
+  gpu.run(
+    kernel(variant, args.epilogue, Boolean(args.epilogueOnColumns)),
+    bindings,
+    [gpu.groupsFor(args.N, tiling.TN), Math.ceil(args.M / tiling.TM), args.splits],
+    matmulParams(args),
+  );
 }

@@ -16,7 +16,7 @@
 
 import type { Gpu, Kernel } from '../gpu/context.js';
 import { epilogueCode } from './conv_common.js';
-import { type MatmulArgs, matmulParams, PARAMS } from './matmul.js';
+import { type MatmulArgs, matmulParams, PARAMS } from './matmul_common.js';
 
 type Mode = 'n' | 'k' | 'folded' | 'scalar';
 
@@ -63,8 +63,8 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
         for (var j = 0u; j < ${RN}u; j++) { acc[i * ${RN}u + j] = fma(a, b[j], acc[i * ${RN}u + j]); }
       }
     }`
-      : mode === 'k'
-        ? /* wgsl */ `
+        : mode === 'k'
+          ? /* wgsl */ `
     for (var k = 0u; k < P.K; k += 4u) {
       var a: array<vec4<f32>, ${RM}>;
       var b: array<vec4<f32>, ${RN}>;
@@ -74,7 +74,7 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
         for (var j = 0u; j < ${RN}u; j++) { acc[i * ${RN}u + j] += dot(a[i], b[j]); }
       }
     }`
-        : /* wgsl */ `
+          : /* wgsl */ `
     for (var k = 0u; k < P.K; k++) {
       var b: array<f32, ${RN}>;
       for (var j = 0u; j < ${RN}u; j++) { b[j] = B[bBase + k * P.bRow + min(n0 + j, P.N - 1u) * P.bCol]; }
@@ -104,7 +104,7 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
       }
     }`
       : mode === 'n'
-      ? /* wgsl */ `
+        ? /* wgsl */ `
     for (var j = 0u; j < ${Q}u; j++) {
       let v = acc[i * ${Q}u + j];
       for (var e = 0u; e < 4u; e++) {
@@ -116,7 +116,7 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
         }
       }
     }`
-      : /* wgsl */ `
+        : /* wgsl */ `
     for (var j = 0u; j < ${RN}u; j++) {
       let n = n0 + j;
       if (n < P.N) {
@@ -144,13 +144,17 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     let z = block / (nBlocks * mBlocks);
     // An explicit zero: SwiftShader keeps a loop-local var's value from the previous iteration.
     var acc = array<${accType}, ${accCount}>();
-  ${mode === 'folded' ? body : `  let first = z * P.perSplit;
+  ${
+    mode === 'folded'
+      ? body
+      : `  let first = z * P.perSplit;
     let last = min(first + P.perSplit, P.batches);
     for (var batch = first; batch < last; batch++) {
       let aBase = P.aOff + batch * P.aBatch;
       let bBase = P.bOff + batch * P.bBatch;
 ${body}
-    }`}
+    }`
+  }
     let cBase = P.cOff + z * P.cBatch;
     for (var i = 0u; i < ${RM}u; i++) {
       let m = m0 + i;

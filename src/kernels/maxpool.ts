@@ -50,7 +50,22 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 
 /** x is a strided NCHW view; y and argmax are contiguous [N, C, OH, OW]. */
-export function maxPool(gpu: Gpu, g: PoolGeometry, x: Binding, xStrides: Record<'xOff' | 'xN' | 'xC' | 'xH' | 'xW', number>, y: Binding, argmax: Binding): void {
+export function maxPool(
+  gpu: Gpu,
+  g: PoolGeometry,
+  x: Binding,
+  xStrides: Record<'xOff' | 'xN' | 'xC' | 'xH' | 'xW', number>,
+  y: Binding,
+  argmax: Binding,
+): void {
   const workgroup = gpu.profile.workgroup;
-  gpu.run(kernel(g, workgroup), [x, y, argmax], [gpu.groupsFor(g.OH * g.OW, workgroup), gpu.groupsFor(g.N * g.C, 1)], { H: g.H, W: g.W, OH: g.OH, OW: g.OW, C: g.C, planes: g.N * g.C, ...xStrides });
+  gpu.run(kernel(g, workgroup), [x, y, argmax], [gpu.groupsFor(g.OH * g.OW, workgroup), gpu.groupsFor(g.N * g.C, 1)], {
+    H: g.H,
+    W: g.W,
+    OH: g.OH,
+    OW: g.OW,
+    C: g.C,
+    planes: g.N * g.C,
+    ...xStrides,
+  });
 }

@@ -59,7 +59,22 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 
 /** dy is a strided view; argmax and dx are contiguous. */
-export function maxPoolGrad(gpu: Gpu, g: PoolGeometry, dy: Binding, dyStrides: Record<'yOff' | 'yN' | 'yC' | 'yH' | 'yW', number>, argmax: Binding, dx: Binding): void {
+export function maxPoolGrad(
+  gpu: Gpu,
+  g: PoolGeometry,
+  dy: Binding,
+  dyStrides: Record<'yOff' | 'yN' | 'yC' | 'yH' | 'yW', number>,
+  argmax: Binding,
+  dx: Binding,
+): void {
   const workgroup = gpu.profile.workgroup;
-  gpu.run(kernel(g, workgroup), [dy, argmax, dx], [gpu.groupsFor(g.H * g.W, workgroup), gpu.groupsFor(g.N * g.C, 1)], { H: g.H, W: g.W, OH: g.OH, OW: g.OW, C: g.C, planes: g.N * g.C, ...dyStrides });
+  gpu.run(kernel(g, workgroup), [dy, argmax, dx], [gpu.groupsFor(g.H * g.W, workgroup), gpu.groupsFor(g.N * g.C, 1)], {
+    H: g.H,
+    W: g.W,
+    OH: g.OH,
+    OW: g.OW,
+    C: g.C,
+    planes: g.N * g.C,
+    ...dyStrides,
+  });
 }

@@ -10,26 +10,11 @@
 
 import type { Gpu, Kernel } from '../gpu/context.js';
 import { f32bits } from '../gpu/context.js';
-import { type Expr, paramCount, toWgsl } from './expr.js';
+import { type Expr, paramCount } from './expr.js';
 import { mergeDims, padRank, type StridedOperand } from './layout.js';
+import { type Canonical, reduceParts } from './reduce_common.js';
 import { reduceColumns } from './reduce_columns.js';
 import { blockSum } from './workgroup_reduce.js';
-
-/** The parameters, bindings and per-element code both reduction kernels share. */
-export function reduceParts(exprs: Expr[], inputCount: number, floatParams: number) {
-  const params = ['K0', 'O', 'U', 'V', 'total', 'uPer', 'out_off', 'out_k1', 'out_k0', 'out_split', 'out_expr'];
-  for (let i = 0; i < inputCount; i++) params.push(...['off', 'k1', 'k0', 'su', 'sv'].map((s) => `in${i}_${s}`));
-  for (let i = 0; i < floatParams; i++) params.push(`f${i}`);
-  const bindings = ['@group(0) @binding(1) var<storage, read_write> out: array<f32>;'];
-  for (let i = 0; i < inputCount; i++) bindings.push(`@group(0) @binding(${i + 2}) var<storage, read> in${i}: array<f32>;`);
-  return {
-    params,
-    bindings: bindings.join('\n'),
-    bases: Array.from({ length: inputCount }, (_, i) => `    let base${i} = P.in${i}_off + o1 * P.in${i}_k1 + o0 * P.in${i}_k0;`).join('\n'),
-    loads: Array.from({ length: inputCount }, (_, i) => `          let x${i} = in${i}[base${i} + u * P.in${i}_su + v * P.in${i}_sv];`).join('\n'),
-    sums: exprs.map((e, k) => `          acc${k} += ${toWgsl(e, (i) => `x${i}`, (i) => `bitcast<f32>(P.f${i})`)};`).join('\n'),
-  };
-}
 
 function kernel(exprs: Expr[], inputCount: number, floatParams: number, workgroup: number): Kernel {
   const K = exprs.length;
@@ -72,24 +57,26 @@ ${range.map((k) => `      out[at + ${k}u * P.out_expr] = totals[${k}];`).join('\
   };
 }
 
-export interface Canonical {
-  K0: number;
-  O: number;
-  U: number;
-  V: number;
-  total: number;
-  kept: number[][]; // per operand (out first): [k1, k0]
-  reduced: number[][]; // per input: [su, sv]
-}
-
 /** Splits the iteration space into kept (<= 2 merged dims) and reduced (<= 2 merged dims) parts. */
-function canonical(shape: readonly number[], reduce: readonly boolean[], out: readonly number[], inputs: readonly (readonly number[])[], perWorkgroup: number): Canonical {
+function canonical(
+  shape: readonly number[],
+  reduce: readonly boolean[],
+  out: readonly number[],
+  inputs: readonly (readonly number[])[],
+  perWorkgroup: number,
+): Canonical {
   const keptDims = shape.map((_, d) => d).filter((d) => !reduce[d]);
   const reducedDims = shape.map((_, d) => d).filter((d) => reduce[d]);
   const pick = (dims: number[], s: readonly number[]) => dims.map((d) => s[d]);
-  const kept = mergeDims(pick(keptDims, shape), [out, ...inputs].map((s) => pick(keptDims, s)));
+  const kept = mergeDims(
+    pick(keptDims, shape),
+    [out, ...inputs].map((s) => pick(keptDims, s)),
+  );
   const keptPadded = padRank(kept.shape, kept.strides, 2);
-  const red = mergeDims(pick(reducedDims, shape), inputs.map((s) => pick(reducedDims, s)));
+  const red = mergeDims(
+    pick(reducedDims, shape),
+    inputs.map((s) => pick(reducedDims, s)),
+  );
   const redPadded = padRank(red.shape, red.strides, 2);
   let [U, V] = redPadded.shape;
   let reduced = redPadded.strides;
@@ -107,10 +94,25 @@ function canonical(shape: readonly number[], reduce: readonly boolean[], out: re
  * Sums each of `exprs` over the dimensions where `reduce` is true, writing expression k's result for
  * kept index o to `out` at out.offset + k * exprStride + sum(kept index * out.strides).
  */
-export function reduce(gpu: Gpu, exprs: Expr[], inputs: StridedOperand[], out: StridedOperand, exprStride: number, shape: readonly number[], reduceDims: readonly boolean[], floats: readonly number[] = []): void {
+export function reduce(
+  gpu: Gpu,
+  exprs: Expr[],
+  inputs: StridedOperand[],
+  out: StridedOperand,
+  exprStride: number,
+  shape: readonly number[],
+  reduceDims: readonly boolean[],
+  floats: readonly number[] = [],
+): void {
   const profile = gpu.profile;
   const perWorkgroup = profile.reduceElementsPerWorkgroup;
-  const c = canonical(shape, reduceDims, out.strides, inputs.map((x) => x.strides), perWorkgroup);
+  const c = canonical(
+    shape,
+    reduceDims,
+    out.strides,
+    inputs.map((x) => x.strides),
+    perWorkgroup,
+  );
   if (c.total <= profile.serialBelow || (c.O >= profile.serialManyOutputs.outputs && c.total <= profile.serialManyOutputs.length)) {
     reduceColumns(gpu, c, exprs, inputs, out, exprStride, floats);
     return;
@@ -125,7 +127,13 @@ export function reduce(gpu: Gpu, exprs: Expr[], inputs: StridedOperand[], out: S
   if (partials) Object.assign(values, { out_off: 0, out_k1: c.K0, out_k0: 1, out_split: c.O, out_expr: splits * c.O });
   else Object.assign(values, { out_off: out.offset, out_k1: c.kept[0][0], out_k0: c.kept[0][1], out_split: 0, out_expr: exprStride });
   inputs.forEach((x, i) => {
-    Object.assign(values, { [`in${i}_off`]: x.offset, [`in${i}_k1`]: c.kept[i + 1][0], [`in${i}_k0`]: c.kept[i + 1][1], [`in${i}_su`]: c.reduced[i][0], [`in${i}_sv`]: c.reduced[i][1] });
+    Object.assign(values, {
+      [`in${i}_off`]: x.offset,
+      [`in${i}_k1`]: c.kept[i + 1][0],
+      [`in${i}_k0`]: c.kept[i + 1][1],
+      [`in${i}_su`]: c.reduced[i][0],
+      [`in${i}_sv`]: c.reduced[i][1],
+    });
   });
   for (let i = 0; i < floatCount; i++) values[`f${i}`] = f32bits(floats[i]);
   const first = partials ? { buffer: partials } : out.binding;

@@ -36,9 +36,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   let weightDecay = bitcast<f32>(P.weightDecay);
   for (var i = gid.x; i < P.size; i += groups.x * ${workgroup}u) {
     let p = param[P.pOff + i];
-    var d = grad[P.gOff + i] + weightDecay * p;${momentum ? `
+    var d = grad[P.gOff + i] + weightDecay * p;${
+      momentum
+        ? `
     if (P.firstStep == 0u) { d = buf[P.bOff + i] * momentum + d; }
-    buf[P.bOff + i] = d;` : ''}
+    buf[P.bOff + i] = d;`
+        : ''
+    }
     param[P.pOff + i] = p - lr * d;
   }
 }

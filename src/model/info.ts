@@ -18,7 +18,12 @@ function trace(m: Module, shape: number[], count: Count): number[] {
   const elements = (s: number[]) => s.reduce((a, b) => a * b, 1);
   if (m instanceof Conv2d) {
     const [, , H, W] = shape;
-    const out = [1, m.outChannels, Math.floor((H + 2 * m.padding - m.kernelSize) / m.stride) + 1, Math.floor((W + 2 * m.padding - m.kernelSize) / m.stride) + 1];
+    const out = [
+      1,
+      m.outChannels,
+      Math.floor((H + 2 * m.padding - m.kernelSize) / m.stride) + 1,
+      Math.floor((W + 2 * m.padding - m.kernelSize) / m.stride) + 1,
+    ];
     const macs = elements(out) * (m.inChannels / m.groups) * m.kernelSize * m.kernelSize;
     count.onConv?.(m, shape, out);
     count.macs += macs;
@@ -48,7 +53,11 @@ function trace(m: Module, shape: number[], count: Count): number[] {
     return [1, b1[1] + b2[1], b2[2], b2[3]];
   }
   if (m instanceof ShuffleNetV2) {
-    let s = trace(m.conv5, [m.conv1, m.maxpool, ...m.stages].reduce((acc, layer) => trace(layer, acc, count), shape), count);
+    let s = trace(
+      m.conv5,
+      [m.conv1, m.maxpool, ...m.stages].reduce((acc, layer) => trace(layer, acc, count), shape),
+      count,
+    );
     s = [1, s[1]];
     return trace(m.fc, s, count);
   }

@@ -125,7 +125,13 @@ export class BatchNorm2d extends Module {
 
   forward(x: Tensor, fuseRelu = false, into?: Tensor): Tensor {
     if (this.training) this.numBatchesTracked.value++;
-    return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, { training: this.training, momentum: this.momentum, eps: this.eps, relu: fuseRelu, into });
+    return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
+      training: this.training,
+      momentum: this.momentum,
+      eps: this.eps,
+      relu: fuseRelu,
+      into,
+    });
   }
 
   /** Evaluation-mode scale and shift (weight / sqrt(var + eps), bias - mean * scale), recomputed when a tensor changed. */
@@ -165,7 +171,11 @@ export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, random: Random = Math.random) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    random: Random = Math.random,
+  ) {
     super();
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = this.parameter('weight', uniform([outFeatures, inFeatures], bound, random));
@@ -213,5 +223,8 @@ export class Sequential extends Module {
 
 function uniform(shape: number[], bound: number, random: Random): Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
-  return tensor(Float32Array.from({ length: size }, () => (2 * random() - 1) * bound), shape);
+  return tensor(
+    Float32Array.from({ length: size }, () => (2 * random() - 1) * bound),
+    shape,
+  );
 }

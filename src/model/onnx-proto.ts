@@ -118,7 +118,10 @@ function initializer(t: InitializerSpec): Writer {
   const w = new Writer();
   for (const d of t.dims) w.int(1, d);
   const raw = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength); // little-endian on every platform the engine runs on
-  return w.int(2, t.data instanceof Float32Array ? FLOAT : INT64).string(8, t.name).bytes(9, raw);
+  return w
+    .int(2, t.data instanceof Float32Array ? FLOAT : INT64)
+    .string(8, t.name)
+    .bytes(9, raw);
 }
 
 function valueInfo(v: ValueSpec): Writer {

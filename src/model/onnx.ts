@@ -31,7 +31,11 @@ class GraphBuilder {
   }
 
   int64s(values: number[]): string {
-    return this.constant(this.fresh('const'), [values.length], BigInt64Array.from(values, (v) => BigInt(v)));
+    return this.constant(
+      this.fresh('const'),
+      [values.length],
+      BigInt64Array.from(values, (v) => BigInt(v)),
+    );
   }
 }
 
@@ -53,12 +57,16 @@ async function convBatchNorm(g: GraphBuilder, x: string, name: string, conv: Con
   }
   const k = conv.kernelSize;
   const p = conv.padding;
-  return g.add('Conv', [x, g.constant(`${name}.weight`, [C, conv.inChannels / conv.groups, k, k], weight), g.constant(`${name}.bias`, [C], bias)], [
-    { name: 'kernel_shape', ints: [k, k] },
-    { name: 'strides', ints: [conv.stride, conv.stride] },
-    { name: 'pads', ints: [p, p, p, p] },
-    { name: 'group', int: conv.groups },
-  ])[0];
+  return g.add(
+    'Conv',
+    [x, g.constant(`${name}.weight`, [C, conv.inChannels / conv.groups, k, k], weight), g.constant(`${name}.bias`, [C], bias)],
+    [
+      { name: 'kernel_shape', ints: [k, k] },
+      { name: 'strides', ints: [conv.stride, conv.stride] },
+      { name: 'pads', ints: [p, p, p, p] },
+      { name: 'group', int: conv.groups },
+    ],
+  )[0];
 }
 
 /** A Sequential of conv, batch norm (and ReLU) triples, as ShuffleNet builds them. */
@@ -98,11 +106,15 @@ async function invertedResidual(g: GraphBuilder, x: string, name: string, unit: 
 export async function toOnnx(model: ShuffleNetV2, imgSize: number): Promise<Uint8Array> {
   const g = new GraphBuilder();
   let x = await sequential(g, 'input', 'conv1', model.conv1);
-  [x] = g.add('MaxPool', [x], [
-    { name: 'kernel_shape', ints: [3, 3] },
-    { name: 'strides', ints: [2, 2] },
-    { name: 'pads', ints: [1, 1, 1, 1] },
-  ]);
+  [x] = g.add(
+    'MaxPool',
+    [x],
+    [
+      { name: 'kernel_shape', ints: [3, 3] },
+      { name: 'strides', ints: [2, 2] },
+      { name: 'pads', ints: [1, 1, 1, 1] },
+    ],
+  );
   for (const [s, stage] of model.stages.entries()) {
     for (const [u, unit] of stage.layers.entries()) x = await invertedResidual(g, x, `stage${s + 2}.${u}`, unit as InvertedResidual);
   }

@@ -39,7 +39,9 @@ function checkHash(bytes: Uint8Array, file: string, where: string): void {
   const digest = createHash('sha256').update(bytes).digest('hex');
   const prefix = expectedHashPrefix(file);
   if (!digest.startsWith(prefix)) {
-    throw new PretrainedError(`${where}: SHA-256 ${digest.slice(0, 16)}... does not start with ${prefix} as the official ${file} does (a damaged or different file). Delete it and try again, or pass --weights FILE.`);
+    throw new PretrainedError(
+      `${where}: SHA-256 ${digest.slice(0, 16)}... does not start with ${prefix} as the official ${file} does (a damaged or different file). Delete it and try again, or pass --weights FILE.`,
+    );
   }
 }
 

@@ -26,23 +26,40 @@ export class InvertedResidual extends Module {
   readonly branch1: Sequential;
   readonly branch2: Sequential;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly stride: number, random: Random) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly stride: number,
+    random: Random,
+  ) {
     super();
     const features = outChannels / 2;
     const depthwise = (c: number) => new Conv2d(c, c, 3, stride, 1, c, random);
-    this.branch1 = this.child('branch1', stride > 1
-      ? new Sequential(depthwise(inChannels), new BatchNorm2d(inChannels), new Conv2d(inChannels, features, 1, 1, 0, 1, random), new BatchNorm2d(features), new ReLU())
-      : new Sequential());
-    this.branch2 = this.child('branch2', new Sequential(
-      new Conv2d(stride > 1 ? inChannels : features, features, 1, 1, 0, 1, random),
-      new BatchNorm2d(features),
-      new ReLU(),
-      depthwise(features),
-      new BatchNorm2d(features),
-      new Conv2d(features, features, 1, 1, 0, 1, random),
-      new BatchNorm2d(features),
-      new ReLU(),
-    ));
+    this.branch1 = this.child(
+      'branch1',
+      stride > 1
+        ? new Sequential(
+            depthwise(inChannels),
+            new BatchNorm2d(inChannels),
+            new Conv2d(inChannels, features, 1, 1, 0, 1, random),
+            new BatchNorm2d(features),
+            new ReLU(),
+          )
+        : new Sequential(),
+    );
+    this.branch2 = this.child(
+      'branch2',
+      new Sequential(
+        new Conv2d(stride > 1 ? inChannels : features, features, 1, 1, 0, 1, random),
+        new BatchNorm2d(features),
+        new ReLU(),
+        depthwise(features),
+        new BatchNorm2d(features),
+        new Conv2d(features, features, 1, 1, 0, 1, random),
+        new BatchNorm2d(features),
+        new ReLU(),
+      ),
+    );
   }
 
   /** The branches' last layers write straight into their places in the shuffled output. */
@@ -66,7 +83,11 @@ export class ShuffleNetV2 extends Module {
   readonly conv5: Sequential;
   readonly fc: Linear;
 
-  constructor(readonly width: Width, readonly numClasses: number, random: Random = Math.random) {
+  constructor(
+    readonly width: Width,
+    readonly numClasses: number,
+    random: Random = Math.random,
+  ) {
     super();
     if (!Number.isInteger(numClasses) || numClasses < 1) throw new Error(`ShuffleNetV2: number of classes must be a positive integer, got ${numClasses}`);
     const channels = WIDTHS[width];

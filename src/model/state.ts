@@ -52,8 +52,14 @@ export function loadStateDict(model: Module, sd: StateDict, options: { allowNewC
   const widthHint = width ? ` (the checkpoint looks like ShuffleNet V2 ${width})` : '';
   if (missing.length > 0 || unexpected.length > 0) {
     const parts = [];
-    if (missing.length) parts.push(`missing key${missing.length > 1 ? 's' : ''}: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? `, ... (${missing.length} in all)` : ''}`);
-    if (unexpected.length) parts.push(`unexpected key${unexpected.length > 1 ? 's' : ''}: ${unexpected.slice(0, 8).join(', ')}${unexpected.length > 8 ? `, ... (${unexpected.length} in all)` : ''}`);
+    if (missing.length)
+      parts.push(
+        `missing key${missing.length > 1 ? 's' : ''}: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? `, ... (${missing.length} in all)` : ''}`,
+      );
+    if (unexpected.length)
+      parts.push(
+        `unexpected key${unexpected.length > 1 ? 's' : ''}: ${unexpected.slice(0, 8).join(', ')}${unexpected.length > 8 ? `, ... (${unexpected.length} in all)` : ''}`,
+      );
     throw new StateDictError(`${source}the checkpoint does not fit this model: ${parts.join('; ')}${widthHint}`);
   }
   const report: LoadReport = { filled: [], freshClassifier: null };
@@ -71,7 +77,9 @@ export function loadStateDict(model: Module, sd: StateDict, options: { allowNewC
         report.freshClassifier = { checkpointClasses: checkpointClasses ?? entry.shape[0], modelClasses: target.shape[0] };
         continue;
       }
-      throw new StateDictError(`${source}shape mismatch for ${key}: the checkpoint has ${shapeText(entry.shape)}, the model ${shapeText(target.shape)}${widthHint}`);
+      throw new StateDictError(
+        `${source}shape mismatch for ${key}: the checkpoint has ${shapeText(entry.shape)}, the model ${shapeText(target.shape)}${widthHint}`,
+      );
     }
     target.backend.write(target, toFloat32(entry));
     target.version++;
@@ -85,12 +93,19 @@ function sameShape(entry: StoredTensor, shape: readonly number[], except = -1): 
 }
 
 /** loadStateDict, with what the load changed (a filled-in counter, a fresh classifier) said through `log`. */
-export function loadStateDictLogged(model: Module, sd: StateDict, options: { allowNewClassifier: boolean; source: string }, log: (line: string) => void): LoadReport {
+export function loadStateDictLogged(
+  model: Module,
+  sd: StateDict,
+  options: { allowNewClassifier: boolean; source: string },
+  log: (line: string) => void,
+): LoadReport {
   const report = loadStateDict(model, sd, options);
   if (report.filled.length > 0) log(`${options.source}: no num_batches_tracked in the file (saved by an old PyTorch); set to 0`);
   if (report.freshClassifier) {
     const { checkpointClasses, modelClasses } = report.freshClassifier;
-    log(`${options.source}: its classifier has ${checkpointClasses} classes, the model ${modelClasses}: fc keeps fresh random weights, everything else is loaded`);
+    log(
+      `${options.source}: its classifier has ${checkpointClasses} classes, the model ${modelClasses}: fc keeps fresh random weights, everything else is loaded`,
+    );
   }
   return report;
 }
@@ -106,6 +121,8 @@ export function checkFinite(state: StateDict, source: string): void {
     if (bad > 0) broken.push(`${name} (${bad} of ${values.length})`);
   }
   if (broken.length > 0) {
-    throw new CheckpointError(`${source}: ${broken.length} tensor${broken.length > 1 ? 's hold' : ' holds'} NaN or infinite values: ${broken.slice(0, 3).join(', ')}${broken.length > 3 ? ', ...' : ''}; these weights cannot give finite outputs: use another checkpoint (e.g. an earlier epoch's)`);
+    throw new CheckpointError(
+      `${source}: ${broken.length} tensor${broken.length > 1 ? 's hold' : ' holds'} NaN or infinite values: ${broken.slice(0, 3).join(', ')}${broken.length > 3 ? ', ...' : ''}; these weights cannot give finite outputs: use another checkpoint (e.g. an earlier epoch's)`,
+    );
   }
 }

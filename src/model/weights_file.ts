@@ -24,7 +24,12 @@ export async function readCheckpointFile(path: string): Promise<StateDict> {
 }
 
 /** Loads `path` into `model`; with `allowNewClassifier`, a class-count mismatch keeps a fresh fc (and says so). */
-export async function loadWeightsFile(model: ShuffleNetV2, path: string, allowNewClassifier = false, log: (s: string) => void = console.error): Promise<LoadReport> {
+export async function loadWeightsFile(
+  model: ShuffleNetV2,
+  path: string,
+  allowNewClassifier = false,
+  log: (s: string) => void = console.error,
+): Promise<LoadReport> {
   const state = await readCheckpointFile(path);
   checkFinite(state, path);
   return loadStateDictLogged(model, state, { allowNewClassifier, source: path }, log);

@@ -16,7 +16,18 @@ function channelMoments(x: Float64Array, N: number, C: number, HW: number, c: nu
  * training (the running statistics updated in place, unbiased variance) or from the running
  * statistics in evaluation (x null).
  */
-export function batchNormStats(x: Float64Array | null, N: number, C: number, HW: number, weight: Float64Array, bias: Float64Array, runningMean: Float64Array, runningVar: Float64Array, momentum: number, eps: number): Float64Array {
+export function batchNormStats(
+  x: Float64Array | null,
+  N: number,
+  C: number,
+  HW: number,
+  weight: Float64Array,
+  bias: Float64Array,
+  runningMean: Float64Array,
+  runningVar: Float64Array,
+  momentum: number,
+  eps: number,
+): Float64Array {
   const stats = new Float64Array(4 * C);
   for (let c = 0; c < C; c++) {
     let mean = runningMean[c];
@@ -38,7 +49,16 @@ export function batchNormStats(x: Float64Array | null, N: number, C: number, HW:
  * Batch-norm backward per channel: dBias = sum g', dWeight = invstd sum g'(x - mean), and the
  * coefficients [a, b, d] of dx = a g' + b x + d (g' = g masked by y > 0 when y is given).
  */
-export function batchNormBackward(g: Float64Array, x: Float64Array, y: Float64Array | null, stats: Float64Array, N: number, C: number, HW: number, training: boolean): { coef: Float64Array; dWeight: Float64Array; dBias: Float64Array } {
+export function batchNormBackward(
+  g: Float64Array,
+  x: Float64Array,
+  y: Float64Array | null,
+  stats: Float64Array,
+  N: number,
+  C: number,
+  HW: number,
+  training: boolean,
+): { coef: Float64Array; dWeight: Float64Array; dBias: Float64Array } {
   const coef = new Float64Array(3 * C);
   const dWeight = new Float64Array(C);
   const dBias = new Float64Array(C);
@@ -65,7 +85,17 @@ export function batchNormBackward(g: Float64Array, x: Float64Array, y: Float64Ar
 }
 
 /** Max pooling over [N*C planes of H x W]; ties keep the first maximum in scan order, as PyTorch does. */
-export function maxPool2d(x: Float64Array, planes: number, H: number, W: number, OH: number, OW: number, kernel: number, stride: number, padding: number): { y: Float64Array; argmax: Int32Array } {
+export function maxPool2d(
+  x: Float64Array,
+  planes: number,
+  H: number,
+  W: number,
+  OH: number,
+  OW: number,
+  kernel: number,
+  stride: number,
+  padding: number,
+): { y: Float64Array; argmax: Int32Array } {
   const y = new Float64Array(planes * OH * OW);
   const argmax = new Int32Array(planes * OH * OW);
   for (let p = 0; p < planes; p++)

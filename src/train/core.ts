@@ -148,12 +148,17 @@ export function learningRate(c: Pick<TrainConfig, 'lr' | 'lrf' | 'epochs'>, epoc
 /** Throws a DatasetError unless both splits have the same classes, in the same order. */
 export function checkClasses(train: { name: string; classes: string[] }, val: { name: string; classes: string[] }): void {
   if (train.classes.join('\n') !== val.classes.join('\n')) {
-    throw new DatasetError(`${train.name} and ${val.name} have different classes: train has [${train.classes.join(', ')}], val has [${val.classes.join(', ')}]`);
+    throw new DatasetError(
+      `${train.name} and ${val.name} have different classes: train has [${train.classes.join(', ')}], val has [${val.classes.join(', ')}]`,
+    );
   }
 }
 
 function makeOptimizer(c: TrainConfig, model: ShuffleNetV2): Optimizer {
-  const params = model.namedParameters().filter(([, p]) => p.requiresGrad).map(([, p]) => p);
+  const params = model
+    .namedParameters()
+    .filter(([, p]) => p.requiresGrad)
+    .map(([, p]) => p);
   if (c.optim === 'SGD') return new SGD(params, { lr: c.lr, momentum: c.momentum, weightDecay: c.weight_decay });
   if (c.optim === 'Adam') return new Adam(params, { lr: c.lr, weightDecay: c.weight_decay });
   return new AdamW(params, { lr: c.lr, weightDecay: c.weight_decay });
@@ -203,17 +208,20 @@ export async function runTraining(run: TrainRun): Promise<string> {
   } else {
     const classIndices = Object.fromEntries(classes.map((c, i) => [String(i), c]));
     await sink.write('class_indices.json', json(classIndices));
-    await sink.write('train_info.json', json({
-      'train parameters': { ...config, adapter: run.adapter },
-      dataset: {
-        classes: classIndices,
-        train: { total: trainSet.length, ...classCounts({ root: data.train.root, classes, samples: trainSet }) },
-        val: { total: valSet.length, ...classCounts({ root: data.val.root, classes, samples: valSet }) },
-        'skipped files': skipped,
-        ...(run.fingerprint ? { fingerprint: run.fingerprint } : {}),
-      },
-      model: modelInfo(model, config.img_size),
-    }));
+    await sink.write(
+      'train_info.json',
+      json({
+        'train parameters': { ...config, adapter: run.adapter },
+        dataset: {
+          classes: classIndices,
+          train: { total: trainSet.length, ...classCounts({ root: data.train.root, classes, samples: trainSet }) },
+          val: { total: valSet.length, ...classCounts({ root: data.val.root, classes, samples: valSet }) },
+          'skipped files': skipped,
+          ...(run.fingerprint ? { fingerprint: run.fingerprint } : {}),
+        },
+        model: modelInfo(model, config.img_size),
+      }),
+    );
   }
   for (let epoch = state.epoch + 1; epoch < config.epochs; epoch++) {
     optimizer.lr = learningRate(config, epoch);
@@ -226,9 +234,18 @@ export async function runTraining(run: TrainRun): Promise<string> {
     await sink.write('weights/last.pth', weights);
     if (state.best?.epoch === epoch) await sink.write('weights/best.pth', weights);
     await sink.write(RESUME_FILE, await resumeCheckpoint(model, optimizer, state));
-    sink.log(`epoch ${epoch}/${config.epochs - 1}: train loss ${trainResult.metrics.loss.toFixed(4)} acc ${trainResult.metrics.accuracy.toFixed(4)} | val loss ${valResult.metrics.loss.toFixed(4)} acc ${valResult.metrics.accuracy.toFixed(4)} f1 ${valResult.metrics['mean f1 score'].toFixed(4)} balanced ${valResult.metrics['balanced accuracy'].toFixed(4)} | lr ${optimizer.lr.toExponential(3)} | ${seconds.toFixed(1)} s`);
+    sink.log(
+      `epoch ${epoch}/${config.epochs - 1}: train loss ${trainResult.metrics.loss.toFixed(4)} acc ${trainResult.metrics.accuracy.toFixed(4)} | val loss ${valResult.metrics.loss.toFixed(4)} acc ${valResult.metrics.accuracy.toFixed(4)} f1 ${valResult.metrics['mean f1 score'].toFixed(4)} balanced ${valResult.metrics['balanced accuracy'].toFixed(4)} | lr ${optimizer.lr.toExponential(3)} | ${seconds.toFixed(1)} s`,
+    );
     const best = state.best!;
-    sink.epochDone?.({ epoch, lr: optimizer.lr, train: trainResult.metrics, val: valResult.metrics, seconds, best: { epoch: best.epoch, value: best.value, valConfusion: best.valConfusion } });
+    sink.epochDone?.({
+      epoch,
+      lr: optimizer.lr,
+      train: trainResult.metrics,
+      val: valResult.metrics,
+      seconds,
+      best: { epoch: best.epoch, value: best.value, valConfusion: best.valConfusion },
+    });
   }
   if (skipped.length > 0) sink.log(`left out ${skipped.length} unreadable image${skipped.length > 1 ? 's' : ''}: ${skipped.map((s) => s.file).join(', ')}`);
   const best = state.best!;
@@ -241,7 +258,10 @@ const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 async function scanDatasets(loader: BatchLoader, data: TrainingData, sink: RunSink): Promise<[Sample[], Sample[], Failure[]]> {
   const skipped: Failure[] = [];
   const sets: Sample[][] = [];
-  for (const [name, split] of [['train', data.train], ['val', data.val]] as const) {
+  for (const [name, split] of [
+    ['train', data.train],
+    ['val', data.val],
+  ] as const) {
     const bar = sink.progress(`reading ${name} images`, split.samples.length);
     let seen = 0;
     const { readable, failures } = await loader.scan(split.samples, (done) => {
@@ -263,13 +283,16 @@ function checkReadableClasses(which: 'train' | 'val', split: Split, classes: str
   const missing = classesWithout(classes, readable);
   if (missing.length === 0) return;
   const list = missing.map((c) => `'${c}'`).join(', ');
-  if (which === 'train') throw new DatasetError(`${split.name}: class ${list} has no readable image in ${split.root} (every one failed to decode, see above): fix or replace them`);
+  if (which === 'train')
+    throw new DatasetError(`${split.name}: class ${list} has no readable image in ${split.root} (every one failed to decode, see above): fix or replace them`);
   sink.log(`warning: ${split.name}: class ${list} has no readable image in ${split.root}: its validation metrics count as 0`);
 }
 
 /** What a stopped run leaves, for its message. */
 function keptWeights(ctx: Context, epoch: number): string {
-  return epoch > 0 ? `the weights of epoch ${epoch - 1} are kept in ${ctx.location}/weights (last.pth; resume.safetensors continues from there)` : 'no epoch had completed, so no weights were saved';
+  return epoch > 0
+    ? `the weights of epoch ${epoch - 1} are kept in ${ctx.location}/weights (last.pth; resume.safetensors continues from there)`
+    : 'no epoch had completed, so no weights were saved';
 }
 
 interface PassResult {
@@ -290,7 +313,15 @@ function setTrainMode(model: ShuffleNetV2, c: TrainConfig): void {
   }
 }
 
-async function trainEpoch(ctx: Context, model: ShuffleNetV2, optimizer: Optimizer, loader: BatchLoader, samples: Sample[], epoch: number, stopRequested?: () => boolean): Promise<PassResult> {
+async function trainEpoch(
+  ctx: Context,
+  model: ShuffleNetV2,
+  optimizer: Optimizer,
+  loader: BatchLoader,
+  samples: Sample[],
+  epoch: number,
+  stopRequested?: () => boolean,
+): Promise<PassResult> {
   const { config: c, classes } = ctx;
   setTrainMode(model, c);
   const bar = ctx.sink.progress(`epoch ${epoch} train`, samples.length);
@@ -302,7 +333,15 @@ async function trainEpoch(ctx: Context, model: ShuffleNetV2, optimizer: Optimize
   // Step i's logits are read back (the one readback of a step; the loss is worked out from them on
   // the CPU) while step i + 1 is recorded and runs on the GPU.
   let pending: Promise<void> | null = null;
-  for await (const batch of loader.batches(samples, { batchSize: c.batch_size, epoch, shuffle: c.shuffle, augment: c.augment, balanced: c.balanced, dropLoneLast: true, onFailure: (f) => ctx.sink.log(`warning: ${f.message}`) })) {
+  for await (const batch of loader.batches(samples, {
+    batchSize: c.batch_size,
+    epoch,
+    shuffle: c.shuffle,
+    augment: c.augment,
+    balanced: c.balanced,
+    dropLoneLast: true,
+    onFailure: (f) => ctx.sink.log(`warning: ${f.message}`),
+  })) {
     if (stopRequested?.()) {
       if (pending) await pending;
       throw new TrainingStopped(`training stopped at epoch ${epoch}, step ${steps + 1}, as asked: ${keptWeights(ctx, epoch)}`);
@@ -320,7 +359,9 @@ async function trainEpoch(ctx: Context, model: ShuffleNetV2, optimizer: Optimize
       logits.dispose();
       const value = meanCrossEntropy(logitValues, batch.labels, classes.length);
       if (!Number.isFinite(value)) {
-        throw new TrainingStopped(`the training loss became ${value} at epoch ${epoch}, step ${step + 1}; training stopped (try a lower --lr): ${keptWeights(ctx, epoch)}`);
+        throw new TrainingStopped(
+          `the training loss became ${value} at epoch ${epoch}, step ${step + 1}; training stopped (try a lower --lr): ${keptWeights(ctx, epoch)}`,
+        );
       }
       lossSum += value;
       ctx.sink.stepDone?.(epoch, step, value);
@@ -360,7 +401,8 @@ async function evaluate(ctx: Context, model: ShuffleNetV2, loader: BatchLoader, 
     const logitValues = await logits.data();
     logits.dispose();
     const loss = meanCrossEntropy(logitValues, batch.labels, classes.length);
-    if (!Number.isFinite(loss)) throw new TrainingStopped(`the validation loss became ${loss} at epoch ${epoch}; training stopped (try a lower --lr): ${keptWeights(ctx, epoch)}`);
+    if (!Number.isFinite(loss))
+      throw new TrainingStopped(`the validation loss became ${loss} at epoch ${epoch}; training stopped (try a lower --lr): ${keptWeights(ctx, epoch)}`);
     lossSum += loss;
     batches++;
     for (let i = 0; i < batch.size; i++) {
@@ -370,7 +412,11 @@ async function evaluate(ctx: Context, model: ShuffleNetV2, loader: BatchLoader, 
   }
   bar.finish();
   const predicted = rows.map((r) => r.probabilities.indexOf(Math.max(...r.probabilities)));
-  const confusion = confusionMatrix(rows.map((r) => r.label), predicted, classes.length);
+  const confusion = confusionMatrix(
+    rows.map((r) => r.label),
+    predicted,
+    classes.length,
+  );
   return { metrics: epochMetrics(confusion, classes, lossSum / Math.max(batches, 1)), confusion, predictions: rows };
 }
 
@@ -380,7 +426,9 @@ async function recordEpoch(ctx: Context, state: LoopState, epoch: number, lr: nu
   const improved = !state.best || value > state.best.value;
   const next: LoopState = {
     epoch,
-    best: improved ? { epoch, value, trainConfusion: trainResult.confusion, valConfusion: valResult.confusion, valPredictions: valResult.predictions } : state.best,
+    best: improved
+      ? { epoch, value, trainConfusion: trainResult.confusion, valConfusion: valResult.confusion, valPredictions: valResult.predictions }
+      : state.best,
     log: { ...state.log, [`epoch:${epoch}`]: { lr, 'train info': trainResult.metrics, 'valid info': valResult.metrics } },
     curves: {
       trainLoss: [...state.curves.trainLoss, trainResult.metrics.loss],
@@ -402,9 +450,26 @@ async function writePictures(ctx: Context, state: LoopState): Promise<void> {
   await ctx.sink.write('confusion_matrix_train.png', renderConfusionMatrix(trainConfusion, ctx.classes, `Training set, best epoch (${epoch})`));
   await ctx.sink.write('confusion_matrix_val.png', renderConfusionMatrix(valConfusion, ctx.classes, `Validation set, best epoch (${epoch})`));
   const curves = state.curves;
-  await ctx.sink.write('curves.png', renderCurves([
-    { title: 'Loss', yLabel: 'cross-entropy', series: [{ label: 'train', values: curves.trainLoss }, { label: 'val', values: curves.valLoss }] },
-    { title: 'Accuracy', yLabel: 'accuracy', series: [{ label: 'train', values: curves.trainAccuracy }, { label: 'val', values: curves.valAccuracy }] },
-    { title: 'Learning rate', yLabel: 'learning rate', series: [{ label: 'lr', values: curves.lr }] },
-  ]));
+  await ctx.sink.write(
+    'curves.png',
+    renderCurves([
+      {
+        title: 'Loss',
+        yLabel: 'cross-entropy',
+        series: [
+          { label: 'train', values: curves.trainLoss },
+          { label: 'val', values: curves.valLoss },
+        ],
+      },
+      {
+        title: 'Accuracy',
+        yLabel: 'accuracy',
+        series: [
+          { label: 'train', values: curves.trainAccuracy },
+          { label: 'val', values: curves.valAccuracy },
+        ],
+      },
+      { title: 'Learning rate', yLabel: 'learning rate', series: [{ label: 'lr', values: curves.lr }] },
+    ]),
+  );
 }

@@ -89,7 +89,9 @@ export function writeAtomic(path: string, data: string | Uint8Array): void {
   } catch (e) {
     rmSync(temporary, { force: true });
     const code = (e as NodeJS.ErrnoException).code ?? '';
-    throw new WriteError(`cannot write ${path}: ${WRITE_PROBLEMS[code] ?? (e as Error).message}${code ? ` (${code})` : ''}; its previous version, if any, is kept`);
+    throw new WriteError(
+      `cannot write ${path}: ${WRITE_PROBLEMS[code] ?? (e as Error).message}${code ? ` (${code})` : ''}; its previous version, if any, is kept`,
+    );
   }
 }
 

@@ -18,5 +18,5 @@ export function predictionsCsv(rows: PredictionRow[], classNames: string[]): str
     const prediction = r.probabilities.indexOf(Math.max(...r.probabilities));
     return [r.file, classNames[r.label], classNames[prediction], ...r.probabilities.map((p) => p.toFixed(6))].map(csvField).join(',');
   });
-  return [header.map(csvField).join(','), ...lines].join('\n') + '\n';
+  return `${[header.map(csvField).join(','), ...lines].join('\n')}\n`;
 }

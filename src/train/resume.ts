@@ -16,7 +16,8 @@ export async function resumeCheckpoint(model: Module, optimizer: Optimizer, loop
   const state = optimizer.stateDict();
   const steps = state.params.map((p) => p.step);
   for (const [i, p] of state.params.entries()) {
-    for (const [name, t] of Object.entries(p.buffers)) sd.set(`${OPTIMIZER_PREFIX}${i}.${name}`, { dtype: 'float32', shape: [...t.shape], data: Float32Array.from(await t.data()) });
+    for (const [name, t] of Object.entries(p.buffers))
+      sd.set(`${OPTIMIZER_PREFIX}${i}.${name}`, { dtype: 'float32', shape: [...t.shape], data: Float32Array.from(await t.data()) });
   }
   return writeSafetensors(sd, { loop: JSON.stringify(loop), optimizer: JSON.stringify({ kind: state.kind, steps }) });
 }

@@ -20,7 +20,9 @@ const engineExternal: Plugin = {
   name: 'engine-external',
   setup(b) {
     const engine = new URL('engine.ts', source).pathname;
-    b.onResolve({ filter: /\/engine\.js$/ }, (args) => (join(dirname(args.importer), args.path.replace(/\.js$/, '.ts')) === engine ? { path: './engine.js', external: true } : undefined));
+    b.onResolve({ filter: /\/engine\.js$/ }, (args) =>
+      join(dirname(args.importer), args.path.replace(/\.js$/, '.ts')) === engine ? { path: './engine.js', external: true } : undefined,
+    );
   },
 };
 
@@ -37,7 +39,9 @@ const browserOnly: Plugin = {
   setup(b) {
     b.onResolve({ filter: /^(node:|webgpu$)/ }, (args) => {
       if (args.path === 'node:fs' && args.kind === 'dynamic-import' && args.importer.endsWith('/src/gpu/device.ts')) return { path: args.path, external: true };
-      return { errors: [{ text: `${args.importer} imports ${args.path}, which does not exist in browsers: keep Node-only modules out of src/web's import graph` }] };
+      return {
+        errors: [{ text: `${args.importer} imports ${args.path}, which does not exist in browsers: keep Node-only modules out of src/web's import graph` }],
+      };
     });
   },
 };

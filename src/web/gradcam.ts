@@ -23,7 +23,8 @@ export interface GradCam {
 
 /** Grad-CAM of class `classIndex` for one CHW image of size imgSize x imgSize (already transformed). */
 export async function gradCam(model: ShuffleNetV2, input: Float32Array, imgSize: number, classIndex: number): Promise<GradCam> {
-  if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= model.numClasses) throw new Error(`gradCam: class ${classIndex} is not one of the model's ${model.numClasses} classes`);
+  if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= model.numClasses)
+    throw new Error(`gradCam: class ${classIndex} is not one of the model's ${model.numClasses} classes`);
   model.eval();
   // Gradients are wanted for the feature maps only, not for the classifier's parameters.
   const classifier = [model.fc.weight, model.fc.bias];
@@ -34,7 +35,10 @@ export async function gradCam(model: ShuffleNetV2, input: Float32Array, imgSize:
       // Made without a graph, so the feature maps are a leaf: backward stops there.
       const features = noGrad(() => model.features(tensor(input, [1, 3, imgSize, imgSize])));
       features.requiresGrad = true;
-      const oneHot = tensor(Float32Array.from({ length: model.numClasses }, (_, k) => (k === classIndex ? 1 : 0)), [1, model.numClasses]);
+      const oneHot = tensor(
+        Float32Array.from({ length: model.numClasses }, (_, k) => (k === classIndex ? 1 : 0)),
+        [1, model.numClasses],
+      );
       backward(sum(mul(model.head(features), oneHot)));
       const gradient = features.grad!;
       features.grad = null;

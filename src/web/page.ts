@@ -229,7 +229,13 @@ async function chooseWeights(file: File, demo: ServerConfig['demo_image']): Prom
   const width = guessed && isWidth(guessed) ? guessed : 'x0_5';
   const numClasses = state.get('fc.weight')?.shape[0] ?? 2;
   const model = await modelFromBytes(bytes, file.name, width, numClasses);
-  const config: Config = { model: width, num_classes: numClasses, class_names: Array.from({ length: numClasses }, (_, i) => String(i)), img_size: 224, weights: { url: '', name: file.name } };
+  const config: Config = {
+    model: width,
+    num_classes: numClasses,
+    class_names: Array.from({ length: numClasses }, (_, i) => String(i)),
+    img_size: 224,
+    weights: { url: '', name: file.name },
+  };
   await useModel(config, model, demo);
 }
 
@@ -252,7 +258,13 @@ async function main(): Promise<void> {
     async onModel(trained) {
       await backend;
       const model = await modelFromBytes(trained.weights, trained.weightsName, trained.width, trained.classNames.length);
-      const config: Config = { model: trained.width, num_classes: trained.classNames.length, class_names: trained.classNames, img_size: trained.imgSize, weights: { url: '', name: trained.weightsName } };
+      const config: Config = {
+        model: trained.width,
+        num_classes: trained.classNames.length,
+        class_names: trained.classNames,
+        img_size: trained.imgSize,
+        weights: { url: '', name: trained.weightsName },
+      };
       showView('classify');
       await useModel(config, model, server.demo_image);
     },
@@ -284,7 +296,8 @@ const WEBGPU_HELP = [
   'This page runs the network on WebGPU. Use a recent Chrome, Edge or Safari with hardware acceleration on;',
   'in Chrome on Linux, or in Firefox, enable WebGPU first (chrome://flags/#enable-unsafe-webgpu, or dom.webgpu.enabled in about:config).',
 ].join(' ');
-const SECURE_CONTEXT_HELP = 'WebGPU exists only in secure contexts: open the page as http://localhost:PORT or http://127.0.0.1:PORT (or over HTTPS), not through a network address.';
+const SECURE_CONTEXT_HELP =
+  'WebGPU exists only in secure contexts: open the page as http://localhost:PORT or http://127.0.0.1:PORT (or over HTTPS), not through a network address.';
 
 main().catch((e: Error) => {
   if (e instanceof NoAdapterError) {

@@ -30,7 +30,8 @@ function setStatus(state: State, text: string, epoch?: number): void {
   status.textContent = text;
 }
 
-const clock = (seconds: number) => (Number.isFinite(seconds) ? `${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(Math.floor(seconds % 60)).padStart(2, '0')}` : '--:--');
+const clock = (seconds: number) =>
+  Number.isFinite(seconds) ? `${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(Math.floor(seconds % 60)).padStart(2, '0')}` : '--:--';
 
 function showProgress(e: ProgressEvent): void {
   const fraction = e.total > 0 ? Math.min(e.done / e.total, 1) : 1;
@@ -46,8 +47,20 @@ function drawCurves(reports: EpochReport[]): void {
   const g = canvas.getContext('2d')!;
   g.clearRect(0, 0, canvas.width, canvas.height);
   const panels: { title: string; series: [string, string, number[]][] }[] = [
-    { title: 'loss', series: [['train', '#2459d6', reports.map((r) => r.train.loss)], ['val', '#d97706', reports.map((r) => r.val.loss)]] },
-    { title: 'accuracy', series: [['train', '#2459d6', reports.map((r) => r.train.accuracy)], ['val', '#d97706', reports.map((r) => r.val.accuracy)]] },
+    {
+      title: 'loss',
+      series: [
+        ['train', '#2459d6', reports.map((r) => r.train.loss)],
+        ['val', '#d97706', reports.map((r) => r.val.loss)],
+      ],
+    },
+    {
+      title: 'accuracy',
+      series: [
+        ['train', '#2459d6', reports.map((r) => r.train.accuracy)],
+        ['val', '#d97706', reports.map((r) => r.val.accuracy)],
+      ],
+    },
   ];
   const width = canvas.width / 2;
   panels.forEach((panel, p) => {
@@ -96,12 +109,28 @@ function cell(tag: 'td' | 'th', text: string): HTMLElement {
 
 function showMetrics(reports: EpochReport[]): void {
   const best = reports.at(-1)?.best.epoch;
-  $('metrics').querySelector('tbody')!.replaceChildren(...reports.map((r) => {
-    const row = document.createElement('tr');
-    if (r.epoch === best) row.className = 'best';
-    row.append(...[String(r.epoch), r.lr.toExponential(2), r.train.loss.toFixed(4), r.train.accuracy.toFixed(4), r.val.loss.toFixed(4), r.val.accuracy.toFixed(4), r.val['mean f1 score'].toFixed(4), r.val['balanced accuracy'].toFixed(4), r.seconds.toFixed(1)].map((t) => cell('td', t)));
-    return row;
-  }));
+  $('metrics')
+    .querySelector('tbody')!
+    .replaceChildren(
+      ...reports.map((r) => {
+        const row = document.createElement('tr');
+        if (r.epoch === best) row.className = 'best';
+        row.append(
+          ...[
+            String(r.epoch),
+            r.lr.toExponential(2),
+            r.train.loss.toFixed(4),
+            r.train.accuracy.toFixed(4),
+            r.val.loss.toFixed(4),
+            r.val.accuracy.toFixed(4),
+            r.val['mean f1 score'].toFixed(4),
+            r.val['balanced accuracy'].toFixed(4),
+            r.seconds.toFixed(1),
+          ].map((t) => cell('td', t)),
+        );
+        return row;
+      }),
+    );
   $('best-epoch').textContent = best === undefined ? '' : `best epoch ${best}`;
 }
 
@@ -171,11 +200,13 @@ export function initTrainView(hooks: { onModel(model: TrainedModel): Promise<voi
       const lines = data.classes.map((c, k) => `${c}: ${count(data.train.samples, k)} training, ${count(data.val.samples, k)} validation`);
       summary.textContent = `${data.classes.length} classes (${layout === 'train/val' ? 'train/ and val/' : `class folders, ${valFraction()} split off for validation`})\n${lines.join('\n')}`;
       summary.classList.remove('bad');
-      $('left-out').replaceChildren(...leftOut.map((f) => {
-        const item = document.createElement('li');
-        item.textContent = `left out: ${f.message}`;
-        return item;
-      }));
+      $('left-out').replaceChildren(
+        ...leftOut.map((f) => {
+          const item = document.createElement('li');
+          item.textContent = `left out: ${f.message}`;
+          return item;
+        }),
+      );
       if (!worker) setStatus('idle', 'Ready to train.');
     } catch (e) {
       summary.textContent = (e as Error).message;
@@ -200,7 +231,8 @@ export function initTrainView(hooks: { onModel(model: TrainedModel): Promise<voi
   drop.addEventListener('drop', (e) => {
     e.preventDefault();
     drop.classList.remove('over');
-    if (e.dataTransfer) droppedFolder(e.dataTransfer.items).then(chooseFolder, (err: Error) => setStatus('error', `Could not read the dropped folder: ${err.message}`));
+    if (e.dataTransfer)
+      droppedFolder(e.dataTransfer.items).then(chooseFolder, (err: Error) => setStatus('error', `Could not read the dropped folder: ${err.message}`));
   });
   form.addEventListener('change', describeFolder);
 
@@ -239,7 +271,13 @@ export function initTrainView(hooks: { onModel(model: TrainedModel): Promise<voi
     } else if (m.type === 'done') {
       const last = reports.at(-1)?.epoch ?? -1;
       finish();
-      setStatus('done', m.stopped ? `Stopped; ${last + 1} epoch${last === 0 ? '' : 's'} completed, their results below.` : `Done: ${last + 1} epochs, best epoch ${reports.at(-1)?.best.epoch}.`, last);
+      setStatus(
+        'done',
+        m.stopped
+          ? `Stopped; ${last + 1} epoch${last === 0 ? '' : 's'} completed, their results below.`
+          : `Done: ${last + 1} epochs, best epoch ${reports.at(-1)?.best.epoch}.`,
+        last,
+      );
     } else if (m.type === 'error') {
       finish();
       const kept = files.has('weights/last.pth') ? ' What was trained up to the last completed epoch can still be downloaded.' : '';
@@ -285,7 +323,13 @@ export function initTrainView(hooks: { onModel(model: TrainedModel): Promise<voi
     worker = new Worker(new URL('train-worker.js', document.baseURI), { type: 'module' });
     worker.onmessage = (e: MessageEvent<FromWorker>) => onMessage(e.data);
     worker.onerror = (e) => onMessage({ type: 'error', kind: 'other', message: `the training worker failed: ${e.message || 'it could not be started'}` });
-    const start: ToWorker = { type: 'start', folder, settings: values, weights: weightsFile ? { name: weightsFile.name, file: weightsFile } : null, valFraction: fraction };
+    const start: ToWorker = {
+      type: 'start',
+      folder,
+      settings: values,
+      weights: weightsFile ? { name: weightsFile.name, file: weightsFile } : null,
+      valFraction: fraction,
+    };
     worker.postMessage(start);
     $<HTMLButtonElement>('train-stop').disabled = false;
     setStatus('running', `Starting: ${run.epochs} epochs at ${run.imgSize}×${run.imgSize}…`, -1);
@@ -301,7 +345,9 @@ export function initTrainView(hooks: { onModel(model: TrainedModel): Promise<voi
   $('use-model').addEventListener('click', () => {
     const weights = files.get('weights/best.pth');
     if (!weights || !run) return;
-    hooks.onModel({ weights, weightsName: 'best.pth (trained here)', width: run.width, classNames: run.classes, imgSize: run.imgSize }).catch((e: Error) => setStatus('error', `Could not classify with the trained model: ${e.message}`));
+    hooks
+      .onModel({ weights, weightsName: 'best.pth (trained here)', width: run.width, classNames: run.classes, imgSize: run.imgSize })
+      .catch((e: Error) => setStatus('error', `Could not classify with the trained model: ${e.message}`));
   });
   drawCurves([]);
 }

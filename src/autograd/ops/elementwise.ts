@@ -7,35 +7,7 @@ import { derivative } from '../derivative.js';
 import { record } from '../tape.js';
 import { contiguousStrides, type Shape, type Tensor } from '../tensor.js';
 import { empty } from './creation.js';
-
-export function broadcastShapes(shapes: Shape[], op = 'broadcast'): number[] {
-  const rank = Math.max(...shapes.map((s) => s.length));
-  const out: number[] = [];
-  for (let d = 0; d < rank; d++) {
-    let n = 1;
-    for (const s of shapes) {
-      const m = s[s.length - rank + d] ?? 1;
-      if (m !== 1 && n !== 1 && m !== n) throw new Error(`${op}: shapes ${shapes.map((x) => `[${x}]`).join(' and ')} do not broadcast`);
-      if (m !== 1) n = m;
-    }
-    out.push(n);
-  }
-  return out;
-}
-
-/** A stride-0 view of `t` with shape `shape` (no copy; no autograd). */
-export function broadcastTo(t: Tensor, shape: Shape): Tensor {
-  const lead = shape.length - t.rank;
-  if (lead === 0 && t.shape.every((n, d) => n === shape[d])) return t;
-  const strides = shape.map((n, d) => {
-    const src = d - lead;
-    if (src < 0) return 0;
-    if (t.shape[src] === n) return t.strides[src];
-    if (t.shape[src] === 1) return 0;
-    throw new Error(`broadcast: cannot expand [${t.shape}] to [${shape}]`);
-  });
-  return t.view(shape, strides);
-}
+import { broadcastShapes, broadcastTo } from './plain.js';
 
 /**
  * Evaluates `exprs` (one, or several over the same inputs) on inputs of the full shape and sums each
@@ -68,7 +40,10 @@ export function fused(expr: Expr, inputs: Tensor[], floats: number[] = [], name 
     if (t.dtype !== 'float32') throw new Error(`${name}: expected float32 inputs, got ${t.dtype} of shape [${t.shape}]`);
   }
   const backend = inputs[0]?.backend;
-  const shape = broadcastShapes(inputs.map((t) => t.shape), name);
+  const shape = broadcastShapes(
+    inputs.map((t) => t.shape),
+    name,
+  );
   const expanded = inputs.map((t) => broadcastTo(t, shape));
   const out = empty(shape, 'float32', backend);
   backend.map(expr, expanded, out, floats);
@@ -96,16 +71,3 @@ export const sqrt = (a: Tensor) => fused(E.un('sqrt', x0), [a], [], 'sqrt');
 export const square = (a: Tensor) => fused(E.un('square', x0), [a], [], 'square');
 /** a * s + t with scalars s and t passed at dispatch time (no recompilation when they change). */
 export const scaleShift = (a: Tensor, s: number, t = 0) => fused(E.add(E.mul(x0, E.param(0)), E.param(1)), [a], [s, t], 'scale_shift');
-
-/** A contiguous copy (no autograd). */
-export function copy(t: Tensor): Tensor {
-  const out = empty(t.shape, t.dtype, t.backend);
-  t.backend.map(x0, [t], out);
-  return out;
-}
-
-/** target += g, in place (no autograd). */
-export function addInto(target: Tensor, g: Tensor): void {
-  target.backend.map(E.add(x0, x1), [target, broadcastTo(g, target.shape)], target);
-  target.version++;
-}

@@ -6,7 +6,8 @@ import type { Conv2dParams, Epilogue } from '../backend.js';
 import { isGradEnabled, record } from '../tape.js';
 import type { Tensor } from '../tensor.js';
 import { empty } from './creation.js';
-import { broadcastTo, reduceTo } from './elementwise.js';
+import { reduceTo } from './elementwise.js';
+import { broadcastTo } from './plain.js';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -14,7 +15,8 @@ export interface Conv2dOptions {
   groups?: number;
 }
 
-const pair = (v: number | [number, number] | undefined, fallback: number): [number, number] => (v === undefined ? [fallback, fallback] : typeof v === 'number' ? [v, v] : v);
+const pair = (v: number | [number, number] | undefined, fallback: number): [number, number] =>
+  v === undefined ? [fallback, fallback] : typeof v === 'number' ? [v, v] : v;
 
 function conv2dGeometry(x: Tensor, w: Tensor, options: Conv2dOptions): { params: Conv2dParams; outShape: number[] } {
   const params: Conv2dParams = { stride: pair(options.stride, 1), padding: pair(options.padding, 0), groups: options.groups ?? 1 };
@@ -22,7 +24,10 @@ function conv2dGeometry(x: Tensor, w: Tensor, options: Conv2dOptions): { params:
   const [N, C, H, W] = x.shape;
   const [K, Cg, KH, KW] = w.shape;
   const g = params.groups;
-  if (C !== Cg * g || K % g !== 0) throw new Error(`conv2d: input [${x.shape}] and weight [${w.shape}] do not match with groups=${g} (input channels must equal weight.shape[1] * groups = ${Cg * g})`);
+  if (C !== Cg * g || K % g !== 0)
+    throw new Error(
+      `conv2d: input [${x.shape}] and weight [${w.shape}] do not match with groups=${g} (input channels must equal weight.shape[1] * groups = ${Cg * g})`,
+    );
   const OH = Math.floor((H + 2 * params.padding[0] - KH) / params.stride[0]) + 1;
   const OW = Math.floor((W + 2 * params.padding[1] - KW) / params.stride[1]) + 1;
   if (OH < 1 || OW < 1) throw new Error(`conv2d: input [${x.shape}] is smaller than the ${KH}x${KW} kernel`);
@@ -71,7 +76,8 @@ export interface BatchNormOptions {
 
 /** An output view given by the caller must have the op's output shape. */
 function checkInto(out: Tensor, shape: readonly number[], op: string): void {
-  if (out.shape.length !== shape.length || out.shape.some((n, d) => n !== shape[d])) throw new Error(`${op}: the output view has shape [${out.shape}], the op produces [${shape}]`);
+  if (out.shape.length !== shape.length || out.shape.some((n, d) => n !== shape[d]))
+    throw new Error(`${op}: the output view has shape [${out.shape}], the op produces [${shape}]`);
 }
 
 /** [C] -> [1, C, 1, 1] broadcast to `shape`. */
@@ -87,7 +93,12 @@ export function batchNorm2d(x: Tensor, weight: Tensor, bias: Tensor, runningMean
   const { training, momentum = 0.1, eps = 1e-5, relu = false, into } = options;
   if (x.rank !== 4) throw new Error(`batch_norm: expected an NCHW input, got shape [${x.shape}]`);
   const [N, C, H, W] = x.shape;
-  for (const [name, t] of [['weight', weight], ['bias', bias], ['running_mean', runningMean], ['running_var', runningVar]] as const) {
+  for (const [name, t] of [
+    ['weight', weight],
+    ['bias', bias],
+    ['running_mean', runningMean],
+    ['running_var', runningVar],
+  ] as const) {
     if (t.rank !== 1 || t.shape[0] !== C) throw new Error(`batch_norm: ${name} has shape [${t.shape}], expected [${C}] for input [${x.shape}]`);
   }
   if (training && N * H * W < 2) throw new Error(`batch_norm: expected more than 1 value per channel when training, got input [${x.shape}]`);
@@ -152,13 +163,16 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
   x.check('linear');
   const [B, I] = x.shape;
   const [O, I2] = w.shape;
-  if (x.rank !== 2 || w.rank !== 2 || I !== I2) throw new Error(`linear: input [${x.shape}] does not match weight [${w.shape}] (expected input [batch, ${I2}])`);
+  if (x.rank !== 2 || w.rank !== 2 || I !== I2)
+    throw new Error(`linear: input [${x.shape}] does not match weight [${w.shape}] (expected input [batch, ${I2}])`);
   if (b && (b.rank !== 1 || b.shape[0] !== O)) throw new Error(`linear: bias has shape [${b.shape}], expected [${O}]`);
   const backend = x.backend;
   const out = empty([B, O], 'float32', backend);
   // out^T [O, B] = w [O, I] . x^T [I, B], so the bias is a per-row epilogue.
   const as3 = (t: Tensor, shape: number[], strides: number[]) => t.view([1, ...shape], [0, ...strides]);
-  backend.matmul(as3(w, [O, I], [w.strides[0], w.strides[1]]), as3(x, [I, B], [x.strides[1], x.strides[0]]), as3(out, [O, B], [1, O]), { epilogue: b ? { shift: b } : undefined });
+  backend.matmul(as3(w, [O, I], [w.strides[0], w.strides[1]]), as3(x, [I, B], [x.strides[1], x.strides[0]]), as3(out, [O, B], [1, O]), {
+    epilogue: b ? { shift: b } : undefined,
+  });
   const inputs = b ? [x, w, b] : [x, w];
   return record('linear', inputs, out, (g) => {
     let dx: Tensor | null = null;
@@ -179,7 +193,8 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
 /** Mean softmax cross-entropy of logits [B, K] against int32 class indices [B]; a scalar. */
 export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
   logits.check('cross_entropy');
-  if (logits.rank !== 2 || labels.rank !== 1 || labels.shape[0] !== logits.shape[0]) throw new Error(`cross_entropy: logits [${logits.shape}] and labels [${labels.shape}] do not match (expected [B, classes] and [B])`);
+  if (logits.rank !== 2 || labels.rank !== 1 || labels.shape[0] !== logits.shape[0])
+    throw new Error(`cross_entropy: logits [${logits.shape}] and labels [${labels.shape}] do not match (expected [B, classes] and [B])`);
   if (labels.dtype !== 'int32') throw new Error('cross_entropy: labels must be an int32 tensor of class indices');
   const backend = logits.backend;
   const loss = empty([], 'float32', backend);

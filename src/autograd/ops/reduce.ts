@@ -3,7 +3,8 @@
 import { E } from '../../kernels/expr.js';
 import { record } from '../tape.js';
 import type { Tensor } from '../tensor.js';
-import { broadcastTo, reduceTo } from './elementwise.js';
+import { reduceTo } from './elementwise.js';
+import { broadcastTo } from './plain.js';
 
 function reduceDims(t: Tensor, dims: number[] | undefined): boolean[] {
   const chosen = (dims ?? t.shape.map((_, d) => d)).map((d) => (d < 0 ? d + t.rank : d));
@@ -17,12 +18,22 @@ function sumScaled(t: Tensor, dims: number[] | undefined, keepDim: boolean, scal
   const keptShape = t.shape.map((n, d) => (reduced[d] ? 1 : n));
   const outShape = keepDim ? keptShape : t.shape.filter((_, d) => !reduced[d]);
   const [out] = reduceTo([E.mul(E.in(0), E.c(scale))], [t], keptShape);
-  const result = keepDim ? out : out.view(outShape, out.strides.filter((_, d) => !reduced[d]));
+  const result = keepDim
+    ? out
+    : out.view(
+        outShape,
+        out.strides.filter((_, d) => !reduced[d]),
+      );
   if (result !== out) out.dispose();
   return record(name, [t], result, (g) => {
     // g has the output's shape: give it back its reduced dimensions (size 1), then broadcast.
     let next = 0;
-    const gKept = keepDim ? g : g.view(keptShape, keptShape.map((_, d) => (reduced[d] ? 0 : g.strides[next++])));
+    const gKept = keepDim
+      ? g
+      : g.view(
+          keptShape,
+          keptShape.map((_, d) => (reduced[d] ? 0 : g.strides[next++])),
+        );
     const gFull = broadcastTo(gKept, t.shape);
     if (scale === 1) return [gFull];
     return [reduceTo([E.mul(E.in(0), E.c(scale))], [gFull], t.shape)[0]];

@@ -6,7 +6,7 @@ import { E } from '../../kernels/expr.js';
 import { record, recordMany } from '../tape.js';
 import { contiguousStrides, type Shape, sizeOf, type Tensor } from '../tensor.js';
 import { empty, zeros } from './creation.js';
-import { copy } from './elementwise.js';
+import { copy } from './plain.js';
 
 function normaliseDim(dim: number, rank: number, op: string): number {
   const d = dim < 0 ? dim + rank : dim;
@@ -34,7 +34,10 @@ export const flatten = (t: Tensor, startDim = 1) => reshape(t, [...t.shape.slice
 
 export function permute(t: Tensor, dims: number[]): Tensor {
   if (dims.length !== t.rank || new Set(dims).size !== t.rank) throw new Error(`permute: [${dims}] is not a permutation of ${t.rank} dimensions`);
-  const out = t.view(dims.map((d) => t.shape[d]), dims.map((d) => t.strides[d]));
+  const out = t.view(
+    dims.map((d) => t.shape[d]),
+    dims.map((d) => t.strides[d]),
+  );
   const inverse = dims.map((_, i) => dims.indexOf(i));
   return record('permute', [t], out, (g) => [permute(g, inverse)]);
 }
@@ -49,7 +52,8 @@ export function transpose(t: Tensor, a: number, b: number): Tensor {
 /** Elements start..start+length-1 along `dim`, as a view. */
 export function narrow(t: Tensor, dim: number, start: number, length: number): Tensor {
   const d = normaliseDim(dim, t.rank, 'narrow');
-  if (start < 0 || length < 0 || start + length > t.shape[d]) throw new Error(`narrow: [${start}, ${start + length}) is outside dimension ${d} of size ${t.shape[d]}`);
+  if (start < 0 || length < 0 || start + length > t.shape[d])
+    throw new Error(`narrow: [${start}, ${start + length}) is outside dimension ${d} of size ${t.shape[d]}`);
   const shape = t.shape.map((n, i) => (i === d ? length : n));
   const out = t.view(shape, t.strides, t.offset + start * t.strides[d]);
   return record('narrow', [t], out, (g) => {
@@ -71,14 +75,20 @@ export function chunk(t: Tensor, chunks: number, dim: number): Tensor[] {
   const length = t.shape[d] / chunks;
   const shape = t.shape.map((n, i) => (i === d ? length : n));
   const parts = Array.from({ length: chunks }, (_, i) => t.view(shape, t.strides, t.offset + i * length * t.strides[d]));
-  return recordMany('chunk', [t], parts, (grads) => [cat(grads.map((g, i) => g ?? zeros(parts[i].shape, t.backend)), d)]);
+  return recordMany('chunk', [t], parts, (grads) => [
+    cat(
+      grads.map((g, i) => g ?? zeros(parts[i].shape, t.backend)),
+      d,
+    ),
+  ]);
 }
 
 export function cat(tensors: Tensor[], dim: number): Tensor {
   const first = tensors[0];
   const d = normaliseDim(dim, first.rank, 'cat');
   for (const t of tensors) {
-    if (t.rank !== first.rank || t.shape.some((n, i) => i !== d && n !== first.shape[i])) throw new Error(`cat: shapes ${tensors.map((x) => `[${x.shape}]`).join(', ')} differ outside dimension ${d}`);
+    if (t.rank !== first.rank || t.shape.some((n, i) => i !== d && n !== first.shape[i]))
+      throw new Error(`cat: shapes ${tensors.map((x) => `[${x.shape}]`).join(', ')} differ outside dimension ${d}`);
   }
   const shape = first.shape.map((n, i) => (i === d ? tensors.reduce((s, t) => s + t.shape[d], 0) : n));
   const out = empty(shape, first.dtype, first.backend);
@@ -110,7 +120,8 @@ const sameView = (t: Tensor, v: Tensor) => t.storage === v.storage && t.offset =
  * of the gradient.
  */
 export function concatShuffle(a: Tensor, b: Tensor, into?: Tensor): Tensor {
-  if (a.rank !== 4 || a.shape.some((n, i) => n !== b.shape[i])) throw new Error(`concat_shuffle: needs two NCHW tensors of one shape, got [${a.shape}] and [${b.shape}]`);
+  if (a.rank !== 4 || a.shape.some((n, i) => n !== b.shape[i]))
+    throw new Error(`concat_shuffle: needs two NCHW tensors of one shape, got [${a.shape}] and [${b.shape}]`);
   const [N, C, H, W] = a.shape;
   const out = into ?? empty([N, 2 * C, H, W], 'float32', a.backend);
   const halves = shuffledHalves(out);

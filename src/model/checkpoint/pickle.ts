@@ -11,7 +11,10 @@ import { CheckpointError } from './types.js';
 export type PyValue = null | boolean | number | bigint | string | object;
 
 export class PyGlobal {
-  constructor(readonly module: string, readonly name: string) {}
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
   toString(): string {
     return `${this.module}.${this.name}`;
   }
@@ -22,7 +25,10 @@ export class PyObject {
   state: PyValue = null;
   readonly items = new Map<PyValue, PyValue>();
   readonly elements: PyValue[] = [];
-  constructor(readonly callee: PyValue, readonly args: PyValue[]) {}
+  constructor(
+    readonly callee: PyValue,
+    readonly args: PyValue[],
+  ) {}
   get className(): string {
     return this.callee instanceof PyGlobal ? this.callee.toString() : 'an unknown class';
   }
@@ -63,7 +69,7 @@ function decodeLong(bytes: Uint8Array): number | bigint {
 }
 
 /** Python's string escapes, as the text opcodes STRING and UNICODE write them. */
-function unescape(text: string): string {
+function unescapePython(text: string): string {
   const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"' };
   return text.replace(/\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)/g, (_, code: string) =>
     code.length > 1 ? String.fromCodePoint(parseInt(code.slice(1), 16)) : (simple[code] ?? `\\${code}`),
@@ -77,7 +83,11 @@ class Machine {
   private memo = new Map<number, PyValue>();
   private opStart = 0;
 
-  constructor(private bytes: Uint8Array, start: number, private hooks: PickleHooks) {
+  constructor(
+    private bytes: Uint8Array,
+    start: number,
+    private hooks: PickleHooks,
+  ) {
     this.pos = start;
   }
 
@@ -174,81 +184,229 @@ class Machine {
       this.opStart = this.pos;
       const op = this.take(1)[0];
       switch (op) {
-        case 0x80: { // PROTO
+        case 0x80: {
+          // PROTO
           const protocol = this.uint(1);
           if (protocol > 5) throw this.fail(`unsupported pickle protocol ${protocol}`);
           break;
         }
-        case 0x95: this.take(8); break; // FRAME: framing only
-        case 0x2e: return { value: this.pop(), end: this.pos }; // STOP
-        case 0x28: this.marks.push(this.stack); this.stack = []; break; // MARK
-        case 0x30: this.pop(); break; // POP
-        case 0x31: this.popMark(); break; // POP_MARK
-        case 0x32: this.push(this.top()); break; // DUP
-        case 0x4e: this.push(null); break; // NONE
-        case 0x88: this.push(true); break; // NEWTRUE
-        case 0x89: this.push(false); break; // NEWFALSE
-        case 0x49: { // INT
+        case 0x95:
+          this.take(8);
+          break; // FRAME: framing only
+        case 0x2e:
+          return { value: this.pop(), end: this.pos }; // STOP
+        case 0x28:
+          this.marks.push(this.stack);
+          this.stack = [];
+          break; // MARK
+        case 0x30:
+          this.pop();
+          break; // POP
+        case 0x31:
+          this.popMark();
+          break; // POP_MARK
+        case 0x32:
+          this.push(this.top());
+          break; // DUP
+        case 0x4e:
+          this.push(null);
+          break; // NONE
+        case 0x88:
+          this.push(true);
+          break; // NEWTRUE
+        case 0x89:
+          this.push(false);
+          break; // NEWFALSE
+        case 0x49: {
+          // INT
           const text = this.line();
           this.push(text === '01' ? true : text === '00' ? false : toInt(BigInt(text)));
           break;
         }
-        case 0x4a: this.push(this.view(4).getInt32(0, true)); break; // BININT
-        case 0x4b: this.push(this.uint(1)); break; // BININT1
-        case 0x4d: this.push(this.uint(2)); break; // BININT2
-        case 0x4c: this.push(toInt(BigInt(this.line().replace(/L$/, '')))); break; // LONG
-        case 0x8a: this.push(decodeLong(this.take(this.uint(1)))); break; // LONG1
-        case 0x8b: this.push(decodeLong(this.take(this.uint(4)))); break; // LONG4
-        case 0x46: this.push(parseFloat(this.line())); break; // FLOAT
-        case 0x47: this.push(this.view(8).getFloat64(0, false)); break; // BINFLOAT
-        case 0x53: this.push(unescape(this.line().slice(1, -1))); break; // STRING
-        case 0x54: this.push(latin1(this.take(this.uint(4)))); break; // BINSTRING
-        case 0x55: this.push(latin1(this.take(this.uint(1)))); break; // SHORT_BINSTRING
-        case 0x56: this.push(unescape(this.line())); break; // UNICODE
-        case 0x58: this.push(utf8.decode(this.take(this.uint(4)))); break; // BINUNICODE
-        case 0x8c: this.push(utf8.decode(this.take(this.uint(1)))); break; // SHORT_BINUNICODE
-        case 0x8d: this.push(utf8.decode(this.take(this.uint(8)))); break; // BINUNICODE8
-        case 0x42: this.push(this.take(this.uint(4)).slice()); break; // BINBYTES
-        case 0x43: this.push(this.take(this.uint(1)).slice()); break; // SHORT_BINBYTES
-        case 0x8e: case 0x96: this.push(this.take(this.uint(8)).slice()); break; // BINBYTES8, BYTEARRAY8
-        case 0x29: this.push([]); break; // EMPTY_TUPLE
-        case 0x74: this.push(this.popMark()); break; // TUPLE
-        case 0x85: this.push([this.pop()]); break; // TUPLE1
-        case 0x86: { const b = this.pop(); this.push([this.pop(), b]); break; } // TUPLE2
-        case 0x87: { const c = this.pop(); const b = this.pop(); this.push([this.pop(), b, c]); break; } // TUPLE3
-        case 0x5d: this.push([]); break; // EMPTY_LIST
-        case 0x6c: this.push(this.popMark()); break; // LIST
-        case 0x61: this.appendItems([this.pop()]); break; // APPEND
-        case 0x65: this.appendItems(this.popMark()); break; // APPENDS
-        case 0x7d: this.push(new Map()); break; // EMPTY_DICT
-        case 0x64: { const items = this.popMark(); this.push(new Map()); this.setItems(items); break; } // DICT
-        case 0x73: { const v = this.pop(); this.setItems([this.pop(), v]); break; } // SETITEM
-        case 0x75: this.setItems(this.popMark()); break; // SETITEMS
-        case 0x8f: this.push(new Set()); break; // EMPTY_SET
-        case 0x90: this.appendItems(this.popMark()); break; // ADDITEMS
-        case 0x91: this.push(new Set(this.popMark())); break; // FROZENSET
-        case 0x63: { const module = this.line(); this.push(new PyGlobal(module, this.line())); break; } // GLOBAL
-        case 0x93: { const name = String(this.pop()); this.push(new PyGlobal(String(this.pop()), name)); break; } // STACK_GLOBAL
-        case 0x52: { const args = this.pop(); this.push(this.call(this.pop(), args as PyValue[])); break; } // REDUCE
-        case 0x81: { const args = this.pop(); this.push(this.call(this.pop(), args as PyValue[])); break; } // NEWOBJ
-        case 0x92: { this.pop(); const args = this.pop(); this.push(this.call(this.pop(), args as PyValue[])); break; } // NEWOBJ_EX
-        case 0x69: { const module = this.line(); const cls = new PyGlobal(module, this.line()); this.push(this.call(cls, this.popMark())); break; } // INST
-        case 0x6f: { const [cls, ...args] = this.popMark(); this.push(this.call(cls ?? null, args)); break; } // OBJ
-        case 0x62: { // BUILD: only placeholders keep their state; dict attributes and tensor state are not needed
+        case 0x4a:
+          this.push(this.view(4).getInt32(0, true));
+          break; // BININT
+        case 0x4b:
+          this.push(this.uint(1));
+          break; // BININT1
+        case 0x4d:
+          this.push(this.uint(2));
+          break; // BININT2
+        case 0x4c:
+          this.push(toInt(BigInt(this.line().replace(/L$/, ''))));
+          break; // LONG
+        case 0x8a:
+          this.push(decodeLong(this.take(this.uint(1))));
+          break; // LONG1
+        case 0x8b:
+          this.push(decodeLong(this.take(this.uint(4))));
+          break; // LONG4
+        case 0x46:
+          this.push(parseFloat(this.line()));
+          break; // FLOAT
+        case 0x47:
+          this.push(this.view(8).getFloat64(0, false));
+          break; // BINFLOAT
+        case 0x53:
+          this.push(unescapePython(this.line().slice(1, -1)));
+          break; // STRING
+        case 0x54:
+          this.push(latin1(this.take(this.uint(4))));
+          break; // BINSTRING
+        case 0x55:
+          this.push(latin1(this.take(this.uint(1))));
+          break; // SHORT_BINSTRING
+        case 0x56:
+          this.push(unescapePython(this.line()));
+          break; // UNICODE
+        case 0x58:
+          this.push(utf8.decode(this.take(this.uint(4))));
+          break; // BINUNICODE
+        case 0x8c:
+          this.push(utf8.decode(this.take(this.uint(1))));
+          break; // SHORT_BINUNICODE
+        case 0x8d:
+          this.push(utf8.decode(this.take(this.uint(8))));
+          break; // BINUNICODE8
+        case 0x42:
+          this.push(this.take(this.uint(4)).slice());
+          break; // BINBYTES
+        case 0x43:
+          this.push(this.take(this.uint(1)).slice());
+          break; // SHORT_BINBYTES
+        case 0x8e:
+        case 0x96:
+          this.push(this.take(this.uint(8)).slice());
+          break; // BINBYTES8, BYTEARRAY8
+        case 0x29:
+          this.push([]);
+          break; // EMPTY_TUPLE
+        case 0x74:
+          this.push(this.popMark());
+          break; // TUPLE
+        case 0x85:
+          this.push([this.pop()]);
+          break; // TUPLE1
+        case 0x86: {
+          const b = this.pop();
+          this.push([this.pop(), b]);
+          break;
+        } // TUPLE2
+        case 0x87: {
+          const c = this.pop();
+          const b = this.pop();
+          this.push([this.pop(), b, c]);
+          break;
+        } // TUPLE3
+        case 0x5d:
+          this.push([]);
+          break; // EMPTY_LIST
+        case 0x6c:
+          this.push(this.popMark());
+          break; // LIST
+        case 0x61:
+          this.appendItems([this.pop()]);
+          break; // APPEND
+        case 0x65:
+          this.appendItems(this.popMark());
+          break; // APPENDS
+        case 0x7d:
+          this.push(new Map());
+          break; // EMPTY_DICT
+        case 0x64: {
+          const items = this.popMark();
+          this.push(new Map());
+          this.setItems(items);
+          break;
+        } // DICT
+        case 0x73: {
+          const v = this.pop();
+          this.setItems([this.pop(), v]);
+          break;
+        } // SETITEM
+        case 0x75:
+          this.setItems(this.popMark());
+          break; // SETITEMS
+        case 0x8f:
+          this.push(new Set());
+          break; // EMPTY_SET
+        case 0x90:
+          this.appendItems(this.popMark());
+          break; // ADDITEMS
+        case 0x91:
+          this.push(new Set(this.popMark()));
+          break; // FROZENSET
+        case 0x63: {
+          const module = this.line();
+          this.push(new PyGlobal(module, this.line()));
+          break;
+        } // GLOBAL
+        case 0x93: {
+          const name = String(this.pop());
+          this.push(new PyGlobal(String(this.pop()), name));
+          break;
+        } // STACK_GLOBAL
+        case 0x52: {
+          const args = this.pop();
+          this.push(this.call(this.pop(), args as PyValue[]));
+          break;
+        } // REDUCE
+        case 0x81: {
+          const args = this.pop();
+          this.push(this.call(this.pop(), args as PyValue[]));
+          break;
+        } // NEWOBJ
+        case 0x92: {
+          this.pop();
+          const args = this.pop();
+          this.push(this.call(this.pop(), args as PyValue[]));
+          break;
+        } // NEWOBJ_EX
+        case 0x69: {
+          const module = this.line();
+          const cls = new PyGlobal(module, this.line());
+          this.push(this.call(cls, this.popMark()));
+          break;
+        } // INST
+        case 0x6f: {
+          const [cls, ...args] = this.popMark();
+          this.push(this.call(cls ?? null, args));
+          break;
+        } // OBJ
+        case 0x62: {
+          // BUILD: only placeholders keep their state; dict attributes and tensor state are not needed
           const state = this.pop();
           const target = this.top();
           if (target instanceof PyObject) target.state = state;
           break;
         }
-        case 0x50: this.push(this.hooks.persistentLoad(this.line())); break; // PERSID
-        case 0x51: this.push(this.hooks.persistentLoad(this.pop())); break; // BINPERSID
-        case 0x67: this.push(this.memoGet(Number(this.line()))); break; // GET
-        case 0x68: this.push(this.memoGet(this.uint(1))); break; // BINGET
-        case 0x6a: this.push(this.memoGet(this.uint(4))); break; // LONG_BINGET
-        case 0x70: this.memo.set(Number(this.line()), this.top()); break; // PUT
-        case 0x71: this.memo.set(this.uint(1), this.top()); break; // BINPUT
-        case 0x72: this.memo.set(this.uint(4), this.top()); break; // LONG_BINPUT
-        case 0x94: this.memo.set(this.memo.size, this.top()); break; // MEMOIZE
+        case 0x50:
+          this.push(this.hooks.persistentLoad(this.line()));
+          break; // PERSID
+        case 0x51:
+          this.push(this.hooks.persistentLoad(this.pop()));
+          break; // BINPERSID
+        case 0x67:
+          this.push(this.memoGet(Number(this.line())));
+          break; // GET
+        case 0x68:
+          this.push(this.memoGet(this.uint(1)));
+          break; // BINGET
+        case 0x6a:
+          this.push(this.memoGet(this.uint(4)));
+          break; // LONG_BINGET
+        case 0x70:
+          this.memo.set(Number(this.line()), this.top());
+          break; // PUT
+        case 0x71:
+          this.memo.set(this.uint(1), this.top());
+          break; // BINPUT
+        case 0x72:
+          this.memo.set(this.uint(4), this.top());
+          break; // LONG_BINPUT
+        case 0x94:
+          this.memo.set(this.memo.size, this.top());
+          break; // MEMOIZE
         default: {
           const hex = `0x${op.toString(16).padStart(2, '0')}`;
           if (UNSUPPORTED[op]) throw new CheckpointError(`unsupported pickle opcode ${UNSUPPORTED[op]} (${hex}) at byte ${this.opStart}`);

@@ -71,7 +71,10 @@ class Pickler {
   /** Writes an object that Python pickles once per pickle, or a reference to the earlier copy. */
   private once(id: string, write: () => void): void {
     const slot = this.shared.get(id);
-    if (slot !== undefined) return this.get(slot);
+    if (slot !== undefined) {
+      this.get(slot);
+      return;
+    }
     write();
     this.shared.set(id, this.memoCount);
     this.memoize();
@@ -111,7 +114,10 @@ class Pickler {
   }
 
   intTuple(values: number[]): void {
-    if (values.length === 0) return this.op(OP.EMPTY_TUPLE);
+    if (values.length === 0) {
+      this.op(OP.EMPTY_TUPLE);
+      return;
+    }
     if (values.length > 3) this.op(OP.MARK);
     values.forEach((v) => this.int(v));
     this.op(values.length > 3 ? OP.TUPLE : OP.TUPLE1 + values.length - 1);

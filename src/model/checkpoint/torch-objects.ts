@@ -22,11 +22,21 @@ const STORAGE_DTYPE = new Map(Object.entries(STORAGE_CLASS).map(([dtype, cls]) =
 
 /** `numel` elements of the storage saved under `key`, starting `offset` elements into it. */
 export class StorageRef {
-  constructor(readonly key: string, readonly dtype: DType, readonly numel: number, readonly offset = 0) {}
+  constructor(
+    readonly key: string,
+    readonly dtype: DType,
+    readonly numel: number,
+    readonly offset = 0,
+  ) {}
 }
 
 export class TensorRef {
-  constructor(readonly storage: StorageRef, readonly offset: number, readonly shape: number[], readonly stride: number[]) {}
+  constructor(
+    readonly storage: StorageRef,
+    readonly offset: number,
+    readonly shape: number[],
+    readonly stride: number[],
+  ) {}
 }
 
 /** A tensor this reader cannot build; an error only if the state dict holds it. */

@@ -4,27 +4,9 @@
 // Tensor data is held in typed arrays of the platform's byte order, which is little-endian on every
 // platform this engine runs on, the same order PyTorch and safetensors files use.
 
-export type DType =
-  | 'float32'
-  | 'float16'
-  | 'bfloat16'
-  | 'float64'
-  | 'int64'
-  | 'int32'
-  | 'int16'
-  | 'int8'
-  | 'uint8'
-  | 'bool';
+export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
-export type TensorData =
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array
-  | Uint16Array; // float16 and bfloat16 as raw bits
+export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array; // float16 and bfloat16 as raw bits
 
 export interface StoredTensor {
   dtype: DType;
@@ -49,8 +31,7 @@ export function plainBytes(bytes: Uint8Array): Uint8Array {
 
 /** An error thrown while reading a file, as a CheckpointError whose message starts with the file's name. */
 export function namedError(fileName: string, error: unknown): CheckpointError {
-  const detail =
-    error instanceof CheckpointError ? error.message : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
+  const detail = error instanceof CheckpointError ? error.message : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
   return new CheckpointError(`${fileName}: ${detail}`, { cause: error });
 }
 

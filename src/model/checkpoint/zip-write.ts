@@ -34,13 +34,22 @@ class ByteSink {
     this.bytes(out);
   }
   u16(...values: number[]): void {
-    this.fields(values.map(() => 2), values);
+    this.fields(
+      values.map(() => 2),
+      values,
+    );
   }
   u32(...values: number[]): void {
-    this.fields(values.map(() => 4), values);
+    this.fields(
+      values.map(() => 4),
+      values,
+    );
   }
   u64(...values: number[]): void {
-    this.fields(values.map(() => 8), values);
+    this.fields(
+      values.map(() => 8),
+      values,
+    );
   }
   concat(): Uint8Array {
     const out = new Uint8Array(this.length);

@@ -59,14 +59,18 @@ function lineWidth(line: string, scale: number): number {
 export function truncateText(text: string, maxWidth: number, style: TextStyle = {}): string {
   if (measureText(text, style).width <= maxWidth) return text;
   const chars = [...text];
-  while (chars.length > 0 && measureText(chars.join('').trimEnd() + '…', style).width > maxWidth) chars.pop();
-  return chars.join('').trimEnd() + '…';
+  while (chars.length > 0 && measureText(`${chars.join('').trimEnd()}…`, style).width > maxWidth) chars.pop();
+  return `${chars.join('').trimEnd()}…`;
 }
 
 export class Canvas {
   readonly data: Uint8ClampedArray;
 
-  constructor(readonly width: number, readonly height: number, background: Color = WHITE) {
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    background: Color = WHITE,
+  ) {
     this.data = new Uint8ClampedArray(width * height * 4);
     this.fillRect(0, 0, width, height, background);
   }
@@ -133,7 +137,14 @@ export class Canvas {
   }
 
   line(x0: number, y0: number, x1: number, y1: number, color: Color, lineWidth = 1): void {
-    this.polyline([[x0, y0], [x1, y1]], color, lineWidth);
+    this.polyline(
+      [
+        [x0, y0],
+        [x1, y1],
+      ],
+      color,
+      lineWidth,
+    );
   }
 
   /** An anti-aliased filled marker of about the given radius centred on (cx, cy), with an optional ring. */

@@ -69,7 +69,10 @@ export function layoutCurves(panels: readonly Panel[]): CurvesLayout {
     const legendTops = legendRows(panel, PANEL_WIDTH - 2 * PAD).map((_, row) => PAD + TEXT + 8 + row * LEGEND_ROW);
     const top = PAD + TEXT + 8 + legendTops.length * LEGEND_ROW + 6;
     const bottom = PANEL_HEIGHT - (PAD + TEXT + 8 + TEXT + 7);
-    const y = valueAxis(panel.series.flatMap((s) => s.values), Math.max(2, Math.floor((bottom - top) / 36) + 1));
+    const y = valueAxis(
+      panel.series.flatMap((s) => s.values),
+      Math.max(2, Math.floor((bottom - top) / 36) + 1),
+    );
     const tickWidth = Math.max(0, ...y.ticks.map((t) => measureText(t.label).width));
     const left = frame.x + PAD + TEXT + 10 + tickWidth + 8;
     const right = frame.x + PANEL_WIDTH - 20;
@@ -122,7 +125,13 @@ function drawPanel(canvas: Canvas, panel: Panel, layout: PanelLayout, styles: Ma
   const radius = spacing >= 12 ? 3.5 : spacing >= 6 ? 2.5 : 0;
   const runs = panel.series.map((s) => finiteRuns(s.values));
   panel.series.forEach((s, i) => {
-    for (const run of runs[i]) if (run.length > 1) canvas.polyline(run.map((k) => pointAt(layout, k, s.values[k])), styles.get(s.label)!.color, 2);
+    for (const run of runs[i])
+      if (run.length > 1)
+        canvas.polyline(
+          run.map((k) => pointAt(layout, k, s.values[k])),
+          styles.get(s.label)!.color,
+          2,
+        );
   });
   panel.series.forEach((s, i) => {
     const { color, marker } = styles.get(s.label)!;

@@ -22,7 +22,13 @@ export interface DemoImage {
 }
 
 /** Image formats every WebGPU browser decodes, with their content types. */
-const BROWSER_IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.bmp': 'image/bmp', '.webp': 'image/webp' };
+const BROWSER_IMAGE_TYPES: Record<string, string> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.bmp': 'image/bmp',
+  '.webp': 'image/webp',
+};
 
 /** The run's validation folder and, where train_info.json has it, the fingerprint of what the run saw there. */
 export interface ValidationSource {

@@ -38,7 +38,8 @@ function classFolders(files: FolderFile[], where: string, leftOut: FolderData['l
     const parts = f.path.split('/');
     const name = parts.at(-1)!;
     if (parts.length !== 2) {
-      if (!name.startsWith('.')) leftOut.push({ file: `${where}${f.path}`, message: `${where}${f.path}: not inside a class folder (expected ${where}<class>/<image>)` });
+      if (!name.startsWith('.'))
+        leftOut.push({ file: `${where}${f.path}`, message: `${where}${f.path}: not inside a class folder (expected ${where}<class>/<image>)` });
       continue;
     }
     if (parts[0].startsWith('.')) continue;
@@ -69,22 +70,34 @@ function samplesOf(classes: Map<string, FolderFile[]>, where: string, files: Map
 /** The training data in a chosen folder; throws a DatasetError that says what is wrong with it. */
 export function folderData(input: readonly FolderFile[], valFraction: number, seed: number): FolderData {
   const all = [...input];
-  if (all.length === 0) throw new DatasetError('the chosen folder is empty: choose a folder of class folders (<class>/<image>), or one with train/<class>/... and val/<class>/...');
+  if (all.length === 0)
+    throw new DatasetError('the chosen folder is empty: choose a folder of class folders (<class>/<image>), or one with train/<class>/... and val/<class>/...');
   const leftOut: FolderData['leftOut'] = [];
   const files = new Map<string, Blob>();
   const under = (split: string) => all.filter((f) => f.path.startsWith(`${split}/`)).map((f) => ({ path: f.path.slice(split.length + 1), file: f.file }));
   const [trainFiles, valFiles] = [under('train'), under('val')];
   if (trainFiles.length > 0 || valFiles.length > 0) {
-    if (trainFiles.length === 0 || valFiles.length === 0) throw new DatasetError(`the chosen folder has ${trainFiles.length === 0 ? 'val/ but no train/' : 'train/ but no val/'}: give it both, or only class folders (then validation is split off)`);
-    for (const f of all) if (!/^(train|val)\//.test(f.path) && !f.path.split('/').at(-1)!.startsWith('.')) leftOut.push({ file: f.path, message: `${f.path}: outside train/ and val/` });
+    if (trainFiles.length === 0 || valFiles.length === 0)
+      throw new DatasetError(
+        `the chosen folder has ${trainFiles.length === 0 ? 'val/ but no train/' : 'train/ but no val/'}: give it both, or only class folders (then validation is split off)`,
+      );
+    for (const f of all)
+      if (!/^(train|val)\//.test(f.path) && !f.path.split('/').at(-1)!.startsWith('.'))
+        leftOut.push({ file: f.path, message: `${f.path}: outside train/ and val/` });
     const trainClasses = classFolders(trainFiles, 'train/', leftOut);
     const valClasses = classFolders(valFiles, 'val/', leftOut);
     if (trainClasses.size === 0) throw new DatasetError('train/ has no class folders (expected train/<class>/<image>)');
     const names = { train: [...trainClasses.keys()], val: [...valClasses.keys()] };
-    if (names.train.join('\n') !== names.val.join('\n')) throw new DatasetError(`train/ and val/ have different classes: train has [${names.train.join(', ')}], val has [${names.val.join(', ')}]`);
+    if (names.train.join('\n') !== names.val.join('\n'))
+      throw new DatasetError(`train/ and val/ have different classes: train has [${names.train.join(', ')}], val has [${names.val.join(', ')}]`);
     const train = samplesOf(trainClasses, 'train/', files);
     const val = samplesOf(valClasses, 'val/', files);
-    return { data: { classes: names.train, train: { name: 'train/', root: 'train', samples: train }, val: { name: 'val/', root: 'val', samples: val } }, files, leftOut, layout: 'train/val' };
+    return {
+      data: { classes: names.train, train: { name: 'train/', root: 'train', samples: train }, val: { name: 'val/', root: 'val', samples: val } },
+      files,
+      leftOut,
+      layout: 'train/val',
+    };
   }
   const classes = classFolders(all, '', leftOut);
   if (classes.size === 0) throw new DatasetError('the chosen folder has no class folders: expected <class>/<image>, or train/<class>/... and val/<class>/...');
@@ -92,5 +105,10 @@ export function folderData(input: readonly FolderFile[], valFraction: number, se
   const { train, val } = stratifiedSplit(samples, valFraction, seed);
   if (val.length === 0) throw new DatasetError(`a validation fraction of ${valFraction} leaves no validation images: add images or raise the fraction`);
   const names = [...classes.keys()];
-  return { data: { classes: names, train: { name: 'training split', root: '.', samples: train }, val: { name: 'validation split', root: '.', samples: val } }, files, leftOut, layout: 'split' };
+  return {
+    data: { classes: names, train: { name: 'training split', root: '.', samples: train }, val: { name: 'validation split', root: '.', samples: val } },
+    files,
+    leftOut,
+    layout: 'split',
+  };
 }

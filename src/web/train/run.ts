@@ -76,7 +76,8 @@ export async function trainFromFiles(folder: readonly FolderFile[], options: Bro
     progress(label, total) {
       const started = performance.now();
       let done = 0;
-      const report = (extra: string, final: boolean) => options.onProgress?.({ label, done, total, elapsed: (performance.now() - started) / 1000, extra, final });
+      const report = (extra: string, final: boolean) =>
+        options.onProgress?.({ label, done, total, elapsed: (performance.now() - started) / 1000, extra, final });
       return {
         tick(n, extra = '') {
           done += n;
@@ -91,7 +92,11 @@ export async function trainFromFiles(folder: readonly FolderFile[], options: Bro
   const runner = new LocalRunner(new ImageCache(CACHE_BYTES, read), () => new Promise((resolve) => setTimeout(resolve, 0)));
   const loader = new BatchLoader(runner, { imgSize: settings['img-size'], seed: settings.seed });
   const splitName = `class folders, ${valFraction} split off for validation (seed ${settings.seed})`;
-  const config = trainConfig(settings, layout === 'train/val' ? { train: 'train', val: 'val' } : { train: splitName, val: splitName }, options.weights?.name ?? null);
+  const config = trainConfig(
+    settings,
+    layout === 'train/val' ? { train: 'train', val: 'val' } : { train: splitName, val: splitName },
+    options.weights?.name ?? null,
+  );
   const weights = options.weights;
   await runTraining({
     config,
@@ -99,7 +104,8 @@ export async function trainFromFiles(folder: readonly FolderFile[], options: Bro
     data,
     loader,
     sink,
-    initialWeights: async () => (weights ? { state: await readCheckpoint(new Uint8Array(await weights.file.arrayBuffer()), weights.name), source: weights.name } : null),
+    initialWeights: async () =>
+      weights ? { state: await readCheckpoint(new Uint8Array(await weights.file.arrayBuffer()), weights.name), source: weights.name } : null,
     stopRequested: options.stopRequested,
   });
   if (leftOut.length > 0) log(`left out ${leftOut.length} file${leftOut.length > 1 ? 's' : ''} that are not images: ${leftOut.map((f) => f.file).join(', ')}`);

@@ -3,7 +3,18 @@
 // back log lines, progress, each finished epoch and every run file as it is written. The page starts
 // one worker per run; 'stop' ends it after the step under way, keeping the files of the last completed epoch.
 
-import { adapterName, CheckpointError, DatasetError, GpuBackend, initBackend, NoAdapterError, SettingsError, StateDictError, trainFromFiles, TrainingStopped } from '../engine.js';
+import {
+  adapterName,
+  CheckpointError,
+  DatasetError,
+  GpuBackend,
+  initBackend,
+  NoAdapterError,
+  SettingsError,
+  StateDictError,
+  trainFromFiles,
+  TrainingStopped,
+} from '../engine.js';
 import type { FromWorker, ToWorker } from './messages.js';
 
 const post = (message: FromWorker, transfer: Transferable[] = []) => self.postMessage(message, { transfer });
@@ -11,7 +22,7 @@ let stop = false;
 
 async function start(message: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   if (!('gpu' in navigator)) {
-    post({ type: 'error', kind: 'no-webgpu', message: 'WebGPU is not available in this browser\'s workers (navigator.gpu is missing)' });
+    post({ type: 'error', kind: 'no-webgpu', message: "WebGPU is not available in this browser's workers (navigator.gpu is missing)" });
     return;
   }
   const backend = await initBackend();
