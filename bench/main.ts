@@ -1,6 +1,7 @@
-// `npm run bench [-- kernels|guidelines|model|all] [--json FILE] [--smoke] [--adapter TEXT] [--configs x1_0:64:224,...]`:
+// `npm run bench [-- kernels|guidelines|model|all|peers] [--json FILE] [--smoke] [--adapter TEXT] [--configs x1_0:64:224,...]`:
 // kernel throughput against the adapter's own ceilings, the ShuffleNet V2 paper's four guidelines on
-// our kernels, and whole-model speed. --smoke runs everything once on tiny sizes (CI).
+// our kernels, and whole-model speed. --smoke runs everything once on tiny sizes (CI). `peers` runs the
+// model benchmark beside TensorFlow.js and jax-js, one process each, alternating (bench/peers.ts).
 
 import { writeFileSync } from 'node:fs';
 import yargs from 'yargs';
@@ -10,10 +11,11 @@ import { guidelines, printGuidelines } from './guidelines.js';
 import { kernels, printKernels } from './kernels.js';
 import { dataBench, printData } from './data.js';
 import { modelBench, printModel } from './model.js';
+import { peersBench, printPeers } from './peers.js';
 import { FULL, SMOKE } from './timing.js';
 import { WIDTHS, type Width } from '#engine/model/shufflenet';
 
-const MODES = ['kernels', 'guidelines', 'model', 'all'] as const;
+const MODES = ['kernels', 'guidelines', 'model', 'all', 'peers'] as const;
 
 async function main(): Promise<void> {
   const args = await yargs(hideBin(process.argv))
@@ -26,8 +28,19 @@ async function main(): Promise<void> {
       type: 'string',
       describe: 'model mode: the configurations to run, WIDTH:BATCH:RESOLUTION separated by commas (e.g. x0_5:8:224,x1_0:256:224)',
     })
+    .option('data', { type: 'boolean', default: true, describe: 'model mode: also time the data pipeline' })
+    .option('tfjs', { type: 'string', default: '/tmp/peers', describe: 'peers mode: an installed copy of ../shared/peers' })
+    .option('jaxjs', { type: 'string', default: '/tmp/jaxjs', describe: 'peers mode: an installed copy of ../shared/peers/jaxjs' })
+    .option('rounds', { type: 'number', default: 2, describe: 'peers mode: alternating rounds per configuration' })
     .strict()
     .parseAsync();
+  if (args.mode === 'peers') {
+    const adapters = args.adapter === undefined ? ['llvmpipe', 'swiftshader'] : [args.adapter];
+    const rows = peersBench({ tfjsDir: args.tfjs, jaxDir: args.jaxjs, rounds: args.rounds, adapters });
+    printPeers(rows, args.rounds);
+    if (args.json) writeFileSync(args.json, `${JSON.stringify(rows, null, 1)}\n`);
+    return;
+  }
   const ctx = await openContext(args.adapter, args.smoke ? SMOKE : FULL, args.smoke);
   const adapter = ctx.backend.adapter;
   console.log(
@@ -49,9 +62,11 @@ async function main(): Promise<void> {
     const rows = await modelBench(ctx, args.configs === undefined ? undefined : parseConfigs(args.configs));
     printModel(rows);
     out.model = rows;
-    const data = await dataBench(ctx);
-    printData(data);
-    out.data = data;
+    if (args.data) {
+      const data = await dataBench(ctx);
+      printData(data);
+      out.data = data;
+    }
   }
   if (args.json) writeFileSync(args.json, `${JSON.stringify(out, null, 1)}\n`);
 }

@@ -9,7 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { imageFolder } from '../src/data/folder.js';
 import { stratifiedSplit } from '../src/data/split.js';
 import { folderData, type FolderFile } from '../src/web/train/data.js';
-import { DEFAULT_SETTINGS, parseSettings } from '../src/web/train/settings.js';
+import { configFromArgs } from '../src/commands/train.js';
+import type { TrainConfig } from '../src/train/core.js';
+import { DEFAULT_SETTINGS, parseSettings, trainConfig } from '../src/web/train/settings.js';
 
 const UDTN = new URL('../../shared/datasets/udtn-sample/', import.meta.url).pathname;
 
@@ -86,5 +88,15 @@ describe('the Train view settings', () => {
     expect(() => parseSettings({ lr: 'fast' })).toThrow("lr must be a positive number, not 'fast'");
     expect(() => parseSettings({ balanced: 'maybe' })).toThrow("balanced takes true or false, not 'maybe'");
     expect(() => parseSettings({ model: 'x3_0' })).toThrow("model must be one of x0_5, x1_0, x1_5, x2_0, not 'x3_0'");
+  });
+
+  it('give the loop what `train` gives it for the same flags', () => {
+    // Where the page has no say (no hub weights, no folders on disk, no worker threads), it differs on purpose.
+    const own = ['pretrained', 'save_ret', 'data_train', 'data_val', 'val_split', 'weights', 'workers', 'adapter'];
+    const common = (c: TrainConfig) => Object.fromEntries(Object.entries(c).filter(([key]) => !own.includes(key)));
+    for (const flags of [{}, { optim: 'AdamW', lr: '0.003', 'batch-size': '4', freeze_layers: 'false', seed: '7', balanced: 'true' }]) {
+      const page = trainConfig(parseSettings(flags), { train: 'train', val: 'val' }, null);
+      expect(common(page)).toEqual(common(configFromArgs({ ...flags, workers: '0' } as Parameters<typeof configFromArgs>[0])));
+    }
   });
 });

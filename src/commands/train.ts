@@ -14,33 +14,16 @@ import { imageFolder } from '../data/folder.js';
 import { splitFolder } from '../data/split.js';
 import { checkWritableFolder, removePartialFiles, writeJson } from '../train/files.js';
 import { checkResumeData } from '../train/resume-data.js';
-import { defaultWorkers, type OptimizerName, train, type TrainConfig } from '../train/trainer.js';
+import { OPTIMIZERS, TRAIN_DEFAULTS } from '../train/settings.js';
+import { defaultWorkers, train, type TrainConfig } from '../train/trainer.js';
 import { checkBatchNormValues } from '../model/fits.js';
 import { WIDTHS, type Width } from '../model/shufflenet.js';
-import { numberInRange, parseBoolean, positiveInteger, positiveNumber, readJsonFile } from './flags.js';
+import { flagChecks, readJsonFile } from './flags.js';
 
-/** The seed's defaults. They are applied here, not by yargs, so that --resume can tell the flags given. */
-const DEFAULTS = {
-  model: 'x0_5',
-  pretrained: 'true',
-  freeze_layers: 'true',
-  'batch-size': '8',
-  epochs: '10',
-  optim: 'SGD',
-  lr: '0.01',
-  lrf: '0.001',
-  save_ret: 'runs',
-  data_train: './data/train',
-  data_val: './data/val',
-  'img-size': '224',
-  seed: '0',
-  augment: 'true',
-  shuffle: 'true',
-  momentum: '0.9',
-  balanced: 'false',
-  'best-metric': 'accuracy',
-  'frozen-bn': 'train',
-} as const;
+/** The seed's defaults, as flag values. They are applied here, not by yargs, so that --resume can tell the flags given. */
+const DEFAULTS = Object.fromEntries(Object.entries(TRAIN_DEFAULTS).map(([flag, value]) => [flag, String(value)])) as {
+  [flag in keyof typeof TRAIN_DEFAULTS]: string;
+};
 
 /** A flag's default, shown by --help. */
 const withDefault = (flag: keyof typeof DEFAULTS) => ({ type: 'string', defaultDescription: DEFAULTS[flag] }) as const;
@@ -93,24 +76,10 @@ type TrainArgs = Awaited<ReturnType<ReturnType<typeof trainOptions>['parseAsync'
 /** More threads than this only cost memory (each holds a decoder and an image cache). */
 const MAX_WORKERS = Math.max(16, 4 * cpus().length);
 
-function nonNegativeInteger(flag: string, value: string, max = Number.MAX_SAFE_INTEGER): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > max || value.trim() === '') throw new Error(`--${flag} must be a whole number from 0 to ${max}, not '${value}'`);
-  return n;
-}
-
 function valFraction(value: string): number {
   const f = Number(value);
   if (!(f > 0 && f < 1)) throw new Error(`--val-split is the fraction of --data_train kept for validation, between 0 and 1 (e.g. 0.2), not '${value}'`);
   return f;
-}
-
-const OPTIMIZERS: readonly OptimizerName[] = ['SGD', 'Adam', 'AdamW'];
-
-/** yargs checks the choices of the command line; this checks them again for a saved configuration. */
-function oneOf<T extends string>(flag: string, value: unknown, choices: readonly T[]): T {
-  if (!choices.includes(value as T)) throw new Error(`--${flag} must be one of ${choices.join(', ')}, not '${value}'`);
-  return value as T;
 }
 
 /** The configuration key of each flag that sets one. */
@@ -141,30 +110,29 @@ const CONFIG_KEY: Record<string, keyof TrainConfig> = {
 
 export function configFromArgs(given: TrainArgs): TrainConfig {
   const a = { ...DEFAULTS, ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as TrainArgs & typeof DEFAULTS;
+  const { boolean, finalLrFraction, numberInRange, oneOf, positiveNumber, wholeNumber } = flagChecks;
   const optim = oneOf('optim', a.optim, OPTIMIZERS);
-  const lrf = positiveNumber('lrf', a.lrf);
-  if (lrf > 1) throw new Error(`--lrf is the final learning rate as a fraction of --lr, at most 1, not '${a.lrf}'`);
   if (given.momentum !== undefined && optim !== 'SGD')
     throw new Error(`--momentum applies to --optim SGD only (${optim} has no momentum setting): leave it out`);
   const config = {
     model: oneOf('model', a.model, Object.keys(WIDTHS) as Width[]),
-    pretrained: parseBoolean('pretrained')(a.pretrained),
-    freeze_layers: parseBoolean('freeze_layers')(a.freeze_layers),
-    batch_size: positiveInteger('batch-size')(a['batch-size']),
-    epochs: positiveInteger('epochs')(a.epochs),
+    pretrained: boolean('pretrained', a.pretrained),
+    freeze_layers: boolean('freeze_layers', a.freeze_layers),
+    batch_size: wholeNumber('batch-size', a['batch-size'], 1),
+    epochs: wholeNumber('epochs', a.epochs, 1),
     optim,
     lr: positiveNumber('lr', a.lr),
-    lrf,
+    lrf: finalLrFraction(a.lrf),
     save_ret: a.save_ret,
     data_train: a.data_train,
     data_val: a.data_val,
     val_split: a['val-split'] !== undefined ? valFraction(a['val-split']) : null,
     weights: a.weights ?? null,
-    img_size: positiveInteger('img-size')(a['img-size']),
-    seed: nonNegativeInteger('seed', a.seed, 0xffffffff),
-    workers: nonNegativeInteger('workers', a.workers, MAX_WORKERS),
-    augment: parseBoolean('augment')(a.augment),
-    shuffle: parseBoolean('shuffle')(a.shuffle),
+    img_size: wholeNumber('img-size', a['img-size'], 1),
+    seed: wholeNumber('seed', a.seed, 0, 0xffffffff),
+    workers: wholeNumber('workers', a.workers, 0, MAX_WORKERS),
+    augment: boolean('augment', a.augment),
+    shuffle: boolean('shuffle', a.shuffle),
     // PyTorch refuses a negative momentum; 1 and above make the velocity grow without bound.
     momentum: numberInRange('momentum', a.momentum, 0, 1, 'a number from 0 up to (not including) 1'),
     weight_decay:
@@ -172,7 +140,7 @@ export function configFromArgs(given: TrainArgs): TrainConfig {
         ? numberInRange('weight-decay', a['weight-decay'], 0, Infinity, 'a finite number of at least 0')
         : defaultWeightDecay(optim),
     best_metric: oneOf('best-metric', a['best-metric'], Object.keys(BEST_METRICS) as BestMetric[]),
-    balanced: parseBoolean('balanced')(a.balanced),
+    balanced: boolean('balanced', a.balanced),
     frozen_bn: oneOf('frozen-bn', a['frozen-bn'], ['train', 'eval'] as const),
     adapter: a.adapter ?? null,
   } satisfies TrainConfig;

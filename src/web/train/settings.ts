@@ -1,9 +1,12 @@
-// The Train view's settings, by the names and with the defaults of `train`'s flags, checked with
-// messages that name the setting, and turned into the loop's configuration. A page has no torch hub
+// The Train view's settings, by the names and with the defaults of `train`'s flags (src/train/settings.ts),
+// checked with messages that name the setting, and turned into the loop's configuration. A page has no torch hub
 // cache: the initial weights are random unless a weights file is chosen.
 
 import { defaultWeightDecay, type OptimizerName, type TrainConfig } from '../../train/core.js';
-import { isWidth, type Width } from '../../model/shufflenet.js';
+import { OPTIMIZERS, SettingsError, settingChecks, TRAIN_DEFAULTS } from '../../train/settings.js';
+import { WIDTHS, type Width } from '../../model/shufflenet.js';
+
+export { SettingsError };
 
 export interface TrainSettings {
   model: Width;
@@ -20,61 +23,33 @@ export interface TrainSettings {
 }
 
 export const DEFAULT_SETTINGS: TrainSettings = {
-  model: 'x0_5',
-  epochs: 10,
-  'batch-size': 8,
-  'img-size': 224,
-  optim: 'SGD',
-  lr: 0.01,
-  lrf: 0.001,
-  seed: 0,
-  augment: true,
-  balanced: false,
-  freeze_layers: true,
+  model: TRAIN_DEFAULTS.model,
+  epochs: TRAIN_DEFAULTS.epochs,
+  'batch-size': TRAIN_DEFAULTS['batch-size'],
+  'img-size': TRAIN_DEFAULTS['img-size'],
+  optim: TRAIN_DEFAULTS.optim,
+  lr: TRAIN_DEFAULTS.lr,
+  lrf: TRAIN_DEFAULTS.lrf,
+  seed: TRAIN_DEFAULTS.seed,
+  augment: TRAIN_DEFAULTS.augment,
+  balanced: TRAIN_DEFAULTS.balanced,
+  freeze_layers: TRAIN_DEFAULTS.freeze_layers,
 };
 
-const OPTIMIZERS: OptimizerName[] = ['SGD', 'Adam', 'AdamW'];
-
-/** A setting that cannot be used; the message names it. */
-export class SettingsError extends Error {
-  override name = 'SettingsError';
-}
-
-function wholeNumber(name: string, value: unknown, min: number): number {
-  const n = Number(value);
-  if (value === '' || !Number.isInteger(n) || n < min) throw new SettingsError(`${name} must be a whole number of at least ${min}, not '${value}'`);
-  return n;
-}
-
-function positive(name: string, value: unknown): number {
-  const n = Number(value);
-  if (value === '' || !(n > 0) || !Number.isFinite(n)) throw new SettingsError(`${name} must be a positive number, not '${value}'`);
-  return n;
-}
-
-function boolean(name: string, value: unknown): boolean {
-  if (typeof value === 'boolean') return value;
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  throw new SettingsError(`${name} takes true or false, not '${value}'`);
-}
+const { boolean, finalLrFraction, oneOf, positiveNumber, wholeNumber } = settingChecks('');
 
 /** Settings from form values or a partial object (by the flags' names); the rest keep their defaults. */
 export function parseSettings(values: Partial<Record<keyof TrainSettings, unknown>>): TrainSettings {
   const v = { ...DEFAULT_SETTINGS, ...Object.fromEntries(Object.entries(values).filter(([, x]) => x !== undefined)) } as Record<keyof TrainSettings, unknown>;
-  if (!isWidth(String(v.model))) throw new SettingsError(`model must be one of x0_5, x1_0, x1_5, x2_0, not '${v.model}'`);
-  if (!OPTIMIZERS.includes(v.optim as OptimizerName)) throw new SettingsError(`optim must be one of ${OPTIMIZERS.join(', ')}, not '${v.optim}'`);
-  const lrf = positive('lrf', v.lrf);
-  if (lrf > 1) throw new SettingsError(`lrf is the final learning rate as a fraction of lr, at most 1, not '${v.lrf}'`);
   return {
-    model: v.model as Width,
+    model: oneOf('model', v.model, Object.keys(WIDTHS) as Width[]),
     epochs: wholeNumber('epochs', v.epochs, 1),
     'batch-size': wholeNumber('batch-size', v['batch-size'], 1),
     'img-size': wholeNumber('img-size', v['img-size'], 1),
-    optim: v.optim as OptimizerName,
-    lr: positive('lr', v.lr),
-    lrf,
-    seed: wholeNumber('seed', v.seed, 0),
+    optim: oneOf('optim', v.optim, OPTIMIZERS),
+    lr: positiveNumber('lr', v.lr),
+    lrf: finalLrFraction(v.lrf),
+    seed: wholeNumber('seed', v.seed, 0, 0xffffffff),
     augment: boolean('augment', v.augment),
     balanced: boolean('balanced', v.balanced),
     freeze_layers: boolean('freeze_layers', v.freeze_layers),
@@ -100,12 +75,12 @@ export function trainConfig(s: TrainSettings, data: { train: string; val: string
     seed: s.seed,
     workers: 0,
     augment: s.augment,
-    shuffle: true,
-    momentum: 0.9,
+    shuffle: TRAIN_DEFAULTS.shuffle,
+    momentum: TRAIN_DEFAULTS.momentum,
     weight_decay: defaultWeightDecay(s.optim),
-    best_metric: 'accuracy',
+    best_metric: TRAIN_DEFAULTS['best-metric'],
     balanced: s.balanced,
-    frozen_bn: 'train',
+    frozen_bn: TRAIN_DEFAULTS['frozen-bn'],
     adapter: null,
   };
 }
