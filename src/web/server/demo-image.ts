@@ -10,8 +10,8 @@ import { decodeImage } from '../../data/decode.js';
 import { readImageFile } from '../../data/read-image.js';
 import { type DatasetFingerprint, datasetFingerprint, imageFolder } from '../../data/folder.js';
 import { Rng } from '../../data/rng.js';
-import { Canvas } from '../../train/plot/canvas.js';
-import { encodePng } from '../../train/plot/png.js';
+import { Canvas } from '../../util/raster/canvas.js';
+import { encodePng } from '../../util/raster/png.js';
 
 export interface DemoImage {
   name: string;
