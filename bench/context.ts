@@ -1,7 +1,7 @@
 // What every benchmark mode gets: the GPU backend under test, timing settings, and a way to open a
 // fresh device (an empty pipeline cache, for first-run times).
 
-import { GpuBackend } from '#engine/autograd/gpu_backend';
+import { GpuBackend } from '#engine/backends/gpu';
 import { setBackend } from '#engine/autograd/engine';
 import { Gpu } from '#engine/gpu/context';
 import { openGpu } from '#engine/gpu/device';

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CpuBackend } from '../src/autograd/cpu_backend.js';
+import { CpuBackend } from '../src/backends/cpu.js';
 import { setBackend } from '../src/autograd/engine.js';
 import { decodeImage } from '../src/data/decode.js';
 import { imageFolder } from '../src/data/folder.js';

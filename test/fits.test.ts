@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { setBackend } from '../src/autograd/engine.js';
-import type { GpuBackend } from '../src/autograd/gpu_backend.js';
+import type { GpuBackend } from '../src/backends/gpu.js';
 import { composeBatches } from '../src/data/batches.js';
 import { checkBatchFits, checkBatchNormValues, ConfigurationError } from '../src/model/fits.js';
 import { ShuffleNetV2 } from '../src/model/shufflenet.js';

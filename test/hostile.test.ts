@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CpuBackend } from '../src/autograd/cpu_backend.js';
+import { CpuBackend } from '../src/backends/cpu.js';
 import { setBackend } from '../src/autograd/engine.js';
 import { decodeImage } from '../src/data/decode.js';
 import { MAX_IMAGE_FILE_BYTES } from '../src/data/read-image.js';

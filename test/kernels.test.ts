@@ -3,7 +3,7 @@
 // multiples of 4 or of the tiles.
 
 import { describe, expect, it } from 'vitest';
-import type { GpuBackend } from '../src/autograd/gpu_backend.js';
+import type { GpuBackend } from '../src/backends/gpu.js';
 import { conv2d } from '../src/autograd/ops/nn.js';
 import { allChecks, type Check, compareCheck, compareWith, opChecks, runCheck, SMALL } from '../src/autograd/selfcheck.js';
 import { cpu, targetBackend, TEST_TARGETS } from './gpu.js';

@@ -3,7 +3,7 @@
 // everything they used (nothing leaks from step to step).
 
 import { expect, it } from 'vitest';
-import type { GpuBackend } from '../src/autograd/gpu_backend.js';
+import type { GpuBackend } from '../src/backends/gpu.js';
 import { setBackend } from '../src/autograd/engine.js';
 import { SGD } from '../src/autograd/optim.js';
 import { intTensor, tensor } from '../src/autograd/ops/creation.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { CpuBackend } from '../src/autograd/cpu_backend.js';
+import { CpuBackend } from '../src/backends/cpu.js';
 import { setBackend } from '../src/autograd/engine.js';
 import { readCheckpoint, writePth } from '../src/model/checkpoint/index.js';
 import { ShuffleNetV2 } from '../src/model/shufflenet.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CpuBackend } from '../src/autograd/cpu_backend.js';
+import { CpuBackend } from '../src/backends/cpu.js';
 import { setBackend } from '../src/autograd/engine.js';
 import { tensor } from '../src/autograd/ops/creation.js';
 import { noGrad } from '../src/autograd/tape.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CpuBackend } from '../src/autograd/cpu_backend.js';
+import { CpuBackend } from '../src/backends/cpu.js';
 import { setBackend } from '../src/autograd/engine.js';
 import { readCheckpoint, type StateDict, toFloat32, writePth } from '../src/model/checkpoint/index.js';
 import { readZipDirectory, readZipEntry } from '../src/model/checkpoint/zip-read.js';

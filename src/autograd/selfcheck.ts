@@ -3,7 +3,7 @@
 // sum(output * R) for a fixed random R), and compares what comes out. `doctor` runs these on small
 // shapes; the tests run them on awkward ones too.
 
-import type { Backend } from './backend.js';
+import type { Backend } from '../backends/backend.js';
 import { SGD, Adam, AdamW, type Optimizer } from './optim.js';
 import { intTensor, tensor } from './ops/creation.js';
 import { fused, mul, relu, scaleShift } from './ops/elementwise.js';

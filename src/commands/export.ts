@@ -5,7 +5,7 @@
 
 import { extname } from 'node:path';
 import type { Argv } from 'yargs';
-import { CpuBackend } from '../autograd/cpu_backend.js';
+import { CpuBackend } from '../backends/cpu.js';
 import { setBackend } from '../autograd/engine.js';
 import { writePth, writeSafetensors } from '../model/checkpoint/index.js';
 import { toOnnx } from '../model/onnx.js';

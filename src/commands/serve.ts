@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Argv } from 'yargs';
-import { CpuBackend } from '../autograd/cpu_backend.js';
+import { CpuBackend } from '../backends/cpu.js';
 import { setBackend } from '../autograd/engine.js';
 import { readCheckpoint } from '../model/checkpoint/index.js';
 import { readWeightsBytes } from '../model/weights_file.js';

@@ -6,7 +6,7 @@
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Backend } from '../autograd/backend.js';
+import type { Backend } from '../backends/backend.js';
 import { initBackend } from '../autograd/engine.js';
 import { DataLoader } from '../data/loader.js';
 import { checkClassCount } from '../data/dataset.js';

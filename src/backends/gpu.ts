@@ -24,7 +24,7 @@ import { maxPoolGrad, type PoolGeometry } from '../kernels/maxpool_grad.js';
 import { reduce } from '../kernels/reduce.js';
 import { sgdStep, type SgdHyper } from '../kernels/sgd.js';
 import type { Backend, Conv2dParams, Epilogue, PoolParams } from './backend.js';
-import { type DType, keep, Storage, Tensor } from './tensor.js';
+import { type DType, keep, Storage, Tensor } from '../autograd/tensor.js';
 
 function binding(t: Tensor): Binding {
   return { buffer: t.storage.handle as GPUBuffer };
