@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backends/cpu.js';
-import { setBackend } from '../src/autograd/engine.js';
+import { setBackend } from '../src/autograd/default_backend.js';
 import { decodeImage } from '../src/data/decode.js';
 import { imageFolder } from '../src/data/folder.js';
 import { stratifiedSplit } from '../src/data/split.js';

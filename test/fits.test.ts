@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { setBackend } from '../src/autograd/engine.js';
+import { setBackend } from '../src/autograd/default_backend.js';
 import type { GpuBackend } from '../src/backends/gpu.js';
 import { composeBatches } from '../src/data/batches.js';
 import { checkBatchFits, checkBatchNormValues, ConfigurationError } from '../src/model/fits.js';

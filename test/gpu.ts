@@ -6,7 +6,7 @@
 
 import { CpuBackend } from '../src/backends/cpu.js';
 import { GpuBackend } from '../src/backends/gpu.js';
-import { initBackend } from '../src/autograd/engine.js';
+import { initBackend } from '../src/autograd/default_backend.js';
 import { Gpu, type GpuOptions } from '../src/gpu/context.js';
 import { openGpu } from '../src/gpu/device.js';
 import { parseProfileName, type ProfileName } from '../src/gpu/profile.js';

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backends/cpu.js';
-import { setBackend } from '../src/autograd/engine.js';
+import { setBackend } from '../src/autograd/default_backend.js';
 import { ShuffleNetV2 } from '../src/model/shufflenet.js';
 import { loadStateDict, stateDict } from '../src/model/state.js';
 

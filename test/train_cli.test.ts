@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backends/cpu.js';
-import { setBackend } from '../src/autograd/engine.js';
+import { setBackend } from '../src/autograd/default_backend.js';
 import { readCheckpoint, writePth } from '../src/model/checkpoint/index.js';
 import { ShuffleNetV2 } from '../src/model/shufflenet.js';
 import { loadStateDict } from '../src/model/state.js';

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/backends/cpu.js';
-import { setBackend } from '../src/autograd/engine.js';
+import { setBackend } from '../src/autograd/default_backend.js';
 import { tensor } from '../src/autograd/ops/creation.js';
 import { noGrad } from '../src/autograd/tape.js';
 import { Rng } from '../src/data/rng.js';
@@ -21,7 +21,7 @@ import { ShuffleNetV2 } from '../src/model/shufflenet.js';
 import { gradCam, upsampleBilinear } from '../src/web/gradcam.js';
 import { type Browser, launchChromium } from './helpers/chromium.js';
 import { recalibrateBatchNorm } from './helpers/recalibrate.js';
-import { type ServeProcess, startServe } from './helpers/serve-process.js';
+import { type ServeProcess, startServe } from './helpers/serve_process.js';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
 const DATASETS = new URL('../../shared/datasets/', import.meta.url).pathname;

@@ -2,7 +2,7 @@
 
 export type { Backend, Conv2dParams, Epilogue, PoolParams } from '../backends/backend.js';
 export { CpuBackend } from '../backends/cpu.js';
-export { getBackend, initBackend, setBackend } from './engine.js';
+export { getBackend, initBackend, setBackend } from './default_backend.js';
 export { GpuBackend } from '../backends/gpu.js';
 export { Adam, AdamW, type Optimizer, type OptimizerState, SGD } from './optim.js';
 export { empty, full, intTensor, ones, scalar, tensor, zeros } from './ops/creation.js';

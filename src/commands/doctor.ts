@@ -4,7 +4,7 @@
 
 import type { Backend } from '../backends/backend.js';
 import { CpuBackend } from '../backends/cpu.js';
-import { initBackend } from '../autograd/engine.js';
+import { initBackend } from '../autograd/default_backend.js';
 import { allChecks, type CheckResult, compareCheck } from '../autograd/selfcheck.js';
 import { GpuBackend } from '../backends/gpu.js';
 import type { ProfileName } from '../gpu/profile.js';

@@ -14,7 +14,7 @@ import { predictionsCsv, writeAtomic, writeJson } from '../train/files.js';
 import { confusionMatrix, type EpochMetrics, epochMetrics } from '../train/metrics.js';
 import { renderConfusionMatrix } from '../train/plot/confusion.js';
 import { ProgressBar } from '../util/progress.js';
-import { type ModelSource, modelSourceOptions, resolveModelSource } from './model-source.js';
+import { type ModelSource, modelSourceOptions, resolveModelSource } from './model_source.js';
 import { predictFiles } from './predict.js';
 
 export function evaluateOptions(y: Argv) {

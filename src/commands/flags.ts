@@ -1,7 +1,7 @@
 // Parsing command-line values, and the JSON files they name, with messages that name the flag and
 // the file.
 
-import { readRegularFile } from '../util/read-file.js';
+import { readRegularFile } from '../util/read_file.js';
 
 /** The largest JSON file read (class_indices.json, train_info.json). */
 const MAX_JSON_BYTES = 64 << 20;

@@ -5,7 +5,7 @@
 // from a BatchLoader (whatever decodes them: worker threads, a Web Worker); everything the run keeps
 // goes to a RunSink (a run folder on disk, or memory and downloads in a page).
 
-import { getBackend } from '../autograd/engine.js';
+import { getBackend } from '../autograd/default_backend.js';
 import { Adam, AdamW, type Optimizer, SGD } from '../autograd/optim.js';
 import { intTensor, tensor } from '../autograd/ops/creation.js';
 import { crossEntropy } from '../autograd/ops/nn.js';

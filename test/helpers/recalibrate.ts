@@ -5,7 +5,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { CpuBackend } from '../../src/backends/cpu.js';
-import { setBackend } from '../../src/autograd/engine.js';
+import { setBackend } from '../../src/autograd/default_backend.js';
 import { tensor } from '../../src/autograd/ops/creation.js';
 import { noGrad } from '../../src/autograd/tape.js';
 import { decodeImage } from '../../src/data/decode.js';

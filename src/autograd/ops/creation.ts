@@ -2,7 +2,7 @@
 
 import { E } from '../../kernels/expr.js';
 import type { Backend } from '../../backends/backend.js';
-import { getBackend } from '../engine.js';
+import { getBackend } from '../default_backend.js';
 import { type DType, type Shape, sizeOf, Tensor } from '../tensor.js';
 
 function checkShape(shape: Shape, op: string): void {
