@@ -2,7 +2,7 @@
 // fresh device (an empty pipeline cache, for first-run times).
 
 import { GpuBackend } from '#engine/backends/gpu';
-import { setBackend } from '#engine/autograd/engine';
+import { setBackend } from '#engine/autograd/default_backend';
 import { Gpu } from '#engine/gpu/context';
 import { openGpu } from '#engine/gpu/device';
 import type { TimingOptions } from './timing.js';
