@@ -4,7 +4,7 @@
 // transposes reach the kernels without copies.
 
 import type { Binding, Gpu } from '../gpu/context.js';
-import { adamStep, type AdamHyper } from '../kernels/adam.js';
+import { adamStep } from '../kernels/adam.js';
 import { batchNormBackward, type PlaneView } from '../kernels/batchnorm_backward.js';
 import { batchNormStats } from '../kernels/batchnorm_stats.js';
 import { conv2dGradInput } from '../kernels/conv2d_grad_input.js';
@@ -22,7 +22,8 @@ import { matmul, type Operand, splitCount } from '../kernels/matmul.js';
 import { maxPool } from '../kernels/maxpool.js';
 import { maxPoolGrad, type PoolGeometry } from '../kernels/maxpool_grad.js';
 import { reduce } from '../kernels/reduce.js';
-import { sgdStep, type SgdHyper } from '../kernels/sgd.js';
+import { sgdStep } from '../kernels/sgd.js';
+import type { AdamHyper, SgdHyper } from '../reference/optim.js';
 import type { Backend, Conv2dParams, Epilogue, PoolParams } from './backend.js';
 import { type DType, keep, Storage, Tensor } from '../autograd/tensor.js';
 
