@@ -2,7 +2,7 @@
 // Fails when the run-time imports of src/ or bench/ form a cycle. Type-only imports (`import type`,
 // or every name marked `type`) are left out: TypeScript erases them, and an interface pair such as
 // the tensor and its backend naming each other is no load-order hazard.
-// Usage: node scripts/check-cycles.mjs [dir...]   (default: src bench)
+// Usage: node scripts/check_imports.mjs [dir...]   (default: src bench)
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
