@@ -71,8 +71,9 @@ for (const [file, edges] of graph) {
   for (const target of edges) {
     const to = layerOf(target);
     if (to === undefined || to === from || UPWARD.has(`src/${from} -> ${relative(root, target)}`)) continue;
-    if (!LAYERS.includes(from) || !LAYERS.includes(to)) upward.push(`${relative(root, file)}: src/${!LAYERS.includes(from) ? from : to} is not in LAYERS`);
-    else if (LAYERS.indexOf(to) > LAYERS.indexOf(from)) upward.push(`${relative(root, file)} imports ${relative(root, target)} (src/${to} is above src/${from})`);
+    const name = relative(root, file);
+    if (!LAYERS.includes(from) || !LAYERS.includes(to)) upward.push(`${name}: src/${LAYERS.includes(from) ? to : from} is not in LAYERS`);
+    else if (LAYERS.indexOf(to) > LAYERS.indexOf(from)) upward.push(`${name} imports ${relative(root, target)} (src/${to} is above src/${from})`);
   }
 }
 
