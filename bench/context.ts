@@ -1,8 +1,8 @@
 // What every benchmark mode gets: the GPU backend under test, timing settings, and a way to open a
 // fresh device (an empty pipeline cache, for first-run times).
 
-import { GpuBackend } from '#engine/autograd/gpu_backend';
-import { setBackend } from '#engine/autograd/engine';
+import { GpuBackend } from '#engine/backends/gpu';
+import { setBackend } from '#engine/autograd/default_backend';
 import { Gpu } from '#engine/gpu/context';
 import { openGpu } from '#engine/gpu/device';
 import type { TimingOptions } from './timing.js';

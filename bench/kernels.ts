@@ -3,8 +3,8 @@
 // kernels in GB/s against a plain copy, both ceilings measured in the same run. Beside them, naive
 // one-invocation-per-output versions of the 1x1 and depthwise convolutions.
 
-import type { Conv2dParams } from '#engine/autograd/backend';
-import type { GpuBackend } from '#engine/autograd/gpu_backend';
+import type { Conv2dParams } from '#engine/backends/backend';
+import type { GpuBackend } from '#engine/backends/gpu';
 import { empty, full, intTensor } from '#engine/autograd/ops/creation';
 import { concatShuffle, channelShuffle } from '#engine/autograd/ops/shape';
 import type { Tensor } from '#engine/autograd/tensor';

@@ -1,7 +1,7 @@
 // Naive baselines for the closing comparison: one invocation per output, every operand read
 // straight from global memory, no tiling, no register blocking.
 
-import type { GpuBackend } from '#engine/autograd/gpu_backend';
+import type { GpuBackend } from '#engine/backends/gpu';
 import { full } from '#engine/autograd/ops/creation';
 import type { Tensor } from '#engine/autograd/tensor';
 import type { Kernel } from '#engine/gpu/context';

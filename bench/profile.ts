@@ -2,7 +2,7 @@
 // elsewhere the step's dispatches are recorded and each replayed alone, with the GPU awaited around
 // it (on software adapters the per-dispatch wait is small next to the kernels).
 
-import type { GpuBackend } from '#engine/autograd/gpu_backend';
+import type { GpuBackend } from '#engine/backends/gpu';
 import { tidy } from '#engine/autograd/tensor';
 import type { Gpu } from '#engine/gpu/context';
 import { table } from './report.js';

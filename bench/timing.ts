@@ -1,6 +1,6 @@
 // Timing GPU work: warm-up runs excluded, the GPU awaited after every run, the median reported.
 
-import type { Backend } from '#engine/autograd/backend';
+import type { Backend } from '#engine/backends/backend';
 import { tidy } from '#engine/autograd/tensor';
 
 export interface Timing {

@@ -7,7 +7,7 @@ import { hideBin } from 'yargs/helpers';
 import { doctor, printReport } from './commands/doctor.js';
 import { info, printInfo } from './commands/info.js';
 import { predictFiles } from './commands/predict.js';
-import { modelSourceOptions, resolveModelSource } from './commands/model-source.js';
+import { modelSourceOptions, resolveModelSource } from './commands/model_source.js';
 import { evaluate, evaluateOptions, printEvaluation } from './commands/evaluate.js';
 import { exportModel, exportOptions } from './commands/export.js';
 import { isWidth, WIDTHS, type Width } from './model/shufflenet.js';

@@ -1,8 +1,8 @@
 // The tape itself, on the CPU reference: accumulation, reuse, no-grad scopes, memory scopes, errors.
 
 import { describe, expect, it } from 'vitest';
-import { CpuBackend } from '../src/autograd/cpu_backend.js';
-import { setBackend } from '../src/autograd/engine.js';
+import { CpuBackend } from '../src/backends/cpu.js';
+import { setBackend } from '../src/autograd/default_backend.js';
 import { tensor } from '../src/autograd/ops/creation.js';
 import { add, mul, relu } from '../src/autograd/ops/elementwise.js';
 import { sum } from '../src/autograd/ops/reduce.js';

@@ -14,8 +14,8 @@ import {
   type StateDict,
   type TensorData,
 } from '../src/model/checkpoint/index.js';
-import { readZipDirectory, readZipEntry } from '../src/model/checkpoint/zip-read.js';
-import { writeZip } from '../src/model/checkpoint/zip-write.js';
+import { readZipDirectory, readZipEntry } from '../src/model/checkpoint/zip_read.js';
+import { writeZip } from '../src/model/checkpoint/zip_write.js';
 
 const FIXTURES = new URL('./fixtures/checkpoint/', import.meta.url);
 const fixture = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(name, FIXTURES)));

@@ -4,13 +4,13 @@
 // software ones): SHUFFLENET_TEST_ADAPTERS=a,b and SHUFFLENET_TEST_PROFILES=gpu,software pick
 // others. An adapter that cannot be opened fails the tests: nothing is skipped silently.
 
-import { CpuBackend } from '../src/autograd/cpu_backend.js';
-import { GpuBackend } from '../src/autograd/gpu_backend.js';
-import { initBackend } from '../src/autograd/engine.js';
+import { CpuBackend } from '../src/backends/cpu.js';
+import { GpuBackend } from '../src/backends/gpu.js';
+import { initBackend } from '../src/autograd/default_backend.js';
 import { Gpu, type GpuOptions } from '../src/gpu/context.js';
 import { openGpu } from '../src/gpu/device.js';
 import { parseProfileName, type ProfileName } from '../src/gpu/profile.js';
-import type { Backend } from '../src/autograd/backend.js';
+import type { Backend } from '../src/backends/backend.js';
 
 export const TEST_ADAPTERS = (process.env.SHUFFLENET_TEST_ADAPTERS ?? 'llvmpipe,swiftshader').split(',');
 

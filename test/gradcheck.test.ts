@@ -2,7 +2,7 @@
 // in float64: d/dx_i sum(op(x) * R) ~ (f(x + h e_i) - f(x - h e_i)) / 2h at sampled elements i.
 
 import { describe, expect, it } from 'vitest';
-import { CpuBackend, readFloat64 } from '../src/autograd/cpu_backend.js';
+import { CpuBackend, readFloat64 } from '../src/backends/cpu.js';
 import { allChecks, makeInputs, weightedSum } from '../src/autograd/selfcheck.js';
 import { noGrad } from '../src/autograd/tape.js';
 import { tidy } from '../src/autograd/tensor.js';

@@ -1,11 +1,13 @@
 // Every kernel and its backward on each software adapter, in both device profiles, against the CPU
 // reference, on small shapes and on awkward ones: batch 1, odd sizes, channel counts that are not
-// multiples of 4 or of the tiles.
+// multiples of 4 or of the tiles; and the kernel machinery (memoised variants, parameter checks, views).
 
-import { describe, expect, it } from 'vitest';
-import type { GpuBackend } from '../src/autograd/gpu_backend.js';
+import { describe, expect, it, vi } from 'vitest';
+import type { GpuBackend } from '../src/backends/gpu.js';
 import { conv2d } from '../src/autograd/ops/nn.js';
 import { allChecks, type Check, compareCheck, compareWith, opChecks, runCheck, SMALL } from '../src/autograd/selfcheck.js';
+import { CHECK_KERNELS_ENV, memoKernel } from '../src/gpu/context.js';
+import { view } from '../src/kernels/view.js';
 import { cpu, targetBackend, TEST_TARGETS } from './gpu.js';
 
 const shapes = [
@@ -83,3 +85,63 @@ for (const target of TEST_TARGETS) {
     }
   });
 }
+
+// The machinery every kernel goes through: variants generated once per key (and the debug check that
+// a key's text never changes), the dispatch's parameters matching the kernel's declaration exactly,
+// and the generated view accessors.
+describe('kernel variants, parameters and views', () => {
+  it('generates a variant once per key and keys its pipeline by it', async () => {
+    let builds = 0;
+    const probe = memoKernel('probe_variants', (workgroup: number, flag: boolean) => {
+      builds++;
+      return { params: ['n'], wgsl: `@compute @workgroup_size(${workgroup}) fn main() { _ = P.n${flag ? ' + 1u' : ''}; }` };
+    });
+    expect(probe(4, true)).toBe(probe(4, true));
+    expect(probe(4, false)).not.toBe(probe(4, true));
+    expect(probe(8, true).key).toBe('probe_variants(8,true)');
+    expect(builds).toBe(3);
+    const { gpu } = (await targetBackend(TEST_TARGETS[0])) as GpuBackend;
+    gpu.run(probe(4, true), [], [1], { n: 1 });
+    gpu.run(probe(4, true), [], [1], { n: 2 });
+    expect(gpu.pipelines.has('probe_variants(4,true)')).toBe(true);
+    await gpu.sync();
+    expect(() => memoKernel('probe_variants', () => ({ params: [], wgsl: '' }))).toThrow(/two kernels are named probe_variants/);
+  });
+
+  it(`fails, under ${CHECK_KERNELS_ENV}=1, when a key's text changes (an input missing from the key)`, async () => {
+    vi.stubEnv(CHECK_KERNELS_ENV, '1');
+    vi.resetModules();
+    try {
+      const fresh = await import('../src/gpu/context.js');
+      let size = 1;
+      const leaky = fresh.memoKernel('probe_leaky', () => ({ params: [], wgsl: `const SIZE = ${size}u;` }));
+      leaky();
+      leaky();
+      size = 2;
+      expect(() => leaky()).toThrow(/probe_leaky\(\): the kernel's text changed for the same key/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it('refuses a dispatch whose parameters are missing or not declared', async () => {
+    const { gpu } = (await targetBackend(TEST_TARGETS[0])) as GpuBackend;
+    const probe = memoKernel('probe_params', () => ({ params: ['a', 'b'], wgsl: '@compute @workgroup_size(1) fn main() { _ = P.a + P.b; }' }));
+    expect(() => gpu.run(probe(), [], [1], { a: 1 })).toThrow(/probe_params: parameter b was not given/);
+    expect(() => gpu.run(probe(), [], [1], { a: 1, b: 2, c: 3 })).toThrow(/probe_params: parameter\(s\) c given but not declared/);
+    expect(() => gpu.run(probe(), [], [1], { a: 1, c: 3 })).toThrow(/probe_params: parameter b was not given/);
+    gpu.run(probe(), [], [1], { a: 1, b: 2 });
+    await gpu.sync();
+  });
+
+  it('generates view accessors: uniform names, a base per outer index, the inner strides per element', () => {
+    const x = view('x', ['N', 'C'], ['H', 'W']);
+    expect(x.params).toEqual(['xOff', 'xN', 'xC', 'xH', 'xW']);
+    expect(x.wgsl).toContain('fn xBase(n: u32, c: u32) -> u32 { return P.xOff + n * P.xN + c * P.xC; }');
+    expect(x.wgsl).toContain('fn xAt(base: u32, h: u32, w: u32) -> u32 { return base + h * P.xH + w * P.xW; }');
+    const binding = { buffer: {} as GPUBuffer };
+    expect(x.values({ binding, offset: 5, strides: [60, 20, 4, 1] })).toEqual({ xOff: 5, xN: 60, xC: 20, xH: 4, xW: 1 });
+    expect(() => x.values({ binding, offset: 0, strides: [4, 1] })).toThrow(/view x: 4 strides expected/);
+    expect(view('s', []).wgsl).toContain('fn sBase() -> u32 { return P.sOff; }');
+  });
+});

@@ -3,8 +3,8 @@
 // everything they used (nothing leaks from step to step).
 
 import { expect, it } from 'vitest';
-import type { GpuBackend } from '../src/autograd/gpu_backend.js';
-import { setBackend } from '../src/autograd/engine.js';
+import type { GpuBackend } from '../src/backends/gpu.js';
+import { setBackend } from '../src/autograd/default_backend.js';
 import { SGD } from '../src/autograd/optim.js';
 import { intTensor, tensor } from '../src/autograd/ops/creation.js';
 import { crossEntropy } from '../src/autograd/ops/nn.js';

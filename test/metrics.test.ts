@@ -1,7 +1,9 @@
-// Metrics against confusion matrices worked out by hand, and the learning-rate schedule.
+// Metrics against confusion matrices worked out by hand, the reported loss against the CPU
+// reference's cross-entropy, and the learning-rate schedule.
 
 import { describe, expect, it } from 'vitest';
-import { confusionMatrix, epochMetrics } from '../src/train/metrics.js';
+import { crossEntropy } from '../src/reference/nn.js';
+import { confusionMatrix, epochMetrics, meanCrossEntropy } from '../src/train/metrics.js';
 import { learningRate } from '../src/train/trainer.js';
 
 describe('metrics', () => {
@@ -45,6 +47,16 @@ describe('metrics', () => {
     expect(m.c).toEqual({ Precision: 0, Recall: 0, Specificity: 1, 'F1 score': 0 });
     expect(m.a).toEqual({ Precision: 0.6667, Recall: 1, Specificity: 0, 'F1 score': 0.8 });
     expect(JSON.stringify(m)).not.toContain('null');
+  });
+});
+
+describe('loss from logits', () => {
+  it("equals the CPU reference's cross-entropy, large logits and a batch of one included", () => {
+    const logits = Float32Array.from({ length: 5 * 3 }, (_, i) => Math.sin(i * 1.7) * (i % 4 === 0 ? 80 : 3));
+    const labels = Int32Array.from([2, 0, 1, 1, 2]);
+    expect(meanCrossEntropy(logits, labels, 3)).toBe(crossEntropy(Float64Array.from(logits), labels, 5, 3));
+    expect(meanCrossEntropy([1, 2, 3, 4], [3], 4)).toBeCloseTo(-Math.log(Math.exp(4) / (Math.exp(1) + Math.exp(2) + Math.exp(3) + Math.exp(4))), 12);
+    expect(() => meanCrossEntropy([0, 0], [2], 2)).toThrow(/label 2 is outside \[0, 2\)/);
   });
 });
 

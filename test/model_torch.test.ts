@@ -5,7 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { setBackend } from '../src/autograd/engine.js';
+import { setBackend } from '../src/autograd/default_backend.js';
 import { intTensor, tensor } from '../src/autograd/ops/creation.js';
 import { crossEntropy } from '../src/autograd/ops/nn.js';
 import { backward, noGrad } from '../src/autograd/tape.js';

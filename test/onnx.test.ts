@@ -4,8 +4,8 @@
 
 import * as ort from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
-import { CpuBackend } from '../src/autograd/cpu_backend.js';
-import { setBackend } from '../src/autograd/engine.js';
+import { CpuBackend } from '../src/backends/cpu.js';
+import { setBackend } from '../src/autograd/default_backend.js';
 import { tensor } from '../src/autograd/ops/creation.js';
 import { noGrad } from '../src/autograd/tape.js';
 import { tidy } from '../src/autograd/tensor.js';

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { Backend } from '../src/autograd/backend.js';
+import type { Backend } from '../src/backends/backend.js';
 import { Adam, AdamW, type Optimizer, SGD } from '../src/autograd/optim.js';
 import { intTensor, tensor } from '../src/autograd/ops/creation.js';
 import { mul } from '../src/autograd/ops/elementwise.js';

@@ -5,11 +5,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Canvas, WHITE, hexColor, measureText, truncateText, type Color } from '../src/train/plot/canvas.js';
+import { Canvas, WHITE, hexColor, measureText, truncateText, type Color } from '../src/util/raster/canvas.js';
 import { accuracyLabel, cellColor, cellLabel, renderConfusionMatrix } from '../src/train/plot/confusion.js';
 import { layoutCurves, pointAt, renderCurves, type Panel } from '../src/train/plot/curves.js';
-import { FONT, GLYPH_HEIGHT } from '../src/train/plot/font.js';
-import { encodePng } from '../src/train/plot/png.js';
+import { FONT, GLYPH_HEIGHT } from '../src/util/raster/font.js';
+import { encodePng } from '../src/util/raster/png.js';
 import { epochAxis, formatTick, linearTicks, niceStep, valueAxis } from '../src/train/plot/ticks.js';
 
 const ARTIFACTS = new URL('../test-artifacts/plots/', import.meta.url);

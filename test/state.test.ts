@@ -1,8 +1,8 @@
 // Loading a state_dict: strict keys and shapes, clear messages, the ImageNet-classifier exception.
 
 import { describe, expect, it } from 'vitest';
-import { CpuBackend } from '../src/autograd/cpu_backend.js';
-import { setBackend } from '../src/autograd/engine.js';
+import { CpuBackend } from '../src/backends/cpu.js';
+import { setBackend } from '../src/autograd/default_backend.js';
 import { ShuffleNetV2 } from '../src/model/shufflenet.js';
 import { loadStateDict, stateDict } from '../src/model/state.js';
 

@@ -13,14 +13,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CpuBackend } from '../src/autograd/cpu_backend.js';
-import { setBackend } from '../src/autograd/engine.js';
+import { CpuBackend } from '../src/backends/cpu.js';
+import { setBackend } from '../src/autograd/default_backend.js';
 import { readCheckpoint, type StateDict, toFloat32, writePth } from '../src/model/checkpoint/index.js';
-import { readZipDirectory, readZipEntry } from '../src/model/checkpoint/zip-read.js';
+import { readZipDirectory, readZipEntry } from '../src/model/checkpoint/zip_read.js';
 import { ShuffleNetV2 } from '../src/model/shufflenet.js';
 import { type Browser, CHROMIUM, CHROMIUM_FLAGS, launchChromium } from './helpers/chromium.js';
 import { deterministicState } from './helpers/deterministic.js';
-import { type ServeProcess, startServe } from './helpers/serve-process.js';
+import { type ServeProcess, startServe } from './helpers/serve_process.js';
 
 const CLI = new URL('../dist/cli.js', import.meta.url).pathname;
 const DDTI = new URL('../../shared/datasets/ddti/', import.meta.url).pathname;

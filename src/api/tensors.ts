@@ -2,8 +2,8 @@
 // gradients, reductions and views, backward, and the default backend. Ops that do not record
 // (copy, addInto, broadcastTo, fused kernels) and the backend classes stay inside the engine.
 
-export { getBackend, initBackend } from '../autograd/engine.js';
-export type { Backend } from '../autograd/backend.js';
+export { getBackend, initBackend } from '../autograd/default_backend.js';
+export type { Backend } from '../backends/backend.js';
 export { full, intTensor, ones, scalar, tensor, zeros } from '../autograd/ops/creation.js';
 export { add, div, exp, log, mul, neg, relu, sqrt, square, sub } from '../autograd/ops/elementwise.js';
 export { mean, sum } from '../autograd/ops/reduce.js';

@@ -1,9 +1,9 @@
 // The engine's public surface: tensors, autograd, ops, optimizers, backends.
 
-export type { Backend, Conv2dParams, Epilogue, PoolParams } from './backend.js';
-export { CpuBackend } from './cpu_backend.js';
-export { getBackend, initBackend, setBackend } from './engine.js';
-export { GpuBackend } from './gpu_backend.js';
+export type { Backend, Conv2dParams, Epilogue, PoolParams } from '../backends/backend.js';
+export { CpuBackend } from '../backends/cpu.js';
+export { getBackend, initBackend, setBackend } from './default_backend.js';
+export { GpuBackend } from '../backends/gpu.js';
 export { Adam, AdamW, type Optimizer, type OptimizerState, SGD } from './optim.js';
 export { empty, full, intTensor, ones, scalar, tensor, zeros } from './ops/creation.js';
 export { add, div, exp, fused, log, mul, neg, relu, scaleShift, sqrt, square, sub } from './ops/elementwise.js';

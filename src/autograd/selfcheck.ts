@@ -3,13 +3,13 @@
 // sum(output * R) for a fixed random R), and compares what comes out. `doctor` runs these on small
 // shapes; the tests run them on awkward ones too.
 
-import type { Backend } from './backend.js';
+import type { Backend } from '../backends/backend.js';
 import { SGD, Adam, AdamW, type Optimizer } from './optim.js';
 import { intTensor, tensor } from './ops/creation.js';
 import { fused, mul, relu, scaleShift } from './ops/elementwise.js';
 import { batchNorm2d, conv2d, conv2dFused, crossEntropy, linear, maxPool2d } from './ops/nn.js';
 import { mean, sum } from './ops/reduce.js';
-import { chunk, concatShuffle, narrow } from './ops/shape.js';
+import { chunk, concatShuffle, narrow, transpose } from './ops/shape.js';
 import { E } from '../kernels/expr.js';
 import { backward, noGrad } from './tape.js';
 import { type Tensor, tidy } from './tensor.js';
@@ -180,6 +180,10 @@ export function allChecks(s: CheckShapes = SMALL): Check[] {
     ...opChecks('maxpool', { x: grad([N, C, H, W]) }, (x) => maxPool2d(x.x, { kernel: 3, stride: 2, padding: 1 })),
     ...opChecks('linear', { x: grad([N + 3, C2]), w: grad([5, C2]), b: grad([5]) }, (x) => linear(x.x, x.w, x.b)),
     ...opChecks('cross_entropy', { logits: grad([N + 3, 5]), labels: { shape: [N + 3], classes: 5 } }, (x) => crossEntropy(x.logits, x.labels)),
+    // Logits as a transposed, offset view (column stride 1, row stride N + 4), labels at an offset.
+    ...opChecks('cross_entropy.strided', { logits: grad([7, N + 4]), labels: { shape: [N + 5], classes: 7 } }, (x) =>
+      crossEntropy(transpose(narrow(x.logits, 1, 1, N + 3), 0, 1), narrow(x.labels, 0, 2, N + 3)),
+    ),
     optimizerCheck('sgd.step', [C, C2], (p) => new SGD([p], { lr: 0.1, momentum: 0.9, weightDecay: 4e-5 })),
     optimizerCheck('adam.step', [C, C2], (p) => new Adam([p], { lr: 0.01, weightDecay: 1e-3 })),
     optimizerCheck('adamw.step', [C, C2], (p) => new AdamW([p], { lr: 0.01 })),

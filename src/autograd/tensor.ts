@@ -3,7 +3,7 @@
 // storage. Memory is returned to the backend's pool when the last tensor using it is disposed:
 // explicitly, at the end of a `tidy` scope, or (as a safety net) when the tensor is garbage collected.
 
-import type { Backend } from './backend.js';
+import type { Backend } from '../backends/backend.js';
 
 export type DType = 'float32' | 'int32';
 export type Shape = readonly number[];

@@ -2,11 +2,11 @@
 // (SHUFFLENET_PROFILE forces one), and every kernel with its backward pass checked against the CPU
 // reference on small random shapes.
 
-import type { Backend } from '../autograd/backend.js';
-import { CpuBackend } from '../autograd/cpu_backend.js';
-import { initBackend } from '../autograd/engine.js';
+import type { Backend } from '../backends/backend.js';
+import { CpuBackend } from '../backends/cpu.js';
+import { initBackend } from '../autograd/default_backend.js';
 import { allChecks, type CheckResult, compareCheck } from '../autograd/selfcheck.js';
-import { GpuBackend } from '../autograd/gpu_backend.js';
+import { GpuBackend } from '../backends/gpu.js';
 import type { ProfileName } from '../gpu/profile.js';
 
 const LIMITS = [

@@ -9,12 +9,11 @@ import { basename, join } from 'node:path';
 import type { Argv } from 'yargs';
 import { DatasetError, type ImageFolder, imageFolder } from '../data/folder.js';
 import { parseSplitCsv } from '../data/split.js';
-import { crossEntropy } from '../reference/nn.js';
 import { predictionsCsv, writeAtomic, writeJson } from '../train/files.js';
-import { confusionMatrix, type EpochMetrics, epochMetrics } from '../train/metrics.js';
+import { confusionMatrix, type EpochMetrics, epochMetrics, meanCrossEntropy } from '../train/metrics.js';
 import { renderConfusionMatrix } from '../train/plot/confusion.js';
 import { ProgressBar } from '../util/progress.js';
-import { type ModelSource, modelSourceOptions, resolveModelSource } from './model-source.js';
+import { type ModelSource, modelSourceOptions, resolveModelSource } from './model_source.js';
 import { predictFiles } from './predict.js';
 
 export function evaluateOptions(y: Argv) {
@@ -108,7 +107,11 @@ export async function evaluate(a: EvaluateArgs): Promise<Evaluation> {
 
   const truth = results.map((r) => labels.get(r.file)!);
   const K = source.numClasses;
-  const loss = crossEntropy(Float64Array.from(results.flatMap((r) => r.logits)), Int32Array.from(truth), results.length, K);
+  const loss = meanCrossEntropy(
+    results.flatMap((r) => r.logits),
+    truth,
+    K,
+  );
   const confusion = confusionMatrix(
     truth,
     results.map((r) => r.index),

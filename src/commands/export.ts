@@ -5,15 +5,15 @@
 
 import { extname } from 'node:path';
 import type { Argv } from 'yargs';
-import { CpuBackend } from '../autograd/cpu_backend.js';
-import { setBackend } from '../autograd/engine.js';
+import { CpuBackend } from '../backends/cpu.js';
+import { setBackend } from '../autograd/default_backend.js';
 import { writePth, writeSafetensors } from '../model/checkpoint/index.js';
 import { toOnnx } from '../model/onnx.js';
 import { ShuffleNetV2 } from '../model/shufflenet.js';
 import { stateDict } from '../model/state.js';
 import { loadWeightsFile } from '../model/weights_file.js';
 import { writeAtomic } from '../train/files.js';
-import { modelSourceOptions, resolveModelSource } from './model-source.js';
+import { modelSourceOptions, resolveModelSource } from './model_source.js';
 
 export const EXPORT_FORMATS = ['onnx', 'safetensors', 'pth'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];

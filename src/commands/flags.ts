@@ -2,7 +2,7 @@
 // the file.
 
 import { settingChecks } from '../train/settings.js';
-import { readRegularFile } from '../util/read-file.js';
+import { readRegularFile } from '../util/read_file.js';
 
 /** The largest JSON file read (class_indices.json, train_info.json). */
 const MAX_JSON_BYTES = 64 << 20;

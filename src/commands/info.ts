@@ -1,7 +1,7 @@
 // `info`: parameter counts and FLOPs of a ShuffleNet V2 configuration (no GPU needed).
 
-import { CpuBackend } from '../autograd/cpu_backend.js';
-import { setBackend } from '../autograd/engine.js';
+import { CpuBackend } from '../backends/cpu.js';
+import { setBackend } from '../autograd/default_backend.js';
 import { type ModelInfo, modelInfo } from '../model/info.js';
 import { ShuffleNetV2, type Width } from '../model/shufflenet.js';
 

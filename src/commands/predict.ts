@@ -2,10 +2,10 @@
 // image whose outputs are not finite is reported like an unreadable one (exit status 1), never printed
 // as a prediction.
 
-import { initBackend } from '../autograd/engine.js';
+import { initBackend } from '../autograd/default_backend.js';
 import { checkBatchFits } from '../model/fits.js';
 import { decodeImage } from '../data/decode.js';
-import { readImageFile } from '../data/read-image.js';
+import { readImageFile } from '../data/read_image.js';
 import { evalTransform } from '../data/transforms.js';
 import { predictBatch } from '../model/predict.js';
 import { ShuffleNetV2, type Width } from '../model/shufflenet.js';

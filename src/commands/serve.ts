@@ -9,17 +9,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Argv } from 'yargs';
-import { CpuBackend } from '../autograd/cpu_backend.js';
-import { setBackend } from '../autograd/engine.js';
+import { CpuBackend } from '../backends/cpu.js';
+import { setBackend } from '../autograd/default_backend.js';
 import { readCheckpoint } from '../model/checkpoint/index.js';
 import { readWeightsBytes } from '../model/weights_file.js';
 import type { DatasetFingerprint } from '../data/folder.js';
 import { isWidth, ShuffleNetV2, WIDTHS, type Width } from '../model/shufflenet.js';
 import { checkFinite, guessWidth, loadStateDict } from '../model/state.js';
-import { demoImage, type ValidationSource } from '../web/server/demo-image.js';
+import { demoImage, type ValidationSource } from '../web/server/demo_image.js';
 import { type Asset, createPageServer, listen } from '../web/server/http.js';
 import { port as parsePort, positiveInteger } from './flags.js';
-import { readRunFolder } from './model-source.js';
+import { readRunFolder } from './model_source.js';
 import { readClassIndices } from './predict.js';
 
 export function serveOptions(y: Argv) {

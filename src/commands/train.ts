@@ -13,7 +13,7 @@ import { defaultWeightDecay } from '../train/core.js';
 import { imageFolder } from '../data/folder.js';
 import { splitFolder } from '../data/split.js';
 import { checkWritableFolder, removePartialFiles, writeJson } from '../train/files.js';
-import { checkResumeData } from '../train/resume-data.js';
+import { checkResumeData } from '../train/resume_data.js';
 import { OPTIMIZERS, TRAIN_DEFAULTS } from '../train/settings.js';
 import { defaultWorkers, train, type TrainConfig } from '../train/trainer.js';
 import { checkBatchNormValues } from '../model/fits.js';

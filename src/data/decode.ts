@@ -1,7 +1,7 @@
 // Image file decoding: PNG, JPEG or BMP bytes (chosen by magic bytes, not the file name) -> 8-bit RGB,
 // matching PIL's Image.open(f).convert('RGB') as used by torchvision's ImageFolder loader.
 // Any failure becomes an ImageDecodeError naming the file. Reading the bytes from disk is Node's
-// part (read-image.ts); this file serves the browser's Web Worker too.
+// part (read_image.ts); this file serves the browser's Web Worker too.
 import { decodeBmp } from './bmp.js';
 import { ImageDecodeError, type RgbImage } from './image.js';
 import { decodeJpeg } from './jpeg.js';

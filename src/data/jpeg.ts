@@ -1,12 +1,12 @@
 // JPEG decoder: jpeg-js for entropy decoding and IDCT, then libjpeg-turbo's colour pipeline (what
 // Pillow 9.4 uses) redone here so the result is close to PIL's convert('RGB'): jpeg-js is asked for raw
 // component samples, the subsampled chroma planes are recovered from them and upsampled with
-// libjpeg's "fancy" triangle filters (jpeg-upsample.ts), and YCbCr -> RGB uses libjpeg's fixed-point
+// libjpeg's "fancy" triangle filters (jpeg_upsample.ts), and YCbCr -> RGB uses libjpeg's fixed-point
 // tables. What remains is jpeg-js's IDCT, a few grey levels at most. CMYK/YCCK (Adobe) files use
 // jpeg-js's own CMYK -> RGB conversion, which is PIL's formula up to rounding. Browser-safe.
 import { decode } from 'jpeg-js';
 import { checkPixelCount, type RgbImage } from './image.js';
-import { componentPlane, upsample, type Plane } from './jpeg-upsample.js';
+import { componentPlane, upsample, type Plane } from './jpeg_upsample.js';
 
 interface Component {
   id: number;

@@ -4,7 +4,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { BatchLoader, LocalRunner, type SampleRunner } from './batches.js';
-import { readImageFile } from './read-image.js';
+import { readImageFile } from './read_image.js';
 import { ImageCache, type SampleResult, type SampleTask } from './sample.js';
 
 export type { Batch, EpochOptions, Failure } from './batches.js';

@@ -1,7 +1,7 @@
 // A data-loading worker thread: decodes and transforms the samples the loader sends it.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { readImageFile } from './read-image.js';
+import { readImageFile } from './read_image.js';
 import { ImageCache, runTask, type SampleTask } from './sample.js';
 
 const cache = new ImageCache((workerData as { cacheBytes: number }).cacheBytes, readImageFile);

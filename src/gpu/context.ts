@@ -1,7 +1,7 @@
-// The GPU runtime every kernel goes through: a compute-pipeline cache keyed by the full WGSL text
-// (so by every specialisation baked into it), a buffer pool, per-dispatch shape parameters packed
-// into one uniform buffer per submission, and many dispatches recorded into one compute pass and
-// submitted together.
+// The GPU runtime every kernel goes through: kernel variants generated once per explicit key
+// (memoKernel) and a compute-pipeline cache keyed by that key (or by the full WGSL text for a
+// kernel built without one), a buffer pool, per-dispatch shape parameters packed into one uniform
+// buffer per submission, and many dispatches recorded into one compute pass and submitted together.
 
 import { BufferPool } from './pool.js';
 import type { AdapterDescription } from './device.js';
@@ -21,6 +21,43 @@ export interface Kernel {
   params: readonly string[];
   /** The shader after the uniform declaration: storage bindings from @binding(1) on, and `fn main`. */
   wgsl: string;
+  /** The variant's key, `name(variant...)`, set by memoKernel: the pipeline cache's key. Without it, the WGSL text is. */
+  readonly key?: string;
+}
+
+/** What a kernel's WGSL may depend on besides the uniforms: tile sizes, flags, a fused expression's text. */
+export type KeyPart = string | number | boolean;
+
+/** Set to 1 to rebuild every memoised kernel on each use and fail if its text for a key ever changes. */
+export const CHECK_KERNELS_ENV = 'SHUFFLENET_CHECK_KERNELS';
+const memoNames = new Set<string>();
+
+/**
+ * Wraps a kernel builder so that each variant is generated once: `memoKernel('sgd', (workgroup,
+ * momentum) => ({ params, wgsl }))` returns a function giving the same Kernel object, keyed
+ * `sgd(64,true)`, for the same arguments. Everything the WGSL depends on must be an argument.
+ */
+export function memoKernel<A extends KeyPart[]>(name: string, build: (...variant: A) => Omit<Kernel, 'name' | 'key'>): (...variant: A) => Kernel {
+  if (memoNames.has(name)) throw new Error(`memoKernel: two kernels are named ${name}`);
+  memoNames.add(name);
+  const variants = new Map<string, Kernel>();
+  const check = typeof process !== 'undefined' && process.env?.[CHECK_KERNELS_ENV] === '1';
+  return (...variant: A): Kernel => {
+    const key = `${name}(${variant.join(',')})`;
+    const known = variants.get(key);
+    if (known === undefined) {
+      const kernel: Kernel = { name, key, ...build(...variant) };
+      variants.set(key, kernel);
+      return kernel;
+    }
+    if (check) {
+      const again = build(...variant);
+      if (again.wgsl !== known.wgsl || again.params.join() !== known.params.join()) {
+        throw new Error(`${key}: the kernel's text changed for the same key (an input of its WGSL is missing from the key)`);
+      }
+    }
+    return known;
+  };
 }
 
 export type Params = Record<string, number>;
@@ -96,16 +133,17 @@ export class Gpu {
     });
   }
 
-  /** The compute pipeline for a kernel, compiled once per distinct WGSL text. */
+  /** The compute pipeline for a kernel, compiled once per key (memoKernel) or else per distinct WGSL text. */
   pipeline(kernel: Kernel): GPUComputePipeline {
-    const code = uniformHeader(kernel.params) + kernel.wgsl;
-    let pipeline = this.pipelines.get(code);
+    const cacheKey = kernel.key ?? uniformHeader(kernel.params) + kernel.wgsl;
+    let pipeline = this.pipelines.get(cacheKey);
     if (!pipeline) {
+      const code = uniformHeader(kernel.params) + kernel.wgsl;
       const start = performance.now();
       const module = this.device.createShaderModule({ code, label: kernel.name });
       pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel.name });
       this.compileMs += performance.now() - start;
-      this.pipelines.set(code, pipeline);
+      this.pipelines.set(cacheKey, pipeline);
     }
     return pipeline;
   }
@@ -130,6 +168,9 @@ export class Gpu {
     const slotBytes = Math.max(16, Math.ceil((kernel.params.length * 4) / 16) * 16);
     if (this.uniformUsed + slotBytes > UNIFORM_ARENA_BYTES) this.flush();
     const uniformOffset = this.uniformUsed;
+    let given = 0;
+    for (const _name in params) given++;
+    if (given !== kernel.params.length) unexpectedParams(kernel, params);
     kernel.params.forEach((name, i) => {
       const value = params[name];
       if (value === undefined) throw new Error(`${kernel.name}: parameter ${name} was not given`);
@@ -237,6 +278,14 @@ export class Gpu {
     this.pass?.end();
     this.pass = null;
   }
+}
+
+/** Throws naming the parameters a dispatch gave that its kernel does not declare, or the first missing one. */
+function unexpectedParams(kernel: Kernel, params: Params): never {
+  const extra = Object.keys(params).filter((name) => !kernel.params.includes(name));
+  if (extra.length > 0) throw new Error(`${kernel.name}: parameter(s) ${extra.join(', ')} given but not declared`);
+  const missing = kernel.params.find((name) => params[name] === undefined);
+  throw new Error(missing !== undefined ? `${kernel.name}: parameter ${missing} was not given` : `${kernel.name}: a parameter is declared twice`);
 }
 
 function uniformHeader(params: readonly string[]): string {

@@ -8,18 +8,8 @@
 
 import type { Gpu, Kernel } from '../gpu/context.js';
 import { f32bits } from '../gpu/context.js';
+import type { AdamHyper } from '../reference/optim.js';
 import type { FlatOperand } from './sgd.js';
-
-export interface AdamHyper {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** AdamW: decay the weights directly instead of adding weight_decay * p to the gradient. */
-  decoupled: boolean;
-  step: number;
-}
 
 function kernel(workgroup: number): Kernel {
   return {

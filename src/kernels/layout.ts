@@ -1,13 +1,11 @@
-// Strided operands shared by the generic kernels: an operand is a GPU buffer, an element offset and
-// one stride per dimension of the iteration shape (stride 0 = broadcast).
+// Strided operands of the generic (element-wise, reduction) kernels: their dimensions merged and
+// padded to the rank a kernel variant is compiled for. An operand is a `View` (view.ts): a GPU
+// buffer, an element offset and one stride per dimension of the iteration shape (stride 0 = broadcast).
 
-import type { Binding } from '../gpu/context.js';
+import type { View } from './view.js';
 
-export interface StridedOperand {
-  binding: Binding;
-  offset: number;
-  strides: readonly number[];
-}
+/** The generic kernels' name for a View, until elementwise.ts and reduce*.ts import View itself. */
+export type StridedOperand = View;
 
 /**
  * Drops size-1 dimensions and merges neighbours that are contiguous for every operand, so that most

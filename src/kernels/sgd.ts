@@ -6,14 +6,7 @@
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import { f32bits } from '../gpu/context.js';
-
-export interface SgdHyper {
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  /** The first step copies the gradient into the momentum buffer, as torch.optim.SGD does. */
-  firstStep: boolean;
-}
+import type { SgdHyper } from '../reference/optim.js';
 
 export interface FlatOperand {
   binding: Binding;

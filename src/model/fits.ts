@@ -6,8 +6,8 @@
 // - train-mode batch norm needs more than one value per channel: a batch of one image fails where
 //   the last stage's maps are 1x1 (images of 32 px or less).
 
-import type { Backend } from '../autograd/backend.js';
-import { GpuBackend } from '../autograd/gpu_backend.js';
+import type { Backend } from '../backends/backend.js';
+import { GpuBackend } from '../backends/gpu.js';
 import { convolutionShapes } from './info.js';
 import type { ShuffleNetV2 } from './shufflenet.js';
 

@@ -5,7 +5,7 @@
 // own shape, and a dynamic batch axis ("batch") on the input and the logits.
 
 import { BatchNorm2d, Conv2d, ReLU, type Sequential } from './module.js';
-import { encodeModel, type InitializerSpec, type NodeSpec } from './onnx-proto.js';
+import { encodeModel, type InitializerSpec, type NodeSpec } from './onnx_proto.js';
 import type { InvertedResidual, ShuffleNetV2 } from './shufflenet.js';
 
 export const ONNX_OPSET = 13;

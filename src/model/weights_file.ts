@@ -2,7 +2,7 @@
 // safetensors), and problems come back as one clear message naming the file. Weights with NaN or
 // infinite values are refused: they can only give NaN outputs (predict) or a NaN loss (train).
 
-import { readRegularFile } from '../util/read-file.js';
+import { readRegularFile } from '../util/read_file.js';
 import { readCheckpoint, type StateDict } from './checkpoint/index.js';
 import type { ShuffleNetV2 } from './shufflenet.js';
 import { checkFinite, type LoadReport, loadStateDictLogged } from './state.js';

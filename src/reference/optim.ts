@@ -1,8 +1,26 @@
 // CPU reference for the optimizer updates, line by line as torch.optim (1.13, single-tensor path)
 // writes them, in float32 like PyTorch's tensors.
 
-import type { AdamHyper } from '../kernels/adam.js';
-import type { SgdHyper } from '../kernels/sgd.js';
+/** SGD's hyper-parameters (also the GPU kernel's, src/kernels/sgd.ts). */
+export interface SgdHyper {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  /** The first step copies the gradient into the momentum buffer, as torch.optim.SGD does. */
+  firstStep: boolean;
+}
+
+/** Adam's and AdamW's hyper-parameters (also the GPU kernel's, src/kernels/adam.ts). */
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** AdamW: decay the weights directly instead of adding weight_decay * p to the gradient. */
+  decoupled: boolean;
+  step: number;
+}
 
 const f = Math.fround;
 

@@ -5,7 +5,7 @@
 // from a BatchLoader (whatever decodes them: worker threads, a Web Worker); everything the run keeps
 // goes to a RunSink (a run folder on disk, or memory and downloads in a page).
 
-import { getBackend } from '../autograd/engine.js';
+import { getBackend } from '../autograd/default_backend.js';
 import { Adam, AdamW, type Optimizer, SGD } from '../autograd/optim.js';
 import { intTensor, tensor } from '../autograd/ops/creation.js';
 import { crossEntropy } from '../autograd/ops/nn.js';
@@ -21,8 +21,7 @@ import { BatchNorm2d } from '../model/module.js';
 import { softmax } from '../model/predict.js';
 import { ShuffleNetV2, type Width } from '../model/shufflenet.js';
 import { checkFinite, loadStateDictLogged, stateDict } from '../model/state.js';
-import { crossEntropy as crossEntropyReference } from '../reference/nn.js';
-import { BEST_METRICS, type BestMetric, type ConfusionMatrix, confusionMatrix, type EpochMetrics, epochMetrics } from './metrics.js';
+import { BEST_METRICS, type BestMetric, type ConfusionMatrix, confusionMatrix, type EpochMetrics, epochMetrics, meanCrossEntropy } from './metrics.js';
 import { renderConfusionMatrix } from './plot/confusion.js';
 import { renderCurves } from './plot/curves.js';
 import { type PredictionRow, predictionsCsv } from './predictions.js';
@@ -382,11 +381,6 @@ async function trainEpoch(
   bar.finish(`loss ${(lossSum / Math.max(steps, 1)).toFixed(4)} acc ${(correct / Math.max(labels.length, 1)).toFixed(4)}`);
   const confusion = confusionMatrix(labels, predictions, classes.length);
   return { metrics: epochMetrics(confusion, classes, lossSum / Math.max(steps, 1)), confusion, predictions: [] };
-}
-
-/** The mean softmax cross-entropy of a batch, from its logits (the CPU reference's, in float64). */
-function meanCrossEntropy(logits: ArrayLike<number>, labels: Int32Array, classes: number): number {
-  return crossEntropyReference(Float64Array.from(logits), labels, labels.length, classes);
 }
 
 async function evaluate(ctx: Context, model: ShuffleNetV2, loader: BatchLoader, samples: Sample[], epoch: number): Promise<PassResult> {

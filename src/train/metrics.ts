@@ -82,3 +82,21 @@ export function epochMetrics(m: ConfusionMatrix, classNames: string[], loss: num
 
 export const BEST_METRICS = { accuracy: 'accuracy', f1: 'mean f1 score', balanced_accuracy: 'balanced accuracy' } as const;
 export type BestMetric = keyof typeof BEST_METRICS;
+
+/**
+ * The mean softmax cross-entropy of a batch from its logits (row-major, `classes` a row), in float64:
+ * the loss the trainer and `evaluate` report.
+ */
+export function meanCrossEntropy(logits: ArrayLike<number>, labels: ArrayLike<number>, classes: number): number {
+  let total = 0;
+  for (let b = 0; b < labels.length; b++) {
+    const label = labels[b];
+    if (!(label >= 0 && label < classes)) throw new Error(`cross_entropy: label ${label} is outside [0, ${classes})`);
+    let max = -Infinity;
+    for (let k = 0; k < classes; k++) max = Math.max(max, logits[b * classes + k]);
+    let sum = 0;
+    for (let k = 0; k < classes; k++) sum += Math.exp(logits[b * classes + k] - max);
+    total -= logits[b * classes + label] - max - Math.log(sum);
+  }
+  return total / labels.length;
+}

@@ -6,8 +6,8 @@
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Backend } from '../autograd/backend.js';
-import { initBackend } from '../autograd/engine.js';
+import type { Backend } from '../backends/backend.js';
+import { initBackend } from '../autograd/default_backend.js';
 import { DataLoader } from '../data/loader.js';
 import { checkClassCount } from '../data/dataset.js';
 import { datasetFingerprint, imageFolder } from '../data/folder.js';

@@ -2,7 +2,7 @@
 // bundles src/web/engine.ts into engine.js (the engine as one ES module), and src/web/page.ts into
 // page.js and src/web/train/worker.ts into train-worker.js (the Train view's Web Worker), which
 // import './engine.js' at run time rather than carrying a second copy; index.html and style.css are
-// copied. pngjs becomes its browser build, with its Buffer (buffer-shim.ts). Not dist/web: tsc
+// copied. pngjs becomes its browser build, with its Buffer (buffer_shim.ts). Not dist/web: tsc
 // writes its own engine.js and page.js there (one module per source file), and a later `tsc` alone
 // would overwrite the bundles.
 // A Node built-in reached from the browser's import graph fails the build, except the device
@@ -64,7 +64,7 @@ async function bundle(entry: string, plugins: Plugin[], inject: string[] = []): 
 }
 
 mkdirSync(out, { recursive: true });
-await bundle('engine.ts', [pngjsBrowser, browserOnly], [new URL('buffer-shim.ts', source).pathname]);
+await bundle('engine.ts', [pngjsBrowser, browserOnly], [new URL('buffer_shim.ts', source).pathname]);
 await bundle('page.ts', [engineExternal, browserOnly]);
 await bundle('train/worker.ts', [engineExternal, browserOnly]);
 for (const file of ['index.html', 'style.css']) copyFileSync(new URL(file, source), new URL(file, out));

@@ -1,6 +1,6 @@
 // The page's script (bundled to dist/browser/page.js): reads the server's config.json, opens the
 // WebGPU adapter and, when the server has weights, loads them and classifies the demo image and every
-// image the user chooses or drops. Without weights the page opens on the Train view (train-view.ts);
+// image the user chooses or drops. Without weights the page opens on the Train view (train_view.ts);
 // a model trained there, or a weights file chosen, becomes the model classified with. The result is
 // written into [data-testid=prediction] (data-probabilities, data-class, data-file) last, once
 // everything about it is on screen.
@@ -23,7 +23,7 @@ import {
   type Width,
 } from './engine.js';
 import { drawHeatOverlay, drawNetworkInput, turboGradient } from './render.js';
-import { initTrainView } from './train-view.js';
+import { initTrainView } from './train_view.js';
 
 /** The model being classified with: its width, classes, input size and weights' name. */
 interface Config {

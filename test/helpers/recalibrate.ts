@@ -4,8 +4,8 @@
 // with statistics that fit the activations they do, and comparing probabilities means something.
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { CpuBackend } from '../../src/autograd/cpu_backend.js';
-import { setBackend } from '../../src/autograd/engine.js';
+import { CpuBackend } from '../../src/backends/cpu.js';
+import { setBackend } from '../../src/autograd/default_backend.js';
 import { tensor } from '../../src/autograd/ops/creation.js';
 import { noGrad } from '../../src/autograd/tape.js';
 import { decodeImage } from '../../src/data/decode.js';

@@ -1,8 +1,8 @@
 // Making tensors: from CPU data, filled with a value, or uninitialised (for ops to write into).
 
 import { E } from '../../kernels/expr.js';
-import type { Backend } from '../backend.js';
-import { getBackend } from '../engine.js';
+import type { Backend } from '../../backends/backend.js';
+import { getBackend } from '../default_backend.js';
 import { type DType, type Shape, sizeOf, Tensor } from '../tensor.js';
 
 function checkShape(shape: Shape, op: string): void {

@@ -2,7 +2,7 @@
 // fused ReLU), max pooling, linear, softmax cross-entropy.
 
 import { E } from '../../kernels/expr.js';
-import type { Conv2dParams, Epilogue } from '../backend.js';
+import type { Conv2dParams, Epilogue } from '../../backends/backend.js';
 import { isGradEnabled, record } from '../tape.js';
 import type { Tensor } from '../tensor.js';
 import { empty } from './creation.js';

@@ -6,8 +6,8 @@
 // stays about GRID_PIXELS wide (at least a pixel a cell), and class names are left out where the rows
 // are too thin for them (class_indices.json names them); every step is O(k^2).
 
-import { Canvas, measureText, truncateText, type Color } from './canvas.js';
-import { encodePng } from './png.js';
+import { Canvas, measureText, truncateText, type Color } from '../../util/raster/canvas.js';
+import { encodePng } from '../../util/raster/png.js';
 
 const PAD = 20;
 const TEXT = 13;

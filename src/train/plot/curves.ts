@@ -3,8 +3,8 @@
 // NaN (or another unplottable value, see isPlottable) leaves a gap. A series keeps its colour and
 // marker in every panel.
 
-import { Canvas, hexColor, measureText, truncateText, type Box, type Color, type MarkerShape, type Point } from './canvas.js';
-import { encodePng } from './png.js';
+import { Canvas, hexColor, measureText, truncateText, type Box, type Color, type MarkerShape, type Point } from '../../util/raster/canvas.js';
+import { encodePng } from '../../util/raster/png.js';
 import { axisFraction, epochAxis, isPlottable, valueAxis, type Axis } from './ticks.js';
 
 export interface Series {

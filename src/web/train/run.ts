@@ -4,13 +4,13 @@
 // out as they are written, so that what was trained so far stays downloadable if a run breaks off.
 // Call initBackend() first.
 
-import { getBackend } from '../../autograd/engine.js';
+import { getBackend } from '../../autograd/default_backend.js';
 import { BatchLoader, LocalRunner } from '../../data/batches.js';
 import { ImageCache } from '../../data/sample.js';
 import { readCheckpoint } from '../../model/checkpoint/index.js';
-import { writeZip } from '../../model/checkpoint/zip-write.js';
+import { writeZip } from '../../model/checkpoint/zip_write.js';
 import { type EpochReport, runTraining, type RunSink } from '../../train/core.js';
-import { adapterName } from '../adapter-name.js';
+import { adapterName } from '../adapter_name.js';
 import { folderData, type FolderFile } from './data.js';
 import { parseSettings, type TrainSettings, trainConfig } from './settings.js';
 

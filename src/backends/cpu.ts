@@ -8,7 +8,7 @@ import * as nn from '../reference/nn.js';
 import * as optim from '../reference/optim.js';
 import { type CpuView, forEachIndex, gather, scatter } from '../reference/strided.js';
 import type { AdamHyper, Backend, Conv2dParams, Epilogue, PoolParams, SgdHyper } from './backend.js';
-import { type DType, Storage, type Tensor } from './tensor.js';
+import { type DType, Storage, type Tensor } from '../autograd/tensor.js';
 
 function view(t: Tensor): CpuView {
   return { data: t.storage.handle as CpuView['data'], shape: t.shape, strides: t.strides, offset: t.offset };

@@ -7,11 +7,11 @@
 
 import { basename, extname, resolve } from 'node:path';
 import { decodeImage } from '../../data/decode.js';
-import { readImageFile } from '../../data/read-image.js';
+import { readImageFile } from '../../data/read_image.js';
 import { type DatasetFingerprint, datasetFingerprint, imageFolder } from '../../data/folder.js';
 import { Rng } from '../../data/rng.js';
-import { Canvas } from '../../train/plot/canvas.js';
-import { encodePng } from '../../train/plot/png.js';
+import { Canvas } from '../../util/raster/canvas.js';
+import { encodePng } from '../../util/raster/png.js';
 
 export interface DemoImage {
   name: string;

@@ -3,10 +3,9 @@
 // into an output the caller allocated (a view, so in-place updates and writes into slices work).
 
 import type { Expr } from '../kernels/expr.js';
-import type { SgdHyper } from '../kernels/sgd.js';
-import type { AdamHyper } from '../kernels/adam.js';
+import type { AdamHyper, SgdHyper } from '../reference/optim.js';
 import type { AdapterDescription } from '../gpu/device.js';
-import type { DType, Storage, Tensor } from './tensor.js';
+import type { DType, Storage, Tensor } from '../autograd/tensor.js';
 
 export interface Conv2dParams {
   stride: [number, number];

@@ -1,6 +1,6 @@
 // Reads a checkpoint of any supported format, recognized from its bytes: zip .pth, legacy .pth or safetensors.
 
-import { readPthUnnamed } from './pth-read.js';
+import { readPthUnnamed } from './pth_read.js';
 import { parseSafetensors } from './safetensors.js';
 import { detectFormat } from './sniff.js';
 import { namedError, plainBytes, type StateDict } from './types.js';

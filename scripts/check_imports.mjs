@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Fails when the run-time imports of src/ or bench/ form a cycle. Type-only imports (`import type`,
-// or every name marked `type`) are left out: TypeScript erases them, and an interface pair such as
-// the tensor and its backend naming each other is no load-order hazard.
-// Usage: node scripts/check-cycles.mjs [dir...]   (default: src bench)
+// Fails when the run-time imports of src/ or bench/ form a cycle, or when a file of src/ imports
+// from a folder above its own in LAYERS (imports point down). Type-only imports (`import type`, or
+// every name marked `type`) are left out: TypeScript erases them, and an interface pair such as the
+// tensor and its backend naming each other is no load-order hazard.
+// Usage: node scripts/check_imports.mjs [dir...]   (default: src bench)
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
@@ -37,6 +38,11 @@ function resolveImport(from, spec, root) {
   return `${path.replace(/\.js$/, '')}.ts`;
 }
 
+/** The folders of src/, lowest first: a file may import from its own folder and the ones before it. */
+const LAYERS = ['util', 'gpu', 'reference', 'kernels', 'backends', 'autograd', 'model', 'data', 'train', 'web', 'commands', 'api'];
+/** Imports allowed upwards: the backends hold tensors (the tensor and its storage are their data type). */
+const UPWARD = new Set(['src/backends -> src/autograd/tensor.ts']);
+
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const dirs = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['src', 'bench'];
 const graph = new Map();
@@ -50,6 +56,24 @@ for (const dir of dirs) {
       if (target !== undefined) edges.push(target);
     }
     graph.set(file, edges);
+  }
+}
+
+/** The layer a file of src/ belongs to (its top folder), or undefined (src/*.ts entries, bench, test). */
+function layerOf(file) {
+  const parts = relative(resolve(root, 'src'), file).split('/');
+  return parts.length > 1 && !parts[0].startsWith('..') ? parts[0] : undefined;
+}
+const upward = [];
+for (const [file, edges] of graph) {
+  const from = layerOf(file);
+  if (from === undefined) continue;
+  for (const target of edges) {
+    const to = layerOf(target);
+    if (to === undefined || to === from || UPWARD.has(`src/${from} -> ${relative(root, target)}`)) continue;
+    const name = relative(root, file);
+    if (!LAYERS.includes(from) || !LAYERS.includes(to)) upward.push(`${name}: src/${LAYERS.includes(from) ? to : from} is not in LAYERS`);
+    else if (LAYERS.indexOf(to) > LAYERS.indexOf(from)) upward.push(`${name} imports ${relative(root, target)} (src/${to} is above src/${from})`);
   }
 }
 
@@ -70,9 +94,9 @@ function visit(file) {
 }
 for (const file of graph.keys()) if (state.get(file) === undefined) visit(file);
 
-if (cycles.length > 0) {
-  for (const cycle of cycles) console.error(`import cycle: ${cycle.map((f) => relative(root, f)).join(' -> ')}`);
-  console.error(`${cycles.length} import cycle(s) in ${dirs.join(', ')}: move the shared part into a file both can import.`);
-  process.exit(1);
-}
-console.log(`no import cycle in ${dirs.join(', ')} (${graph.size} files)`);
+for (const cycle of cycles) console.error(`import cycle: ${cycle.map((f) => relative(root, f)).join(' -> ')}`);
+if (cycles.length > 0) console.error(`${cycles.length} import cycle(s) in ${dirs.join(', ')}: move the shared part into a file both can import.`);
+for (const line of upward) console.error(`upward import: ${line}`);
+if (upward.length > 0) console.error(`${upward.length} upward import(s): layers, lowest first: ${LAYERS.join(', ')} (scripts/check_imports.mjs).`);
+if (cycles.length > 0 || upward.length > 0) process.exit(1);
+console.log(`no import cycle in ${dirs.join(', ')}, no upward import in src (${graph.size} files)`);

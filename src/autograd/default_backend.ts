@@ -2,9 +2,9 @@
 
 import { Gpu } from '../gpu/context.js';
 import { ADAPTER_ENV, openGpu } from '../gpu/device.js';
-import type { Backend } from './backend.js';
-import { CpuBackend } from './cpu_backend.js';
-import { GpuBackend } from './gpu_backend.js';
+import type { Backend } from '../backends/backend.js';
+import { CpuBackend } from '../backends/cpu.js';
+import { GpuBackend } from '../backends/gpu.js';
 
 let current: Backend | null = null;
 

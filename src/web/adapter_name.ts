@@ -1,8 +1,8 @@
 // A readable name for the backend a page runs on. Browsers often leave the adapter's device and
 // description empty (Chromium's SwiftShader reports only vendor 'google', architecture 'swiftshader').
 
-import type { Backend } from '../autograd/backend.js';
-import { GpuBackend } from '../autograd/gpu_backend.js';
+import type { Backend } from '../backends/backend.js';
+import { GpuBackend } from '../backends/gpu.js';
 
 export function adapterName(backend: Backend): string {
   if (!(backend instanceof GpuBackend)) return `CPU reference (${backend.name})`;

@@ -4,9 +4,9 @@
 // archive/data/<key>, the records in string order of their keys; archive/version holds "3\n".
 // Only opcodes that torch.load(weights_only=True) accepts are used.
 
-import { STORAGE_CLASS } from './torch-objects.js';
+import { STORAGE_CLASS } from './torch_objects.js';
 import { CheckpointError, tensorBytes, type StateDict, type StoredTensor } from './types.js';
-import { writeZip, type ZipRecord } from './zip-write.js';
+import { writeZip, type ZipRecord } from './zip_write.js';
 
 const OP = {
   PROTO: 0x80,

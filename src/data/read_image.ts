@@ -1,7 +1,7 @@
 // Reading an image file from disk (Node): only a regular file of at most MAX_IMAGE_FILE_BYTES, opened
 // without blocking (a FIFO or a device named .png is refused instead of hanging or being read without end).
 
-import { readRegularFile } from '../util/read-file.js';
+import { readRegularFile } from '../util/read_file.js';
 import { ImageDecodeError, MAX_IMAGE_PIXELS } from './image.js';
 
 /** The largest image file read: the largest image the pixel limit allows, stored at 32 bits per pixel. */

@@ -5,9 +5,9 @@
 
 import { unpickle, type PickleHooks, type PyValue } from './pickle.js';
 import { detectFormat, unrecognized } from './sniff.js';
-import { findTensors, materialize, TorchHooks } from './torch-objects.js';
+import { findTensors, materialize, TorchHooks } from './torch_objects.js';
 import { CheckpointError, elementSize, namedError, plainBytes, type StateDict } from './types.js';
-import { readZipDirectory, readZipEntry } from './zip-read.js';
+import { readZipDirectory, readZipEntry } from './zip_read.js';
 
 const MAGIC_NUMBER = 0x1950a86a20f9469cfc6cn;
 const PROTOCOL_VERSION = 1001;

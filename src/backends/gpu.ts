@@ -4,12 +4,12 @@
 // transposes reach the kernels without copies.
 
 import type { Binding, Gpu } from '../gpu/context.js';
-import { adamStep, type AdamHyper } from '../kernels/adam.js';
+import { adamStep } from '../kernels/adam.js';
 import { batchNormBackward, type PlaneView } from '../kernels/batchnorm_backward.js';
 import { batchNormStats } from '../kernels/batchnorm_stats.js';
 import { conv2dGradInput } from '../kernels/conv2d_grad_input.js';
 import { type ConvGeometry, EpilogueBindings } from '../kernels/conv_common.js';
-import { crossEntropy, type LogitsView } from '../kernels/cross_entropy.js';
+import { crossEntropy } from '../kernels/cross_entropy.js';
 import { crossEntropyGrad } from '../kernels/cross_entropy_grad.js';
 import { depthwiseForward } from '../kernels/depthwise.js';
 import { depthwiseGradInput } from '../kernels/depthwise_grad_input.js';
@@ -17,20 +17,21 @@ import { depthwiseGradWeight } from '../kernels/depthwise_grad_weight.js';
 import { im2col } from '../kernels/im2col.js';
 import { elementwise } from '../kernels/elementwise.js';
 import { type Expr, E } from '../kernels/expr.js';
-import type { StridedOperand } from '../kernels/layout.js';
+import type { View } from '../kernels/view.js';
 import { matmul, type Operand, splitCount } from '../kernels/matmul.js';
 import { maxPool } from '../kernels/maxpool.js';
 import { maxPoolGrad, type PoolGeometry } from '../kernels/maxpool_grad.js';
 import { reduce } from '../kernels/reduce.js';
-import { sgdStep, type SgdHyper } from '../kernels/sgd.js';
+import { sgdStep } from '../kernels/sgd.js';
+import type { AdamHyper, SgdHyper } from '../reference/optim.js';
 import type { Backend, Conv2dParams, Epilogue, PoolParams } from './backend.js';
-import { type DType, keep, Storage, Tensor } from './tensor.js';
+import { type DType, keep, Storage, Tensor } from '../autograd/tensor.js';
 
 function binding(t: Tensor): Binding {
   return { buffer: t.storage.handle as GPUBuffer };
 }
 
-function strided(t: Tensor): StridedOperand {
+function strided(t: Tensor): View {
   return { binding: binding(t), offset: t.offset, strides: t.strides };
 }
 
@@ -154,7 +155,7 @@ export class GpuBackend implements Backend {
 
   reduce(exprs: Expr[], inputs: Tensor[], out: Tensor, reduceDims: boolean[], floats: number[] = []): void {
     const outStrides = inputs[0].shape.map((_, d) => (reduceDims[d] ? 0 : out.strides[d + 1]));
-    const target: StridedOperand = { binding: binding(out), offset: out.offset, strides: outStrides };
+    const target: View = { binding: binding(out), offset: out.offset, strides: outStrides };
     reduce(this.gpu, exprs, inputs.map(strided), target, out.strides[0], inputs[0].shape, reduceDims, floats);
   }
 
@@ -449,13 +450,12 @@ export class GpuBackend implements Backend {
 
   crossEntropy(logits: Tensor, labels: Tensor, loss: Tensor): void {
     const [B, K] = logits.shape;
-    crossEntropy(this.gpu, B, K, logitsView(logits), flat(labels).binding, labels.offset, binding(loss), loss.offset);
+    crossEntropy(this.gpu, B, K, strided(logits), strided(labels), strided(loss));
   }
 
   crossEntropyGrad(logits: Tensor, labels: Tensor, gradLoss: Tensor, dLogits: Tensor): void {
     const [B, K] = logits.shape;
-    const out = flat(dLogits);
-    crossEntropyGrad(this.gpu, B, K, logitsView(logits), flat(labels).binding, labels.offset, binding(gradLoss), gradLoss.offset, out.binding, out.off);
+    crossEntropyGrad(this.gpu, B, K, strided(logits), strided(labels), strided(gradLoss), strided(dLogits));
   }
 
   sgdStep(param: Tensor, grad: Tensor, momentum: Tensor, h: SgdHyper): void {
@@ -472,10 +472,6 @@ interface ImageChunk {
   first: number;
   count: number;
   index: number;
-}
-
-function logitsView(t: Tensor): LogitsView {
-  return { binding: binding(t), off: t.offset, row: t.strides[0], col: t.strides[1] };
 }
 
 function poolGeometry(x: Tensor, y: Tensor, p: PoolParams): PoolGeometry {
