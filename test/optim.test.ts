@@ -2,13 +2,11 @@
 // Checked against the per-parameter CPU reference of torch.optim (src/reference/optim.ts, one
 // parameter at a time) with parameters of awkward sizes, some of them without a gradient in some
 // steps (skipped, as PyTorch skips a parameter whose grad is None); gradient accumulation over two
-// backward() calls without zeroGrad; zeroGrad doing no GPU work; and the frozen backbone: no
-// gradient memory for it, and the same classifier update as the full step.
+// backward() calls without zeroGrad; zeroGrad doing no GPU work. (The frozen backbone: test/memory.test.ts.)
 
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../src/autograd/backend.js';
 import { GpuBackend } from '../src/autograd/gpu_backend.js';
-import { setBackend } from '../src/autograd/engine.js';
 import { Adam, AdamW, type Optimizer, SGD } from '../src/autograd/optim.js';
 import { intTensor, tensor } from '../src/autograd/ops/creation.js';
 import { add, mul } from '../src/autograd/ops/elementwise.js';
@@ -16,7 +14,6 @@ import { batchNorm2d, conv2d, crossEntropy, linear } from '../src/autograd/ops/n
 import { mean, sum } from '../src/autograd/ops/reduce.js';
 import { backward } from '../src/autograd/tape.js';
 import { type Tensor, tidy } from '../src/autograd/tensor.js';
-import { ShuffleNetV2 } from '../src/model/shufflenet.js';
 import * as reference from '../src/reference/optim.js';
 import { cpu, targetBackend, TEST_TARGETS } from './gpu.js';
 
@@ -153,84 +150,4 @@ for (const target of [...TEST_TARGETS, null]) {
       for (const [i, p] of params.entries()) expectClose(await p.grad!.floats(), once[i], 1e-5);
     });
   });
-}
-
-for (const target of TEST_TARGETS) {
-  describe(`frozen backbone (${target.label})`, () => {
-    it('allocates no gradient memory for the backbone and gives the classifier the update the full step gives it', async () => {
-      const b = (await targetBackend(target)) as GpuBackend;
-      setBackend(b);
-      const images = Float32Array.from({ length: 2 * 3 * 32 * 32 }, (_, i) => Math.sin(i));
-      const step = (model: ShuffleNetV2, opt: Optimizer, duringBackward?: () => void) =>
-        tidy(() => {
-          opt.zeroGrad();
-          const loss = crossEntropy(model.forward(tensor(images, [2, 3, 32, 32])), intTensor([0, 1]));
-          duringBackward?.();
-          backward(loss);
-          opt.step();
-        });
-      const options = { lr: 0.1, momentum: 0.9, weightDecay: 4e-5 };
-      const full = new ShuffleNetV2('x0_5', 2, mulberry(7));
-      step(
-        full,
-        new SGD(
-          full.namedParameters().map(([, p]) => p),
-          options,
-        ),
-      );
-
-      const frozen = new ShuffleNetV2('x0_5', 2, mulberry(7));
-      frozen.freezeBackbone();
-      const trainable = frozen.namedParameters().filter(([, p]) => p.requiresGrad);
-      expect(trainable.map(([n]) => n)).toEqual(['fc.weight', 'fc.bias']);
-      const opt = new SGD(
-        trainable.map(([, p]) => p),
-        options,
-      );
-      // What backward takes from the pool: the classifier's gradients land in the optimizer's slots,
-      // so at most the bias's reduction and the small head gradients, nothing of the backbone's size.
-      const pool = b.gpu.pool;
-      const acquire = pool.acquire.bind(pool);
-      let acquired = 0;
-      let counting = false;
-      pool.acquire = (bytes: number) => {
-        if (counting) acquired += bytes;
-        return acquire(bytes);
-      };
-      try {
-        step(frozen, opt, () => (counting = true));
-      } finally {
-        pool.acquire = acquire;
-      }
-      const backboneBytes = 4 * frozen.namedParameters().reduce((n, [name, p]) => n + (name.startsWith('fc.') ? 0 : p.size), 0);
-      expect(acquired).toBeLessThan(64 * 1024);
-      expect(acquired).toBeLessThan(backboneBytes / 100);
-      for (const name of ['fc.weight', 'fc.bias']) {
-        const got = await frozen
-          .namedParameters()
-          .find(([n]) => n === name)![1]
-          .floats();
-        const want = await full
-          .namedParameters()
-          .find(([n]) => n === name)![1]
-          .floats();
-        expectClose(got, want, 1e-5);
-      }
-      // And the backbone did not move.
-      const conv = frozen.namedParameters().find(([n]) => n === 'conv1.0.weight')![1];
-      const fresh = new ShuffleNetV2('x0_5', 2, mulberry(7)).namedParameters().find(([n]) => n === 'conv1.0.weight')![1];
-      expectClose(await conv.floats(), await fresh.floats(), 0);
-    });
-  });
-}
-
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
