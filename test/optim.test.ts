@@ -111,7 +111,7 @@ for (const target of [...TEST_TARGETS, null]) {
 
     it('a second backward() without zeroGrad adds up; zeroGrad does no GPU work and the next backward overwrites', async () => {
       const b = await backend();
-      const x = tensor(values(2 * 5 * 6 * 7, 1), [2, 5, 6, 7], b);
+      const inputs = [1, 7].map((seed) => tensor(values(2 * 5 * 6 * 7, seed), [2, 5, 6, 7], b));
       const make = (shape: number[], seed: number) => {
         const t = tensor(
           values(
@@ -128,26 +128,34 @@ for (const target of [...TEST_TARGETS, null]) {
       const [runningMean, runningVar] = [tensor(new Float32Array(4), [4], b), tensor(new Float32Array(4).fill(1), [4], b)];
       const params = [w, bnWeight, bnBias, fcWeight, fcBias];
       const opt = new SGD(params, { lr: 0.1 });
-      const pass = () =>
+      // Two different batches, so that a second pass that overwrote instead of adding would show.
+      const pass = (x: Tensor) =>
         tidy(() => {
           const y = batchNorm2d(conv2d(x, w, { padding: 1 }), bnWeight, bnBias, runningMean, runningVar, { training: true, relu: true });
           backward(crossEntropy(linear(mean(y, [2, 3]), fcWeight, fcBias), intTensor([0, 2], [2], b)));
         });
-      pass();
-      const once = await Promise.all(params.map((p) => p.grad!.floats()));
-      pass();
-      for (const [i, p] of params.entries())
-        expectClose(
-          await p.grad!.floats(),
-          once[i].map((v) => 2 * v),
-          1e-5,
-        );
+      const gradients = () => Promise.all(params.map((p) => p.grad!.floats()));
+      pass(inputs[0]);
+      const first = await gradients();
+      pass(inputs[1]);
+      const both = await gradients();
       const before = dispatchesOf(b);
       opt.zeroGrad();
       expect(dispatchesOf(b)).toBe(before);
       expect(params.every((p) => p.grad === null)).toBe(true);
-      pass();
-      for (const [i, p] of params.entries()) expectClose(await p.grad!.floats(), once[i], 1e-5);
+      pass(inputs[1]);
+      const second = await gradients();
+      for (const [i, g] of both.entries()) {
+        expectClose(
+          g,
+          first[i].map((v, j) => v + second[i][j]),
+          1e-5,
+        );
+      }
+      // After zeroGrad the first batch's gradient again: written, not added to what the slot held.
+      opt.zeroGrad();
+      pass(inputs[0]);
+      for (const [i, g] of (await gradients()).entries()) expectClose(g, first[i], 1e-5);
     });
   });
 }
