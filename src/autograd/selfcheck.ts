@@ -120,6 +120,27 @@ function optimizerCheck(name: string, shape: number[], make: (p: Tensor) => Opti
   };
 }
 
+/**
+ * opChecks with the inputs named in `held` handed to an optimizer first (after a small parameter of
+ * its own, so that their slots start past offset 0): the kernels then read those weights from, and
+ * backward writes their gradients into, views of the optimizer's arenas. The checks carry no
+ * `forward`: the finite-difference test perturbs an input's own memory, which the move leaves.
+ */
+function arenaChecks(name: string, inputs: Record<string, InputSpec>, held: string[], op: (x: Record<string, Tensor>) => Tensor): Check[] {
+  const inArena = (x: Record<string, Tensor>) => {
+    const first = tensor([0, 0, 0], [3], x[held[0]].backend);
+    first.requiresGrad = true;
+    new SGD([first, ...held.map((n) => x[n])], { lr: 0 });
+  };
+  return opChecks(`${name}.arena`, inputs, op).map(({ forward: _forward, wrt, ...check }) => ({
+    ...check,
+    run: (x) => {
+      inArena(x);
+      return wrt ? gradOf(op(x), x, wrt) : op(x);
+    },
+  }));
+}
+
 export interface CheckShapes {
   batch: number;
   /** Odd sizes exercise the edges. */
@@ -157,6 +178,7 @@ export function allChecks(s: CheckShapes = SMALL): Check[] {
     },
     ...opChecks('batchnorm.train', bnInputs, (x) => batchNorm2d(x.x, x.weight, x.bias, x.rm, x.rv, { training: true })),
     ...opChecks('batchnorm_relu.train', bnInputs, (x) => batchNorm2d(x.x, x.weight, x.bias, x.rm, x.rv, { training: true, relu: true })),
+    ...arenaChecks('batchnorm_relu.train', bnInputs, ['weight', 'bias'], (x) => batchNorm2d(x.x, x.weight, x.bias, x.rm, x.rv, { training: true, relu: true })),
     ...opChecks('batchnorm.eval', bnInputs, (x) => batchNorm2d(x.x, x.weight, x.bias, x.rm, x.rv, { training: false })),
     {
       name: 'batchnorm.running_stats',
@@ -179,6 +201,11 @@ export function allChecks(s: CheckShapes = SMALL): Check[] {
     ...opChecks('global_avg_pool', { x: grad([N, C, H, W]) }, (x) => mean(x.x, [2, 3])),
     ...opChecks('maxpool', { x: grad([N, C, H, W]) }, (x) => maxPool2d(x.x, { kernel: 3, stride: 2, padding: 1 })),
     ...opChecks('linear', { x: grad([N + 3, C2]), w: grad([5, C2]), b: grad([5]) }, (x) => linear(x.x, x.w, x.b)),
+    ...arenaChecks('linear', { x: grad([N + 3, C2]), w: grad([5, C2]), b: grad([5]) }, ['w', 'b'], (x) => linear(x.x, x.w, x.b)),
+    ...arenaChecks('conv2d.stem', { x: grad([N, 3, H, W]), w: grad([C, 3, 3, 3]) }, ['w'], (x) => conv2d(x.x, x.w, { stride: 2, padding: 1 })),
+    ...arenaChecks('conv2d.pointwise', { x: grad([N, C2, H, W]), w: grad([C, C2, 1, 1]) }, ['w'], (x) => conv2d(x.x, x.w)),
+    ...arenaChecks('depthwise.stride1', { x: grad([N, C, H, W]), w: grad([C, 1, 3, 3]) }, ['w'], (x) => conv2d(x.x, x.w, { padding: 1, groups: C })),
+    ...arenaChecks('depthwise.stride2', { x: grad([N, C, H, W]), w: grad([C, 1, 3, 3]) }, ['w'], (x) => conv2d(x.x, x.w, { stride: 2, padding: 1, groups: C })),
     ...opChecks('cross_entropy', { logits: grad([N + 3, 5]), labels: { shape: [N + 3], classes: 5 } }, (x) => crossEntropy(x.logits, x.labels)),
     // Logits as a transposed, offset view (column stride 1, row stride N + 4), labels at an offset.
     ...opChecks('cross_entropy.strided', { logits: grad([7, N + 4]), labels: { shape: [N + 5], classes: 7 } }, (x) =>

@@ -2,13 +2,17 @@
 // enabled and an input requires them; backward() orders the recorded nodes (the tape) from the
 // scalar it starts at, runs each node's backward once with the gradients of all its outputs, adds up
 // the gradients of tensors used more than once, accumulates into the .grad of leaves, and frees the
-// graph and the intermediate gradients as it goes.
+// graph and the intermediate gradients as it goes. A leaf an optimizer holds has a gradient slot in
+// the optimizer's arena: ops ask gradientBuffer() where to write a leaf's gradient, and the first
+// contribution of a pass lands in that slot directly (nothing to zero, nothing to copy).
 
 import { keep, type Node, type Tensor } from './tensor.js';
-import { ones } from './ops/creation.js';
-import { addInto, copy, sum2 } from './ops/plain.js';
+import { empty, ones } from './ops/creation.js';
+import { addInto, assign, copy, sum2 } from './ops/plain.js';
 
 let gradEnabled = true;
+/** The leaves whose gradient slot the running backward pass has handed out (null outside backward). */
+let slotsHandedOut: Set<Tensor> | null = null;
 
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -46,6 +50,19 @@ export function record(name: string, inputs: Tensor[], output: Tensor, backward:
   return recordMany(name, inputs, [output], ([g]) => backward(g!))[0];
 }
 
+/**
+ * Where a backward function should write the gradient of `t`: the leaf's gradient slot when this is
+ * its first contribution (no .grad yet, slot not handed out in this pass), else a new tensor.
+ */
+export function gradientBuffer(t: Tensor): Tensor {
+  const slot = t.gradSlot;
+  if (slot && t.requiresGrad && !t.grad && slotsHandedOut && !slotsHandedOut.has(t)) {
+    slotsHandedOut.add(t);
+    return slot.view(slot.shape, slot.strides);
+  }
+  return empty(t.shape, 'float32', t.backend);
+}
+
 /** The nodes reachable from `root`, each after every node that consumes its outputs. */
 function nodesInOrder(root: Node): Node[] {
   const order: Node[] = [];
@@ -78,8 +95,17 @@ export function backward(root: Tensor, grad?: Tensor): void {
     accumulateLeaf(root, seed, seed !== grad);
     return;
   }
+  slotsHandedOut = new Set();
+  try {
+    backPropagate(root, seed, grad);
+  } finally {
+    slotsHandedOut = null;
+  }
+}
+
+function backPropagate(root: Tensor, seed: Tensor, grad: Tensor | undefined): void {
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
-  for (const node of nodesInOrder(root.node)) {
+  for (const node of nodesInOrder(root.node!)) {
     const outputGrads = node.outputs.map((o) => grads.get(o) ?? null);
     node.outputs.forEach((o) => {
       grads.delete(o);
@@ -108,12 +134,20 @@ export function backward(root: Tensor, grad?: Tensor): void {
 }
 
 /**
- * Adds g into leaf.grad. A gradient that nobody else holds (its own contiguous memory, not handed to
- * another leaf already) becomes the leaf's .grad as it is; anything else is copied.
+ * Adds g into leaf.grad. The first gradient of a leaf with a gradient slot is its slot (written there
+ * already, or copied in). Otherwise a gradient that nobody else holds (its own contiguous memory, not
+ * handed to another leaf already) becomes the leaf's .grad as it is; anything else is copied.
  */
 function accumulateLeaf(leaf: Tensor, g: Tensor, owned: boolean, handedOver = new Set<Tensor>()): void {
   if (leaf.grad) {
     addInto(leaf.grad, g);
+    if (owned && !handedOver.has(g)) g.dispose();
+    return;
+  }
+  const slot = leaf.gradSlot;
+  if (slot) {
+    if (g.storage !== slot.storage || g.offset !== slot.offset || !g.isContiguous()) assign(slot, g);
+    leaf.grad = keep(slot.view(slot.shape, slot.strides));
     if (owned && !handedOver.has(g)) g.dispose();
     return;
   }

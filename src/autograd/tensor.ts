@@ -54,26 +54,61 @@ export class Tensor {
   readonly size: number;
   requiresGrad = false;
   grad: Tensor | null = null;
+  /**
+   * Where backward writes this leaf's gradient: its slot in an optimizer's gradient arena (null when
+   * no optimizer holds it). The first contribution of a pass is written there, so zeroGrad() has
+   * nothing to clear.
+   */
+  gradSlot: Tensor | null = null;
   node: Node | null = null;
   /** Counts in-place writes (optimizer steps, running statistics), so caches derived from it can tell. */
   version = 0;
   private disposed = false;
+  private home: Storage;
+  private start: number;
 
   constructor(
-    readonly storage: Storage,
+    storage: Storage,
     readonly shape: Shape,
     readonly strides: readonly number[] = contiguousStrides(shape),
-    readonly offset = 0,
+    offset = 0,
     readonly dtype: DType = 'float32',
   ) {
     this.size = sizeOf(shape);
+    this.home = storage;
+    this.start = offset;
     storage.retain();
     finalizer.register(this, storage, this);
     currentScope()?.add(this);
   }
 
+  get storage(): Storage {
+    return this.home;
+  }
+
+  get offset(): number {
+    return this.start;
+  }
+
   get backend(): Backend {
-    return this.storage.backend;
+    return this.home.backend;
+  }
+
+  /**
+   * Moves a contiguous tensor (a parameter) to `offset` in `storage`, which must already hold its
+   * values there: an optimizer packs its parameters into one arena so that one dispatch updates them
+   * all. Views taken before the move keep the old memory.
+   */
+  relocate(storage: Storage, offset: number): void {
+    this.check('relocate');
+    if (!this.isContiguous()) throw new Error(`relocate: the tensor of shape [${this.shape}] is not contiguous`);
+    storage.retain();
+    finalizer.unregister(this);
+    this.home.release();
+    this.home = storage;
+    this.start = offset;
+    finalizer.register(this, storage, this);
+    this.version++;
   }
 
   get rank(): number {
@@ -113,7 +148,7 @@ export class Tensor {
     this.disposed = true;
     finalizer.unregister(this);
     this.node = null;
-    this.storage.release();
+    this.home.release();
   }
 
   check(op: string): void {

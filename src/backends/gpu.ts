@@ -31,6 +31,18 @@ function binding(t: Tensor): Binding {
   return { buffer: t.storage.handle as GPUBuffer };
 }
 
+/**
+ * A binding of a contiguous tensor's own elements, for kernels that address it from element 0 (the
+ * depthwise kernels' and the input-gradient kernel's weights): its offset becomes the binding's.
+ * A parameter in an optimizer's arena starts on a 256-byte boundary, which every device accepts.
+ */
+function fromStart(t: Tensor, alignment: number): Binding {
+  const { off } = flat(t);
+  if (off === 0) return binding(t);
+  if ((off * 4) % alignment !== 0) throw new Error(`a weight at element offset ${off} cannot be bound from its start (alignment ${alignment} bytes)`);
+  return { buffer: t.storage.handle as GPUBuffer, offset: off * 4, size: t.size * 4 };
+}
+
 function strided(t: Tensor): View {
   return { binding: binding(t), offset: t.offset, strides: t.strides };
 }
@@ -266,11 +278,15 @@ export class GpuBackend implements Backend {
     return { binding: binding(cached.t), off: 0, row: cached.t.shape[1], col: 1, batch: 0 };
   }
 
+  private weight(w: Tensor): Binding {
+    return fromStart(w, this.gpu.device.limits.minStorageBufferOffsetAlignment);
+  }
+
   conv2d(x: Tensor, w: Tensor, out: Tensor, p: Conv2dParams, epilogue?: Epilogue): void {
     const epi = epilogueBindings(epilogue);
     const g = geometry(x, w, out, p);
     if (isDepthwise(x, w, p)) {
-      depthwiseForward(this.gpu, g, binding(x), binding(w), binding(out), epi);
+      depthwiseForward(this.gpu, g, binding(x), this.weight(w), binding(out), epi);
       return;
     }
     // Per group: out[n][k][pos] = sum over r of w[k][r] patches[n][r][pos].
@@ -344,8 +360,8 @@ export class GpuBackend implements Backend {
       return;
     }
     const g = geometry(dx, w, dy, p);
-    if (isDepthwise(dx, w, p)) depthwiseGradInput(this.gpu, g, binding(dy), binding(w), binding(dx));
-    else conv2dGradInput(this.gpu, g, binding(dy), binding(w), binding(dx));
+    if (isDepthwise(dx, w, p)) depthwiseGradInput(this.gpu, g, binding(dy), this.weight(w), binding(dx));
+    else conv2dGradInput(this.gpu, g, binding(dy), this.weight(w), binding(dx));
   }
 
   conv2dGradWeight(dy: Tensor, x: Tensor, dw: Tensor, p: Conv2dParams): void {

@@ -4,6 +4,8 @@
 //   p = p - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 // The bias corrections are computed in float64 on the CPU, as PyTorch computes them in Python.
 //
+// Runs over a flat range of an optimizer's arenas (parameters, gradients, both moments at one
+// offset): one dispatch steps every parameter of the range (src/autograd/optim.ts).
 // Tiling: one invocation per element (grid-stride over x); hyper-parameters as uniforms.
 
 import type { Gpu, Kernel } from '../gpu/context.js';

@@ -21,7 +21,8 @@ export interface PlaneView {
   p: number;
 }
 
-function kernel(training: boolean, relu: boolean, workgroup: number): Kernel {
+/** `shared`: dWeight and dBias are views of one buffer (an optimizer's gradient arena), bound once (writable bindings must not alias). */
+function kernel(training: boolean, relu: boolean, shared: boolean, workgroup: number): Kernel {
   return {
     name: `batchnorm_backward${relu ? '_relu' : ''}${training ? '' : '_eval'}`,
     params: ['N', 'HW', 'C', 'count', 'gOff', 'gN', 'gC', 'gP', 'xOff', 'xN', 'xC', 'xP', 'yOff', 'yN', 'yC', 'yP', 'statsOff', 'coefOff', 'dwOff', 'dbOff'],
@@ -31,8 +32,8 @@ function kernel(training: boolean, relu: boolean, workgroup: number): Kernel {
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
 @group(0) @binding(4) var<storage, read_write> coef: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dWeight: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dBias: array<f32>;
-${relu ? '@group(0) @binding(7) var<storage, read> y: array<f32>;' : ''}
+${shared ? '' : '@group(0) @binding(6) var<storage, read_write> dBias: array<f32>;'}
+${relu ? `@group(0) @binding(${shared ? 6 : 7}) var<storage, read> y: array<f32>;` : ''}
 
 ${blockSum('workgroupSum', workgroup, 2, false)}
 @compute @workgroup_size(${workgroup})
@@ -57,7 +58,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   let sumGx = sums[1];
   let invStd = stats[P.statsOff + P.C + c];
   let scale = stats[P.statsOff + 2u * P.C + c];
-  dBias[P.dbOff + c] = sumG;
+  ${shared ? 'dWeight' : 'dBias'}[P.dbOff + c] = sumG;
   dWeight[P.dwOff + c] = sumGx * invStd;
   coef[P.coefOff + c] = scale;
   ${
@@ -93,9 +94,11 @@ export interface BatchNormBackwardArgs {
 export function batchNormBackward(gpu: Gpu, a: BatchNormBackwardArgs): void {
   const workgroup = gpu.profile.reductionWorkgroup;
   const y = a.y ?? { binding: a.g.binding, off: 0, n: 0, c: 0, p: 0 };
-  const bindings = [a.g.binding, a.x.binding, a.stats.binding, a.coef.binding, a.dWeight.binding, a.dBias.binding];
+  const shared = a.dWeight.binding.buffer === a.dBias.binding.buffer;
+  const bindings = [a.g.binding, a.x.binding, a.stats.binding, a.coef.binding, a.dWeight.binding];
+  if (!shared) bindings.push(a.dBias.binding);
   if (a.y) bindings.push(a.y.binding);
-  gpu.run(kernel(a.training, a.y !== null, workgroup), bindings, [a.C], {
+  gpu.run(kernel(a.training, a.y !== null, shared, workgroup), bindings, [a.C], {
     N: a.N,
     HW: a.HW,
     C: a.C,

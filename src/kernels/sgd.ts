@@ -1,6 +1,8 @@
 // SGD update, in place, as torch.optim.SGD (dampening 0, no Nesterov):
 //   d = g + weight_decay * p;  buf = first step ? d : momentum * buf + d;  p = p - lr * buf.
 //
+// Runs over a flat range of an optimizer's arenas (parameters, gradients, momentum at one offset):
+// one dispatch steps every parameter of the range (src/autograd/optim.ts).
 // Tiling: one invocation per element (grid-stride over x); the hyper-parameters travel as uniforms,
 // so a new learning rate every epoch compiles nothing.
 

@@ -3,7 +3,7 @@
 
 import { E } from '../../kernels/expr.js';
 import type { Conv2dParams, Epilogue } from '../../backends/backend.js';
-import { isGradEnabled, record } from '../tape.js';
+import { gradientBuffer, isGradEnabled, record } from '../tape.js';
 import type { Tensor } from '../tensor.js';
 import { empty } from './creation.js';
 import { reduceTo } from './elementwise.js';
@@ -46,7 +46,7 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
     let dx: Tensor | null = null;
     let dw: Tensor | null = null;
     if (x.requiresGrad) backend.conv2dGradInput(g, w, (dx = empty(x.shape, 'float32', backend)), params);
-    if (w.requiresGrad) backend.conv2dGradWeight(g, x, (dw = empty(w.shape, 'float32', backend)), params);
+    if (w.requiresGrad) backend.conv2dGradWeight(g, x, (dw = gradientBuffer(w)), params);
     return [dx, dw];
   });
 }
@@ -119,8 +119,8 @@ export function batchNorm2d(x: Tensor, weight: Tensor, bias: Tensor, runningMean
 
   return record(relu ? 'batch_norm_relu' : 'batch_norm', [x, weight, bias], out, (g) => {
     const coef = empty([3, C], 'float32', backend);
-    const dWeight = empty([C], 'float32', backend);
-    const dBias = empty([C], 'float32', backend);
+    const dWeight = gradientBuffer(weight);
+    const dBias = gradientBuffer(bias);
     backend.batchNormBackward(g, x, relu ? out : null, stats, coef, dWeight, dBias, training);
     let dx: Tensor | null = null;
     if (x.requiresGrad) {
@@ -182,7 +182,7 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
       backend.matmul(as3(g, [B, O], [g.strides[0], g.strides[1]]), as3(w, [O, I], [w.strides[0], w.strides[1]]), as3(dx, [B, I], [I, 1]));
     }
     if (w.requiresGrad) {
-      dw = empty([O, I], 'float32', backend);
+      dw = gradientBuffer(w);
       backend.matmul(as3(g, [O, B], [g.strides[1], g.strides[0]]), as3(x, [B, I], [x.strides[0], x.strides[1]]), as3(dw, [O, I], [I, 1]));
     }
     const db = b?.requiresGrad ? reduceTo([E.in(0)], [g], [O])[0] : null;

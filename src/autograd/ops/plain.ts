@@ -1,5 +1,6 @@
 // Tensor arithmetic that records nothing, for the tape itself (adding up gradients) and for the
-// recording ops built on it: broadcasting, a contiguous copy, in-place and out-of-place addition.
+// recording ops built on it: broadcasting, a contiguous copy, in-place assignment and addition,
+// out-of-place addition.
 
 import { E } from '../../kernels/expr.js';
 import type { Shape, Tensor } from '../tensor.js';
@@ -42,6 +43,12 @@ export function copy(t: Tensor): Tensor {
   const out = empty(t.shape, t.dtype, t.backend);
   t.backend.map(x0, [t], out);
   return out;
+}
+
+/** target = source (broadcast), in place (no autograd). */
+export function assign(target: Tensor, source: Tensor): void {
+  target.backend.map(x0, [broadcastTo(source, target.shape)], target);
+  target.version++;
 }
 
 /** target += g, in place (no autograd). */
