@@ -5,42 +5,34 @@
 // only on its parity (its position mod s), so no test per tap.
 //
 // Tiling: one invocation per run of R neighbouring input elements of a row (R a multiple of the
-// stride, so every run starts on the same phase), all runs of all planes of the batch in one flat
-// range walked grid-stride (any batch fits the dispatch limit). Along the row everything is known
-// when the kernel is generated: which taps each of the R elements takes and which dy column each
-// reads, so the code is unrolled over named scalars (no per-invocation arrays: SwiftShader keeps
-// those in memory), the dy row segment the run shares read once. Down the column the phase of h picks
-// the first tap row, then every s-th (ceil(K/s) rows at most).
+// stride, so every run starts on the same phase: window_common.ts), all runs of all planes of the
+// batch in one flat range walked grid-stride (any batch fits the dispatch limit). Along the row
+// everything is known when the kernel is generated: which taps each of the R elements takes and which
+// dy column each reads, so the code is unrolled over named scalars (no per-invocation arrays:
+// SwiftShader keeps those in memory), the dy row segment the run shares read once. Down the column
+// the phase of h picks the first tap row, then every s-th (ceil(K/s) rows at most).
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import type { ConvGeometry } from './conv_common.js';
-
-/** Elements per invocation: the smallest multiple of the stride from 4 on. */
-export function runLength(stride: number): number {
-  return stride * Math.ceil(4 / stride);
-}
-
-/** For each element j of a run and tap kw: the dy column it reads, relative to the run's first column w0 / s (null: the tap misses it). */
-function columnTaps(K: number, stride: number, padding: number, run: number): (number | null)[][] {
-  return Array.from({ length: run }, (_, j) =>
-    Array.from({ length: K }, (_, kw) => {
-      const t = j + padding - kw;
-      return ((t % stride) + stride) % stride === 0 ? t / stride : null;
-    }),
-  );
-}
+import { columnAt, runLength, runTaps, tapRows, unrolled } from './window_common.js';
 
 function kernel(g: ConvGeometry, workgroup: number): Kernel {
   const [KH, KW] = g.kernel;
   const [SH, SW] = g.stride;
   const [PH, PW] = g.padding;
   const R = runLength(SW);
-  const taps = columnTaps(KW, SW, PW, R);
-  const used = taps.flat().filter((o): o is number => o !== null);
-  const first = Math.min(...used);
-  const segment = Array.from({ length: Math.max(...used) - first + 1 }, (_, i) => first + i);
-  const lines = (f: (i: number) => string, n: number, sep = '\n      ') => Array.from({ length: n }, (_, i) => f(i)).join(sep);
-  const products = taps.flatMap((row, j) => row.flatMap((o, kw) => (o === null ? [] : [`acc${j} = fma(d${o - first}, t${kw}, acc${j});`])));
+  const { taps, columns } = runTaps(KW, SW, PW, R);
+  const products = taps.flatMap((row, j) => row.flatMap((i, kw) => (i === null ? [] : [`acc${j} = fma(d${i}, t${kw}, acc${j});`])));
+  const rowBody = `let row = plane + oh * P.yH;
+      let tapRow = c * ${KH * KW}u + kh * ${KW}u;
+      ${unrolled(KW, (kw) => `let t${kw} = w[tapRow + ${kw}u];`)}
+      ${columns
+        .map(
+          (o, i) =>
+            `let d${i} = select(0.0, dy[row + u32(clamp(${columnAt(o)}, 0, i32(P.OW) - 1)) * P.yW], ${columnAt(o)} >= 0 && ${columnAt(o)} < i32(P.OW));`,
+        )
+        .join('\n      ')}
+      ${products.join('\n      ')}`;
   return {
     name: `depthwise_grad_input_${KH}x${KW}_s${SH}`,
     params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW'],
@@ -58,24 +50,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     let n = item / (P.runs * P.H * P.C);
     let plane = P.yOff + n * P.yN + c * P.yC;
     let col0 = i32(w0 / ${SW}u);
-    ${lines((i) => `var acc${i} = 0.0;`, R, '\n    ')}
-    // Tap rows kh = (h + p) mod s, then every s-th: oh = (h + p - kh) / s.
-    for (var kh = ${SH === 1 ? '0u' : `(h + ${PH}u) % ${SH}u`}; kh < ${KH}u; kh += ${SH}u) {
-      let th = i32(h + ${PH}u) - i32(kh);
-      if (th < 0 || u32(th) / ${SH}u >= P.OH) { continue; }
-      let row = plane + (u32(th) / ${SH}u) * P.yH;
-      let tapRow = c * ${KH * KW}u + kh * ${KW}u;
-      ${lines((kw) => `let t${kw} = w[tapRow + ${kw}u];`, KW)}
-      ${segment
-        .map((o, i) => {
-          const col = o < 0 ? `(col0 - ${-o})` : `(col0 + ${o})`;
-          return `let d${i} = select(0.0, dy[row + u32(clamp(${col}, 0, i32(P.OW) - 1)) * P.yW], ${col} >= 0 && ${col} < i32(P.OW));`;
-        })
-        .join('\n      ')}
-      ${products.join('\n      ')}
-    }
+    ${unrolled(R, (j) => `var acc${j} = 0.0;`, '\n    ')}
+    ${tapRows(KH, SH, PH, rowBody)}
     let out = P.xOff + n * P.xN + c * P.xC + h * P.xH;
-    ${lines((j) => `if (w0 + ${j}u < P.W) { dx[out + (w0 + ${j}u) * P.xW] = acc${j}; }`, R, '\n    ')}
+    ${unrolled(R, (j) => `if (w0 + ${j}u < P.W) { dx[out + (w0 + ${j}u) * P.xW] = acc${j}; }`, '\n    ')}
   }
 }
 `,

@@ -6,7 +6,7 @@
 // grid-stride).
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
-import type { PoolGeometry } from './maxpool_grad.js';
+import type { PoolGeometry } from './window_common.js';
 
 function kernel(g: PoolGeometry, workgroup: number): Kernel {
   return {
