@@ -37,9 +37,15 @@ function viewChecks(s: CheckShapes): Check[] {
       const [, odd] = shuffledHalves(empty([N, 2 * C, H, W], 'float32', x.x.backend));
       return batchNorm2d(slice(x.x), x.weight, x.bias, x.rm, x.rv, { training, relu, into: odd });
     });
+  // More positions per channel than one invocation sums on a software adapter (8192): the weight
+  // gradient in slices of images, added up afterwards.
+  const manyPositions = opChecks('depthwise.stride1 [3, 2, 60, 60]', { x: { shape: [3, 2, 60, 60] }, w: grad([2, 1, 3, 3]) }, (x) =>
+    conv2d(x.x, x.w, { padding: 1, groups: 2 }),
+  );
   return [
     ...depthwise(1),
     ...depthwise(2),
+    ...manyPositions.filter((c) => c.wrt === 'w'),
     ...batchNorm(true, true),
     ...batchNorm(true, false),
     ...batchNorm(false, true),

@@ -6,8 +6,9 @@
 // stride over the output positions of each image, each keeping all KH*KW tap sums in registers, then
 // a workgroup sum of the taps (workgroup_reduce.ts); or, where planes are short on a software adapter
 // (batchnorm_common.ts's rule: there a barrier costs more than the sums), one invocation owns one
-// image plane of one channel (a slice per image) and walks it alone, its tap sums named scalars in
-// generated, unrolled code, with no workgroup memory and no barrier.
+// channel of a slice of images and walks it alone, its tap sums named scalars in
+// generated, unrolled code, with no workgroup memory and no barrier; where one invocation can take
+// every image of a channel (up to serialChannelsUpTo positions), its sums are dw itself.
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import type { ConvGeometry } from './conv_common.js';
@@ -70,7 +71,7 @@ function serialKernel(g: ConvGeometry, workgroup: number): Kernel {
   const tap = (kh: number, kw: number) => kh * KW + kw;
   return {
     name: `depthwise_grad_weight_${KH}x${KW}_s${SH}_serial`,
-    params: ['N', 'C', 'H', 'W', 'OH', 'OW', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW'],
+    params: ['N', 'C', 'H', 'W', 'OH', 'OW', 'slices', 'imagesPerSlice', 'outOff', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
@@ -78,12 +79,13 @@ function serialKernel(g: ConvGeometry, workgroup: number): Kernel {
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  for (var item = gid.x; item < P.N * P.C; item += groups.x * ${workgroup}u) {
+  for (var item = gid.x; item < P.slices * P.C; item += groups.x * ${workgroup}u) {
     let c = item % P.C;
-    let n = item / P.C;
+    let slice = item / P.C;
+    ${unrolled(taps, (t) => `var acc${t} = 0.0;`, '\n    ')}
+    for (var n = slice * P.imagesPerSlice; n < min((slice + 1u) * P.imagesPerSlice, P.N); n++) {
     let dyPlane = P.yOff + n * P.yN + c * P.yC;
     let xPlane = P.xOff + n * P.xN + c * P.xC;
-    ${unrolled(taps, (t) => `var acc${t} = 0.0;`, '\n    ')}
     for (var oh = 0u; oh < P.OH; oh++) {
       let h0 = i32(oh * ${SH}u) - ${g.padding[0]};
       ${unrolled(
@@ -110,7 +112,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
         )}
       }
     }
-    let out = (n * P.C + c) * ${taps}u;
+    }
+    let out = P.outOff + (slice * P.C + c) * ${taps}u;
     ${unrolled(taps, (t) => `partial[out + ${t}u] = acc${t};`, '\n    ')}
   }
 }
@@ -121,18 +124,27 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 /** dw is contiguous [C, 1, KH, KW] at element offset dwOff of its buffer. */
 export function depthwiseGradWeight(gpu: Gpu, g: ConvGeometry, dy: Binding, x: Binding, dw: Binding, dwOff: number): void {
   const taps = g.kernel[0] * g.kernel[1];
-  const serial = g.OH * g.OW <= gpu.profile.serialChannelsUpTo;
-  // Enough slices to keep the device busy, at least a few thousand positions per workgroup.
+  const plane = g.OH * g.OW;
+  const serial = plane <= gpu.profile.serialChannelsUpTo;
+  // Serial: as many images per invocation as serialChannelsUpTo positions allow. Else enough slices
+  // to keep the device busy, at least a few thousand positions per workgroup.
   const slices = serial
-    ? g.N
-    : Math.max(1, Math.min(g.N, Math.ceil(gpu.profile.reductionTarget / g.C), Math.floor((g.N * g.OH * g.OW) / gpu.profile.reduceElementsPerWorkgroup)));
+    ? Math.ceil(g.N / Math.floor(gpu.profile.serialChannelsUpTo / plane))
+    : Math.max(1, Math.min(g.N, Math.ceil(gpu.profile.reductionTarget / g.C), Math.floor((g.N * plane) / gpu.profile.reduceElementsPerWorkgroup)));
+  const imagesPerSlice = Math.ceil(g.N / slices);
+  const shape = { N: g.N, C: g.C, H: g.H, W: g.W, OH: g.OH, OW: g.OW, imagesPerSlice, ...g.xStrides, ...g.yStrides };
+  // A single slice (serial) is the sum itself.
+  if (serial && slices === 1) {
+    const perGroup = gpu.profile.serialChannelWorkgroup;
+    gpu.run(serialKernel(g, perGroup), [dy, x, dw], [gpu.groupsFor(g.C, perGroup)], { ...shape, slices, outOff: dwOff });
+    return;
+  }
   const partial = gpu.pool.acquire(slices * g.C * taps * 4);
-  const shape = { N: g.N, C: g.C, H: g.H, W: g.W, OH: g.OH, OW: g.OW, ...g.xStrides, ...g.yStrides };
   const bindings = [dy, x, { buffer: partial }];
   if (serial) {
     const perGroup = gpu.profile.serialChannelWorkgroup;
-    gpu.run(serialKernel(g, perGroup), bindings, [gpu.groupsFor(g.N * g.C, perGroup)], shape);
-  } else gpu.run(kernel(g, gpu.profile.workgroup), bindings, [g.C, slices], { ...shape, imagesPerSlice: Math.ceil(g.N / slices) });
+    gpu.run(serialKernel(g, perGroup), bindings, [gpu.groupsFor(slices * g.C, perGroup)], { ...shape, slices, outOff: 0 });
+  } else gpu.run(kernel(g, gpu.profile.workgroup), bindings, [g.C, slices], shape);
   const weights = g.C * taps;
   reduce(
     gpu,
