@@ -37,15 +37,23 @@ function viewChecks(s: CheckShapes): Check[] {
       const [, odd] = shuffledHalves(empty([N, 2 * C, H, W], 'float32', x.x.backend));
       return batchNorm2d(slice(x.x), x.weight, x.bias, x.rm, x.rv, { training, relu, into: odd });
     });
-  // More positions per channel than one invocation sums on a software adapter (8192): the weight
-  // gradient in slices of images, added up afterwards.
+  // More positions per channel than one invocation sums on a software adapter (8192): the depthwise
+  // weight gradient and the batch-norm sums in slices of images, added up afterwards.
   const manyPositions = opChecks('depthwise.stride1 [3, 2, 60, 60]', { x: { shape: [3, 2, 60, 60] }, w: grad([2, 1, 3, 3]) }, (x) =>
     conv2d(x.x, x.w, { padding: 1, groups: 2 }),
   );
+  const bnMany = { x: grad([3, 2, 60, 60]), weight: grad([2]), bias: grad([2]), rm: { shape: [2] }, rv: { shape: [2], positive: true } };
+  const batchNormMany = (training: boolean, relu: boolean) =>
+    opChecks(`batchnorm${relu ? '_relu' : ''}.${training ? 'train' : 'eval'} [3, 2, 60, 60]`, bnMany, (x) =>
+      batchNorm2d(x.x, x.weight, x.bias, x.rm, x.rv, { training, relu }),
+    );
   return [
     ...depthwise(1),
     ...depthwise(2),
     ...manyPositions.filter((c) => c.wrt === 'w'),
+    ...batchNormMany(true, true),
+    ...batchNormMany(true, false),
+    ...batchNormMany(false, true),
     ...batchNorm(true, true),
     ...batchNorm(true, false),
     ...batchNorm(false, true),

@@ -408,7 +408,8 @@ export class GpuBackend implements Backend {
     out: Tensor,
     o: { training: boolean; relu: boolean; momentum: number; eps: number },
   ): void {
-    const fuse = channelSplit(this.gpu, x.size / x.shape[1]).serial && out.storage !== x.storage && planeStride(x) !== null && planeStride(out) !== null;
+    const fuse =
+      channelSplit(this.gpu, x.shape[0], x.shape[2] * x.shape[3]).serial && out.storage !== x.storage && planeStride(x) !== null && planeStride(out) !== null;
     this.batchNormKernel(o.training || fuse ? x : null, fuse ? out : null, o.relu, weight, bias, runningMean, runningVar, stats, o);
     if (fuse) return;
     const rows = [2, 3].map((i) => channelRow(stats, i, x.shape));
@@ -462,7 +463,7 @@ export class GpuBackend implements Backend {
       dBias: flat(dBias),
     };
     const own = (t: Tensor) => [g, x, y].every((u) => u?.storage !== t.storage);
-    if (dx && channelSplit(this.gpu, x.size / C).serial && own(dx) && planeStride(dx) !== null) {
+    if (dx && channelSplit(this.gpu, N, H * W).serial && own(dx) && planeStride(dx) !== null) {
       batchNormGrad(this.gpu, { ...args, out: { dx: planeView(dx, op) } });
       return;
     }

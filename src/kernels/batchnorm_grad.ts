@@ -24,9 +24,14 @@ import {
   channelSplit,
   channelSumDeclarations,
   channelTotals,
+  type Phase,
   type PlaneView,
+  phases,
   planeParams,
   planeValues,
+  SPLIT_PARAMS,
+  splitValues,
+  storePartials,
 } from './batchnorm_common.js';
 import { E, type Expr } from './expr.js';
 
@@ -42,29 +47,48 @@ interface Variant {
   /** What the kernel writes besides dWeight and dBias: dx itself, or its coefficients. */
   out: 'dx' | 'coef';
   split: ChannelSplit;
+  phase: Phase;
+}
+
+const PARAMS = ['N', 'HW', 'C', 'count', ...SPLIT_PARAMS, ...planeParams('g'), ...planeParams('x'), ...planeParams('y'), ...planeParams('dx')];
+
+/** The masked gradient at the current position. */
+const maskedGrad = (relu: boolean) => (relu ? 'let grad = select(0.0, g[gAt], y[yAt] > 0.0);' : 'let grad = g[gAt];');
+
+/** This invocation's sums of g' and g' (x - mean) over its positions. */
+function ownSums(split: ChannelSplit, relu: boolean): string {
+  return /* wgsl */ `var sg = 0.0;
+  var sgx = 0.0;
+  ${channelPositions(split, relu ? ['g', 'x', 'y'] : ['g', 'x'], `${maskedGrad(relu)}\n      sg += grad;\n      sgx = fma(grad, x[xAt] - mean, sgx);`)}`;
+}
+
+/** The partial phase: each slice's sums. */
+function partialKernel(split: ChannelSplit, relu: boolean): Kernel {
+  return {
+    name: `batchnorm_grad${relu ? '_relu' : ''}_partial_serial`,
+    params: [...PARAMS, 'statsOff'],
+    wgsl: /* wgsl */ `
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> stats: array<f32>;
+@group(0) @binding(4) var<storage, read_write> partial: array<f32>;
+${relu ? '@group(0) @binding(5) var<storage, read> y: array<f32>;' : ''}
+
+${channelMain(split, `let mean = stats[P.statsOff + c];\n  ${ownSums(split, relu)}\n  ${storePartials(['sg', 'sgx'])}`)}
+`,
+  };
 }
 
 function kernel(v: Variant): Kernel {
-  const { training, relu, out, split } = v;
+  const { training, relu, out, split, phase } = v;
+  if (phase === 'partial') return partialKernel(split, relu);
   const views = relu ? ['g', 'x', 'y'] : ['g', 'x'];
-  const grad = relu ? 'let grad = select(0.0, g[gAt], y[yAt] > 0.0);' : 'let grad = g[gAt];';
-  const dxValue = training ? 'fma(scale, grad, fma(b, x[xAt], d))' : 'scale * grad';
+  const grad = maskedGrad(relu);
+  // b = d = 0 in evaluation (x is read all the same: every phase binds it).
+  const dxValue = 'fma(scale, grad, fma(b, x[xAt], d))';
   return {
-    name: `batchnorm_grad${relu ? '_relu' : ''}${training ? '' : '_eval'}${out === 'dx' ? '_dx' : ''}${split.serial ? '_serial' : ''}`,
-    params: [
-      'N',
-      'HW',
-      'C',
-      'count',
-      ...planeParams('g'),
-      ...planeParams('x'),
-      ...planeParams('y'),
-      ...planeParams('dx'),
-      'statsOff',
-      'coefOff',
-      'dwOff',
-      'dbOff',
-    ],
+    name: `batchnorm_grad${relu ? '_relu' : ''}${training ? '' : '_eval'}${out === 'dx' ? '_dx' : ''}${split.serial ? '_serial' : ''}${phase === 'finish' ? '_finish' : ''}`,
+    params: [...PARAMS, 'statsOff', 'coefOff', 'dwOff', 'dbOff'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
@@ -73,15 +97,14 @@ function kernel(v: Variant): Kernel {
 @group(0) @binding(5) var<storage, read_write> dBias: array<f32>;
 @group(0) @binding(6) var<storage, read_write> ${out}: array<f32>;
 ${relu ? '@group(0) @binding(7) var<storage, read> y: array<f32>;' : ''}
+${phase === 'finish' ? `@group(0) @binding(${relu ? 8 : 7}) var<storage, read> partial: array<f32>;` : ''}
 
-${channelSumDeclarations(split, 2)}
+${phase === 'whole' ? channelSumDeclarations(split, 2) : ''}
 ${channelMain(
   split,
   `let mean = stats[P.statsOff + c];
-  var sg = 0.0;
-  var sgx = 0.0;
-  ${channelPositions(split, views, `${grad}\n      sg += grad;\n      sgx = fma(grad, x[xAt] - mean, sgx);`)}
-  ${channelTotals(split, 'sums', ['sg', 'sgx'])}
+  ${phase === 'whole' ? ownSums(split, relu) : ''}
+  ${channelTotals(split, phase, 'sums', ['sg', 'sgx'])}
   let sumG = sums[0];
   let sumGx = sums[1];
   let invStd = stats[P.statsOff + P.C + c];
@@ -128,16 +151,16 @@ export interface BatchNormGradArgs {
 }
 
 export function batchNormGrad(gpu: Gpu, a: BatchNormGradArgs): void {
-  const split = channelSplit(gpu, a.N * a.HW);
+  const split = channelSplit(gpu, a.N, a.HW);
   const dx = 'dx' in a.out ? a.out.dx : null;
   const coef = 'coef' in a.out ? a.out.coef : null;
-  const bindings = [a.g.binding, a.x.binding, a.stats.binding, a.dWeight.binding, a.dBias.binding, dx?.binding ?? coef!.binding];
-  if (a.y) bindings.push(a.y.binding);
-  gpu.run(kernel({ training: a.training, relu: a.y !== null, out: dx ? 'dx' : 'coef', split }), bindings, [channelGroups(split, a.C)], {
+  const relu = a.y !== null;
+  const values = {
     N: a.N,
     HW: a.HW,
     C: a.C,
     count: a.N * a.HW,
+    ...splitValues(split),
     ...planeValues('g', a.g),
     ...planeValues('x', a.x),
     ...planeValues('y', a.y),
@@ -146,5 +169,19 @@ export function batchNormGrad(gpu: Gpu, a: BatchNormGradArgs): void {
     coefOff: coef?.off ?? 0,
     dwOff: a.dWeight.off,
     dbOff: a.dBias.off,
-  });
+  };
+  const groups: [number] = [channelGroups(split, a.C)];
+  const steps = phases(split);
+  const partial = steps.length > 1 ? gpu.pool.acquire(a.C * split.slices * 2 * 4) : null;
+  for (const phase of steps) {
+    const variant: Variant = { training: a.training, relu, out: dx ? 'dx' : 'coef', split, phase };
+    const bindings =
+      phase === 'partial'
+        ? [a.g.binding, a.x.binding, a.stats.binding, { buffer: partial! }]
+        : [a.g.binding, a.x.binding, a.stats.binding, a.dWeight.binding, a.dBias.binding, dx?.binding ?? coef!.binding];
+    if (a.y) bindings.push(a.y.binding);
+    if (phase === 'finish') bindings.push({ buffer: partial! });
+    gpu.run(kernel(variant), bindings, groups, values);
+  }
+  if (partial) gpu.pool.release(partial);
 }

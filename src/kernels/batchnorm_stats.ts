@@ -26,9 +26,14 @@ import {
   channelSplit,
   channelSumDeclarations,
   channelTotals,
+  type Phase,
   type PlaneView,
+  phases,
   planeParams,
   planeValues,
+  SPLIT_PARAMS,
+  splitValues,
+  storePartials,
 } from './batchnorm_common.js';
 import { E, type Expr } from './expr.js';
 
@@ -43,17 +48,38 @@ interface Variant {
   /** Write y (ReLU or not); null for the statistics alone. */
   apply: { relu: boolean } | null;
   split: ChannelSplit;
+  phase: Phase;
+}
+
+/** This invocation's sums of x - first over its positions (first: the channel's first value). */
+function ownSums(split: ChannelSplit): string {
+  return /* wgsl */ `let first = x[P.xOff + c * P.xC];
+  var sum = 0.0;
+  var squares = 0.0;
+  ${channelPositions(split, ['x'], 'let d = x[xAt] - first;\n      sum += d;\n      squares = fma(d, d, squares);')}`;
+}
+
+/** The partial phase: each slice's sums. */
+function partialKernel(split: ChannelSplit): Kernel {
+  return {
+    name: 'batchnorm_train_partial_serial',
+    params: ['N', 'HW', 'C', ...SPLIT_PARAMS, ...planeParams('x')],
+    wgsl: /* wgsl */ `
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> partial: array<f32>;
+
+${channelMain(split, `${ownSums(split)}\n  ${storePartials(['sum', 'squares'])}`)}
+`,
+  };
 }
 
 function kernel(v: Variant): Kernel {
-  const { training, apply, split } = v;
+  const { training, apply, split, phase } = v;
+  if (phase === 'partial') return partialKernel(split);
   const moments = training
     ? /* wgsl */ `
-  let first = x[P.xOff + c * P.xC];
-  var sum = 0.0;
-  var squares = 0.0;
-  ${channelPositions(split, ['x'], 'let d = x[xAt] - first;\n      sum += d;\n      squares = fma(d, d, squares);')}
-  ${channelTotals(split, 'sums', ['sum', 'squares'])}
+  ${phase === 'finish' ? 'let first = x[P.xOff + c * P.xC];' : ownSums(split)}
+  ${channelTotals(split, phase, 'sums', ['sum', 'squares'])}
   let total = f32(P.N * P.HW);
   let mean = first + sums[0] / total;
   let variance = max((sums[1] - sums[0] * sums[0] / total) / total, 0.0);`
@@ -65,10 +91,12 @@ function kernel(v: Variant): Kernel {
     runningMean[P.rmOff + c] = (1.0 - momentum) * runningMean[P.rmOff + c] + momentum * mean;
     runningVar[P.rvOff + c] = (1.0 - momentum) * runningVar[P.rvOff + c] + momentum * variance * total / (total - 1.0);`;
   const value = apply?.relu ? 'max(fma(x[xAt], scale, shift), 0.0)' : 'fma(x[xAt], scale, shift)';
-  const name = `batchnorm_${training ? 'train' : 'eval'}${apply ? `_apply${apply.relu ? '_relu' : ''}` : '_stats'}${split.serial && (training || apply) ? '_serial' : ''}`;
+  const serial = split.serial && (training || apply) ? '_serial' : '';
+  const name = `batchnorm_${training ? 'train' : 'eval'}${apply ? `_apply${apply.relu ? '_relu' : ''}` : '_stats'}${serial}${phase === 'finish' ? '_finish' : ''}`;
+  const partialBinding = 6 + (training || apply ? 1 : 0) + (apply ? 1 : 0);
   return {
     name,
-    params: ['N', 'HW', 'C', ...planeParams('x'), ...planeParams('y'), 'wOff', 'bOff', 'rmOff', 'rvOff', 'statsOff', 'momentum', 'eps'],
+    params: ['N', 'HW', 'C', ...SPLIT_PARAMS, ...planeParams('x'), ...planeParams('y'), 'wOff', 'bOff', 'rmOff', 'rvOff', 'statsOff', 'momentum', 'eps'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
@@ -77,8 +105,9 @@ function kernel(v: Variant): Kernel {
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>;
 ${training || apply ? '@group(0) @binding(6) var<storage, read> x: array<f32>;' : ''}
 ${apply ? '@group(0) @binding(7) var<storage, read_write> y: array<f32>;' : ''}
+${phase === 'finish' ? `@group(0) @binding(${partialBinding}) var<storage, read> partial: array<f32>;` : ''}
 
-${training ? channelSumDeclarations(split, 2) : ''}
+${training && phase === 'whole' ? channelSumDeclarations(split, 2) : ''}
 
 ${channelMain(
   split,
@@ -123,14 +152,13 @@ export function batchNormStats(gpu: Gpu, a: BatchNormStatsArgs): void {
   if ((a.training || apply) && !a.x) throw new Error('batchNormStats: training statistics and the affine need the input');
   if (a.y && a.x && a.y.binding.buffer === a.x.binding.buffer) throw new Error('batchNormStats: the output must not share the input buffer');
   // Evaluation statistics alone read no data: one invocation per channel.
-  const split = a.training || apply ? channelSplit(gpu, a.N * a.HW) : { serial: true, workgroup: gpu.profile.workgroup };
-  const bindings = [a.weight.binding, a.bias.binding, a.runningMean.binding, a.runningVar.binding, a.stats.binding];
-  if (a.x && (a.training || apply)) bindings.push(a.x.binding);
-  if (a.y) bindings.push(a.y.binding);
-  gpu.run(kernel({ training: a.training, apply, split }), bindings, [channelGroups(split, a.C)], {
+  const split: ChannelSplit =
+    a.training || apply ? channelSplit(gpu, a.N, a.HW) : { serial: true, workgroup: gpu.profile.workgroup, slices: 1, imagesPerSlice: a.N };
+  const values = {
     N: a.N,
     HW: a.HW,
     C: a.C,
+    ...splitValues(split),
     ...planeValues('x', a.x),
     ...planeValues('y', a.y),
     wOff: a.weight.off,
@@ -140,5 +168,20 @@ export function batchNormStats(gpu: Gpu, a: BatchNormStatsArgs): void {
     statsOff: a.stats.off,
     momentum: f32bits(a.momentum),
     eps: f32bits(a.eps),
-  });
+  };
+  const groups: [number] = [channelGroups(split, a.C)];
+  const steps = a.training ? phases(split) : ['whole' as const];
+  const partial = steps.length > 1 ? gpu.pool.acquire(a.C * split.slices * 2 * 4) : null;
+  for (const phase of steps) {
+    if (phase === 'partial') {
+      gpu.run(kernel({ training: a.training, apply, split, phase }), [a.x!.binding, { buffer: partial! }], groups, values);
+      continue;
+    }
+    const bindings = [a.weight.binding, a.bias.binding, a.runningMean.binding, a.runningVar.binding, a.stats.binding];
+    if (a.x && (a.training || apply)) bindings.push(a.x.binding);
+    if (a.y) bindings.push(a.y.binding);
+    if (partial) bindings.push({ buffer: partial });
+    gpu.run(kernel({ training: a.training, apply, split, phase }), bindings, groups, values);
+  }
+  if (partial) gpu.pool.release(partial);
 }
