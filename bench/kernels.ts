@@ -144,18 +144,24 @@ function memoryCases(b: GpuBackend, N: number, c: number, hw: number): Case[] {
       },
     },
     {
+      kernel: 'batch norm + ReLU, training (statistics, then y)',
+      shape,
+      batch: N,
+      bytes: 8 * plane,
+      setup: () => {
+        const [x, y, w, bias, rm, rv, stats] = [t(), t(), v(), v(), v(), v(), full([4, c], 0)];
+        return () => b.batchNorm(x, w, bias, rm, rv, stats, y, { training: true, relu: true, momentum: 0.1, eps: 1e-5 });
+      },
+    },
+    {
       kernel: 'batch norm + ReLU backward (sums, then dx)',
       shape,
       batch: N,
       bytes: 4 * plane * 7,
       setup: () => {
         const [g, y, x, dx, dw, db] = [t(), t(), t(), t(), v(), v()];
-        const [stats, coef] = [full([4, c], 1), full([3, c], 1)];
-        const row = (i: number) => perChannel(coef.view([c], [1], i * c));
-        return () => {
-          b.batchNormBackward(g, x, y, stats, coef, dw, db, true);
-          b.map(E.add(E.add(E.mul(E.in(2), E.mul(E.in(0), E.step(E.in(5)))), E.mul(E.in(3), E.in(1))), E.in(4)), [g, x, row(0), row(1), row(2), y], dx);
-        };
+        const stats = full([4, c], 1);
+        return () => b.batchNormGrad(g, x, y, stats, dx, dw, db, true);
       },
     },
     {

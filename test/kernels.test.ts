@@ -4,8 +4,11 @@
 
 import { describe, expect, it, vi } from 'vitest';
 import type { GpuBackend } from '../src/backends/gpu.js';
-import { conv2d } from '../src/autograd/ops/nn.js';
-import { allChecks, type Check, compareCheck, compareWith, opChecks, runCheck, SMALL } from '../src/autograd/selfcheck.js';
+import type { Tensor } from '../src/autograd/tensor.js';
+import { empty } from '../src/autograd/ops/creation.js';
+import { batchNorm2d, conv2d, maxPool2d } from '../src/autograd/ops/nn.js';
+import { concatShuffle, narrow, shuffledHalves } from '../src/autograd/ops/shape.js';
+import { allChecks, type Check, type CheckShapes, compareCheck, compareWith, opChecks, runCheck, SMALL } from '../src/autograd/selfcheck.js';
 import { CHECK_KERNELS_ENV, memoKernel } from '../src/gpu/context.js';
 import { view } from '../src/kernels/view.js';
 import { cpu, targetBackend, TEST_TARGETS } from './gpu.js';
@@ -16,10 +19,56 @@ const shapes = [
   { label: 'larger than one tile', shapes: { batch: 3, height: 17, width: 19, channels: 67 } },
 ];
 
+// The convolution, pooling and batch-norm kernels on views: inputs that are channel slices of a
+// bigger tensor (a non-zero offset), outputs written into their place in a shuffled concatenation,
+// and gradients arriving as the strided views that concatenation's backward hands out.
+function viewChecks(s: CheckShapes): Check[] {
+  const { batch: N, height: H, width: W, channels: C } = s;
+  const grad = (shape: number[]) => ({ shape, requiresGrad: true });
+  const out = (n: number, stride: number) => Math.floor((n + 2 - 3) / stride) + 1;
+  const slice = (t: Tensor) => narrow(t, 1, 2, C);
+  const depthwise = (stride: number) =>
+    opChecks(
+      `depthwise.stride${stride}.channel_slice_into_shuffle`,
+      { x: grad([N, C + 3, H, W]), w: grad([C, 1, 3, 3]), other: { shape: [N, C, out(H, stride), out(W, stride)] } },
+      (x) => concatShuffle(x.other, conv2d(slice(x.x), x.w, { stride, padding: 1, groups: C })),
+    );
+  const bn = { x: grad([N, C + 3, H, W]), weight: grad([C]), bias: grad([C]), rm: { shape: [C] }, rv: { shape: [C], positive: true } };
+  const batchNorm = (training: boolean, relu: boolean) =>
+    opChecks(`batchnorm${relu ? '_relu' : ''}.${training ? 'train' : 'eval'}.channel_slice_into_shuffle`, bn, (x) => {
+      const [, odd] = shuffledHalves(empty([N, 2 * C, H, W], 'float32', x.x.backend));
+      return batchNorm2d(slice(x.x), x.weight, x.bias, x.rm, x.rv, { training, relu, into: odd });
+    });
+  // More positions per channel than one invocation sums on a software adapter (8192): the depthwise
+  // weight gradient and the batch-norm sums in slices of images, added up afterwards.
+  const manyPositions = opChecks('depthwise.stride1 [3, 2, 60, 60]', { x: { shape: [3, 2, 60, 60] }, w: grad([2, 1, 3, 3]) }, (x) =>
+    conv2d(x.x, x.w, { padding: 1, groups: 2 }),
+  );
+  const bnMany = { x: grad([3, 2, 60, 60]), weight: grad([2]), bias: grad([2]), rm: { shape: [2] }, rv: { shape: [2], positive: true } };
+  const batchNormMany = (training: boolean, relu: boolean) =>
+    opChecks(`batchnorm${relu ? '_relu' : ''}.${training ? 'train' : 'eval'} [3, 2, 60, 60]`, bnMany, (x) =>
+      batchNorm2d(x.x, x.weight, x.bias, x.rm, x.rv, { training, relu }),
+    );
+  return [
+    ...depthwise(1),
+    ...depthwise(2),
+    ...manyPositions.filter((c) => c.wrt === 'w'),
+    ...batchNormMany(true, true),
+    ...batchNormMany(true, false),
+    ...batchNormMany(false, true),
+    ...batchNorm(true, true),
+    ...batchNorm(true, false),
+    ...batchNorm(false, true),
+    ...opChecks('maxpool.channel_slice_into_shuffle', { x: grad([N, C + 3, H, W]), other: { shape: [N, C, out(H, 2), out(W, 2)] } }, (x) =>
+      concatShuffle(maxPool2d(slice(x.x), { kernel: 3, stride: 2, padding: 1 }), x.other),
+    ),
+  ];
+}
+
 for (const target of TEST_TARGETS) {
   for (const { label, shapes: s } of shapes) {
     describe(`${target.label}: kernels vs CPU reference (${label})`, () => {
-      for (const check of allChecks(s)) {
+      for (const check of [...allChecks(s), ...viewChecks(s)]) {
         it(check.name, async () => {
           const result = await compareCheck(check, await targetBackend(target), cpu);
           expect(result.error).toBeUndefined();

@@ -71,10 +71,26 @@ export interface Backend {
     o: { momentum: number; eps: number },
   ): void;
   /**
-   * Batch-norm backward, per channel: dBias = sum g', dWeight = invstd * sum g' (x - mean), and coef
-   * [3, C] of dx = a g' + b x + d (b = d = 0 in evaluation); g' is g masked by y > 0 when y is given.
+   * Batch norm of x into out = relu?(x * scale + shift), with the
+   * statistics as batchNormStats computes them (from x in training, from the running statistics in
+   * evaluation) into stats.
    */
-  batchNormBackward(g: Tensor, x: Tensor, y: Tensor | null, stats: Tensor, coef: Tensor, dWeight: Tensor, dBias: Tensor, training: boolean): void;
+  batchNorm(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    runningMean: Tensor,
+    runningVar: Tensor,
+    stats: Tensor,
+    out: Tensor,
+    o: { training: boolean; relu: boolean; momentum: number; eps: number },
+  ): void;
+  /**
+   * Batch-norm backward, per channel: dBias = sum g', dWeight = invstd * sum g' (x - mean), and, unless
+   * dx is null, dx = a g' + b x + d (a = scale; b, d from the sums in training, 0 in evaluation); g' is
+   * g masked by y > 0 when y is given.
+   */
+  batchNormGrad(g: Tensor, x: Tensor, y: Tensor | null, stats: Tensor, dx: Tensor | null, dWeight: Tensor, dBias: Tensor, training: boolean): void;
   /** argmax holds the flat index (h * W + w) of each output's maximum within its input plane. */
   maxPool2d(x: Tensor, out: Tensor, argmax: Tensor, p: PoolParams): void;
   maxPool2dGrad(dy: Tensor, argmax: Tensor, dx: Tensor, p: PoolParams): void;
@@ -85,4 +101,9 @@ export interface Backend {
   sgdStep(param: Tensor, grad: Tensor, momentum: Tensor, h: SgdHyper): void;
   /** In place: param, first and second moments. */
   adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, h: AdamHyper): void;
+}
+
+/** Row `row` of a [rows, C] tensor as a per-channel operand broadcast to the NCHW `shape`. */
+export function channelRow(t: Tensor, row: number, shape: readonly number[]): Tensor {
+  return t.view(shape, [0, 1, 0, 0], t.offset + row * t.shape[1]);
 }

@@ -2,13 +2,15 @@
 // its views into contiguous float64 arrays, runs the plain loops of src/reference, and scatters the
 // result into the output view.
 
+import { batchNormInputGrad } from '../kernels/batchnorm_grad.js';
+import { batchNormAffine } from '../kernels/batchnorm_stats.js';
 import { evaluate, type Expr } from '../kernels/expr.js';
 import * as conv from '../reference/conv.js';
 import * as nn from '../reference/nn.js';
 import * as optim from '../reference/optim.js';
 import { type CpuView, forEachIndex, gather, scatter } from '../reference/strided.js';
-import type { AdamHyper, Backend, Conv2dParams, Epilogue, PoolParams, SgdHyper } from './backend.js';
-import { type DType, Storage, type Tensor } from '../autograd/tensor.js';
+import { type AdamHyper, type Backend, type Conv2dParams, channelRow, type Epilogue, type PoolParams, type SgdHyper } from './backend.js';
+import { type DType, Storage, Tensor } from '../autograd/tensor.js';
 
 function view(t: Tensor): CpuView {
   return { data: t.storage.handle as CpuView['data'], shape: t.shape, strides: t.strides, offset: t.offset };
@@ -147,12 +149,33 @@ export class CpuBackend implements Backend {
     scatter(rv, view(runningVar));
   }
 
-  batchNormBackward(g: Tensor, x: Tensor, y: Tensor | null, stats: Tensor, coef: Tensor, dWeight: Tensor, dBias: Tensor, training: boolean): void {
+  batchNorm(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    runningMean: Tensor,
+    runningVar: Tensor,
+    stats: Tensor,
+    out: Tensor,
+    o: { training: boolean; relu: boolean; momentum: number; eps: number },
+  ): void {
+    this.batchNormStats(o.training ? x : null, weight, bias, runningMean, runningVar, stats, o);
+    const rows = [2, 3].map((i) => channelRow(stats, i, x.shape));
+    this.map(batchNormAffine(o.relu), [x, ...rows], out);
+    for (const r of rows) r.dispose();
+  }
+
+  batchNormGrad(g: Tensor, x: Tensor, y: Tensor | null, stats: Tensor, dx: Tensor | null, dWeight: Tensor, dBias: Tensor, training: boolean): void {
     const [N, C, H, W] = x.shape;
-    const r = nn.batchNormBackward(values(g), values(x), y && values(y), values(stats), N, C, H * W, training);
-    scatter(r.coef, view(coef));
+    const r = nn.batchNormGrad(values(g), values(x), y && values(y), values(stats), N, C, H * W, training);
     scatter(r.dWeight, view(dWeight));
     scatter(r.dBias, view(dBias));
+    if (!dx) return;
+    const coef = new Tensor(this.alloc(3 * C, 'float32'), [3, C]);
+    scatter(r.coef, view(coef));
+    const rows = [0, 1, 2].map((i) => channelRow(coef, i, x.shape));
+    this.map(batchNormInputGrad(y !== null), [g, x, ...rows, ...(y ? [y] : [])], dx);
+    for (const t of [...rows, coef]) t.dispose();
   }
 
   maxPool2d(x: Tensor, out: Tensor, argmax: Tensor, p: PoolParams): void {

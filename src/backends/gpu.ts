@@ -5,8 +5,9 @@
 
 import type { Binding, Gpu } from '../gpu/context.js';
 import { adamStep } from '../kernels/adam.js';
-import { batchNormBackward, type PlaneView } from '../kernels/batchnorm_backward.js';
-import { batchNormStats } from '../kernels/batchnorm_stats.js';
+import { batchNormGrad, batchNormInputGrad } from '../kernels/batchnorm_grad.js';
+import { channelSplit, type PlaneView } from '../kernels/batchnorm_common.js';
+import { batchNormAffine, batchNormStats } from '../kernels/batchnorm_stats.js';
 import { conv2dGradInput } from '../kernels/conv2d_grad_input.js';
 import { type ConvGeometry, EpilogueBindings } from '../kernels/conv_common.js';
 import { crossEntropy } from '../kernels/cross_entropy.js';
@@ -20,11 +21,12 @@ import { type Expr, E } from '../kernels/expr.js';
 import type { View } from '../kernels/view.js';
 import { matmul, type Operand, splitCount } from '../kernels/matmul.js';
 import { maxPool } from '../kernels/maxpool.js';
-import { maxPoolGrad, type PoolGeometry } from '../kernels/maxpool_grad.js';
+import { maxPoolGrad } from '../kernels/maxpool_grad.js';
+import type { PoolGeometry } from '../kernels/window_common.js';
 import { reduce } from '../kernels/reduce.js';
 import { sgdStep } from '../kernels/sgd.js';
 import type { AdamHyper, SgdHyper } from '../reference/optim.js';
-import type { Backend, Conv2dParams, Epilogue, PoolParams } from './backend.js';
+import { type Backend, type Conv2dParams, channelRow, type Epilogue, type PoolParams } from './backend.js';
 import { type DType, keep, Storage, Tensor } from '../autograd/tensor.js';
 
 function binding(t: Tensor): Binding {
@@ -409,35 +411,84 @@ export class GpuBackend implements Backend {
     stats: Tensor,
     o: { momentum: number; eps: number },
   ): void {
+    this.batchNormKernel(x, null, false, weight, bias, runningMean, runningVar, stats, { training: x !== null, ...o });
+  }
+
+  /** Where one invocation takes a whole channel (short channels, software adapters), the statistics kernel applies the affine too. */
+  batchNorm(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    runningMean: Tensor,
+    runningVar: Tensor,
+    stats: Tensor,
+    out: Tensor,
+    o: { training: boolean; relu: boolean; momentum: number; eps: number },
+  ): void {
+    const fuse =
+      channelSplit(this.gpu, x.shape[0], x.shape[2] * x.shape[3]).serial && out.storage !== x.storage && planeStride(x) !== null && planeStride(out) !== null;
+    this.batchNormKernel(o.training || fuse ? x : null, fuse ? out : null, o.relu, weight, bias, runningMean, runningVar, stats, o);
+    if (fuse) return;
+    const rows = [2, 3].map((i) => channelRow(stats, i, x.shape));
+    this.map(batchNormAffine(o.relu), [x, ...rows], out);
+    for (const r of rows) r.dispose();
+  }
+
+  private batchNormKernel(
+    x: Tensor | null,
+    y: Tensor | null,
+    relu: boolean,
+    weight: Tensor,
+    bias: Tensor,
+    runningMean: Tensor,
+    runningVar: Tensor,
+    stats: Tensor,
+    o: { training: boolean; momentum: number; eps: number },
+  ): void {
     batchNormStats(this.gpu, {
       N: x?.shape[0] ?? 0,
       C: weight.size,
       HW: x ? x.shape[2] * x.shape[3] : 0,
+      training: o.training,
       x: x && planeView(x, 'batch_norm'),
+      y: y && planeView(y, 'batch_norm'),
+      relu,
       weight: flat(weight),
       bias: flat(bias),
       runningMean: flat(runningMean),
       runningVar: flat(runningVar),
       stats: flat(stats),
-      ...o,
+      momentum: o.momentum,
+      eps: o.eps,
     });
   }
 
-  batchNormBackward(g: Tensor, x: Tensor, y: Tensor | null, stats: Tensor, coef: Tensor, dWeight: Tensor, dBias: Tensor, training: boolean): void {
+  /** Where one invocation takes a whole channel (short channels, software adapters), the kernel of the sums writes dx too. */
+  batchNormGrad(g: Tensor, x: Tensor, y: Tensor | null, stats: Tensor, dx: Tensor | null, dWeight: Tensor, dBias: Tensor, training: boolean): void {
     const [N, C, H, W] = x.shape;
-    batchNormBackward(this.gpu, {
+    const op = 'batch_norm backward';
+    const args = {
       N,
       C,
       HW: H * W,
       training,
-      g: planeView(g, 'batch_norm backward'),
-      x: planeView(x, 'batch_norm backward'),
-      y: y && planeView(y, 'batch_norm backward'),
+      g: planeView(g, op),
+      x: planeView(x, op),
+      y: y && planeView(y, op),
       stats: flat(stats),
-      coef: flat(coef),
       dWeight: flat(dWeight),
       dBias: flat(dBias),
-    });
+    };
+    const own = (t: Tensor) => [g, x, y].every((u) => u?.storage !== t.storage);
+    if (dx && channelSplit(this.gpu, N, H * W).serial && own(dx) && planeStride(dx) !== null) {
+      batchNormGrad(this.gpu, { ...args, out: { dx: planeView(dx, op) } });
+      return;
+    }
+    const coef = new Tensor(this.alloc(3 * C, 'float32'), [3, C]);
+    batchNormGrad(this.gpu, { ...args, out: { coef: flat(coef) } });
+    const rows = [0, 1, 2].map((i) => channelRow(coef, i, x.shape));
+    if (dx) this.map(batchNormInputGrad(y !== null), [g, x, ...rows, ...(y ? [y] : [])], dx);
+    for (const t of [...rows, coef]) t.dispose();
   }
 
   maxPool2d(x: Tensor, out: Tensor, argmax: Tensor, p: PoolParams): void {

@@ -51,6 +51,13 @@ export interface DeviceProfile {
   serialManyOutputs: { outputs: number; length: number };
   /** Workgroups a reduction split into partial sums aims for (reduce, depthwise weight gradient). */
   reductionTarget: number;
+  /**
+   * Batch-norm channels of at most this many values are summed by one invocation each (no workgroup
+   * memory, no barrier), in workgroups of serialChannelWorkgroup, and that invocation also applies
+   * what it computed (y, dx) from its cache instead of an element-wise dispatch after the kernel.
+   */
+  serialChannelsUpTo: number;
+  serialChannelWorkgroup: number;
 }
 
 function powerOfTwoAtMost(n: number): number {
@@ -89,6 +96,8 @@ export function deviceProfile(
     serialBelow: 256,
     serialManyOutputs: { outputs: 4096, length: 4096 },
     reductionTarget: 256,
+    serialChannelsUpTo: software ? 8192 : 0,
+    serialChannelWorkgroup: software ? 8 : 64,
   };
 }
 

@@ -1,18 +1,38 @@
-// Depthwise convolution, input gradient: dx[n,c,h,w] = sum over the taps (kh, kw) that land on
-// (h, w) of dy[n,c,oh,ow] * w[c,kh,kw], oh = (h + pad - kh) / stride when that divides exactly
-// (a gather, so every invocation owns the elements it writes).
+// Depthwise convolution, input gradient, as a forward-style gather: dx[n,c,h,w] = sum over the taps
+// (kh, kw) that land on (h, w) of dy[n,c,oh,ow] * w[c,kh,kw], with oh = (h + p - kh) / s and
+// ow = (w + p - kw) / s where they divide exactly. For stride 1 this is a depthwise forward of dy with
+// the taps rotated by 180 degrees and padding K-1-p; for stride s the taps a position takes depend
+// only on its parity (its position mod s), so no test per tap.
 //
-// Tiling: one invocation per run of 4 neighbouring input elements of a row, all runs of all planes of
-// the batch in one flat range (walked grid-stride, so any batch fits the dispatch limit); the
-// channel's taps in registers.
+// Tiling: one invocation per run of R neighbouring input elements of a row (R a multiple of the
+// stride, so every run starts on the same phase: window_common.ts), all runs of all planes of the
+// batch in one flat range walked grid-stride (any batch fits the dispatch limit). Along the row
+// everything is known when the kernel is generated: which taps each of the R elements takes and which
+// dy column each reads, so the code is unrolled over named scalars (no per-invocation arrays:
+// SwiftShader keeps those in memory), the dy row segment the run shares read once. Down the column
+// the phase of h picks the first tap row, then every s-th (ceil(K/s) rows at most).
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import type { ConvGeometry } from './conv_common.js';
-import { RUN } from './depthwise.js';
+import { columnAt, runLength, runTaps, tapRows, unrolled } from './window_common.js';
 
 function kernel(g: ConvGeometry, workgroup: number): Kernel {
   const [KH, KW] = g.kernel;
   const [SH, SW] = g.stride;
+  const [PH, PW] = g.padding;
+  const R = runLength(SW);
+  const { taps, columns } = runTaps(KW, SW, PW, R);
+  const products = taps.flatMap((row, j) => row.flatMap((i, kw) => (i === null ? [] : [`acc${j} = fma(d${i}, t${kw}, acc${j});`])));
+  const rowBody = `let row = plane + oh * P.yH;
+      let tapRow = c * ${KH * KW}u + kh * ${KW}u;
+      ${unrolled(KW, (kw) => `let t${kw} = w[tapRow + ${kw}u];`)}
+      ${columns
+        .map(
+          (o, i) =>
+            `let d${i} = select(0.0, dy[row + u32(clamp(${columnAt(o)}, 0, i32(P.OW) - 1)) * P.yW], ${columnAt(o)} >= 0 && ${columnAt(o)} < i32(P.OW));`,
+        )
+        .join('\n      ')}
+      ${products.join('\n      ')}`;
   return {
     name: `depthwise_grad_input_${KH}x${KW}_s${SH}`,
     params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW'],
@@ -24,34 +44,16 @@ function kernel(g: ConvGeometry, workgroup: number): Kernel {
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var item = gid.x; item < P.total; item += groups.x * ${workgroup}u) {
-    let w0 = (item % P.runs) * ${RUN}u;
+    let w0 = (item % P.runs) * ${R}u;
     let h = (item / P.runs) % P.H;
     let c = (item / (P.runs * P.H)) % P.C;
     let n = item / (P.runs * P.H * P.C);
-    var taps: array<f32, ${KH * KW}>;
-    for (var t = 0u; t < ${KH * KW}u; t++) { taps[t] = w[c * ${KH * KW}u + t]; }
     let plane = P.yOff + n * P.yN + c * P.yC;
-    // An explicit zero: SwiftShader keeps a loop-local var's value from the previous iteration.
-    var acc = array<f32, ${RUN}>();
-    for (var kh = 0u; kh < ${KH}u; kh++) {
-      let th = i32(h) + ${g.padding[0]} - i32(kh);
-      if (th < 0 || th % ${SH} != 0) { continue; }
-      let oh = u32(th / ${SH});
-      if (oh >= P.OH) { continue; }
-      let row = plane + oh * P.yH;
-      for (var j = 0u; j < ${RUN}u; j++) {
-        for (var kw = 0u; kw < ${KW}u; kw++) {
-          let tw = i32(w0 + j) + ${g.padding[1]} - i32(kw);
-          if (tw < 0 || tw % ${SW} != 0) { continue; }
-          let ow = u32(tw / ${SW});
-          if (ow < P.OW) { acc[j] = fma(dy[row + ow * P.yW], taps[kh * ${KW}u + kw], acc[j]); }
-        }
-      }
-    }
+    let col0 = i32(w0 / ${SW}u);
+    ${unrolled(R, (j) => `var acc${j} = 0.0;`, '\n    ')}
+    ${tapRows(KH, SH, PH, rowBody)}
     let out = P.xOff + n * P.xN + c * P.xC + h * P.xH;
-    for (var j = 0u; j < ${RUN}u; j++) {
-      if (w0 + j < P.W) { dx[out + (w0 + j) * P.xW] = acc[j]; }
-    }
+    ${unrolled(R, (j) => `if (w0 + ${j}u < P.W) { dx[out + (w0 + ${j}u) * P.xW] = acc${j}; }`, '\n    ')}
   }
 }
 `,
@@ -60,7 +62,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 
 export function depthwiseGradInput(gpu: Gpu, g: ConvGeometry, dy: Binding, w: Binding, dx: Binding): void {
   const workgroup = gpu.profile.workgroup;
-  const runs = Math.ceil(g.W / RUN);
+  const runs = Math.ceil(g.W / runLength(g.stride[1]));
   const total = g.N * g.C * g.H * runs;
   gpu.run(kernel(g, workgroup), [dy, w, dx], [gpu.groupsFor(total, workgroup)], {
     H: g.H,

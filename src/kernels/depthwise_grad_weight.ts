@@ -1,15 +1,20 @@
 // Depthwise convolution, weight gradient: dw[c,kh,kw] = sum over n, oh, ow of
 // dy[n,c,oh,ow] * x[n,c,oh*s-p+kh,ow*s-p+kw].
 //
-// Tiling: the reduction over N*OH*OW is split: a workgroup owns one channel and one slice of the
-// batch; its invocations stride over the output positions of each image, each keeping all KH*KW tap
-// sums in registers, then a workgroup sum of the taps (workgroup_reduce.ts) writes
-// partial[slice][c][tap]; a second pass adds the slices.
+// Tiling: the reduction over N*OH*OW is split into slices of the batch, partial[slice][c][tap], and a
+// second pass adds the slices. Either a workgroup owns one channel and one slice: its invocations
+// stride over the output positions of each image, each keeping all KH*KW tap sums in registers, then
+// a workgroup sum of the taps (workgroup_reduce.ts); or, where planes are short on a software adapter
+// (batchnorm_common.ts's rule: there a barrier costs more than the sums), one invocation owns one
+// channel of a slice of images and walks it alone, its tap sums named scalars in
+// generated, unrolled code, with no workgroup memory and no barrier; where one invocation can take
+// every image of a channel (up to serialChannelsUpTo positions), its sums are dw itself.
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
 import type { ConvGeometry } from './conv_common.js';
 import { reduce } from './reduce.js';
 import { blockSum } from './workgroup_reduce.js';
+import { unrolled } from './window_common.js';
 
 function kernel(g: ConvGeometry, workgroup: number): Kernel {
   const [KH, KW] = g.kernel;
@@ -59,28 +64,87 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
   };
 }
 
+function serialKernel(g: ConvGeometry, workgroup: number): Kernel {
+  const [KH, KW] = g.kernel;
+  const [SH, SW] = g.stride;
+  const taps = KH * KW;
+  const tap = (kh: number, kw: number) => kh * KW + kw;
+  return {
+    name: `depthwise_grad_weight_${KH}x${KW}_s${SH}_serial`,
+    params: ['N', 'C', 'H', 'W', 'OH', 'OW', 'slices', 'imagesPerSlice', 'outOff', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW'],
+    wgsl: /* wgsl */ `
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read_write> partial: array<f32>;
+
+@compute @workgroup_size(${workgroup})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var item = gid.x; item < P.slices * P.C; item += groups.x * ${workgroup}u) {
+    let c = item % P.C;
+    let slice = item / P.C;
+    ${unrolled(taps, (t) => `var acc${t} = 0.0;`, '\n    ')}
+    for (var n = slice * P.imagesPerSlice; n < min((slice + 1u) * P.imagesPerSlice, P.N); n++) {
+    let dyPlane = P.yOff + n * P.yN + c * P.yC;
+    let xPlane = P.xOff + n * P.xN + c * P.xC;
+    for (var oh = 0u; oh < P.OH; oh++) {
+      let h0 = i32(oh * ${SH}u) - ${g.padding[0]};
+      ${unrolled(
+        KH,
+        (kh) => `let rowOk${kh} = h0 + ${kh} >= 0 && h0 + ${kh} < i32(P.H);
+      let row${kh} = xPlane + u32(clamp(h0 + ${kh}, 0, i32(P.H) - 1)) * P.xH;`,
+      )}
+      for (var ow = 0u; ow < P.OW; ow++) {
+        let grad = dy[dyPlane + oh * P.yH + ow * P.yW];
+        let w0 = i32(ow * ${SW}u) - ${g.padding[1]};
+        ${unrolled(
+          KW,
+          (kw) => `let colOk${kw} = w0 + ${kw} >= 0 && w0 + ${kw} < i32(P.W);
+        let col${kw} = u32(clamp(w0 + ${kw}, 0, i32(P.W) - 1)) * P.xW;`,
+          '\n        ',
+        )}
+        ${unrolled(
+          taps,
+          (t) => {
+            const [kh, kw] = [Math.floor(t / KW), t % KW];
+            return `acc${tap(kh, kw)} = fma(grad, select(0.0, x[row${kh} + col${kw}], rowOk${kh} && colOk${kw}), acc${tap(kh, kw)});`;
+          },
+          '\n        ',
+        )}
+      }
+    }
+    }
+    let out = P.outOff + (slice * P.C + c) * ${taps}u;
+    ${unrolled(taps, (t) => `partial[out + ${t}u] = acc${t};`, '\n    ')}
+  }
+}
+`,
+  };
+}
+
 /** dw is contiguous [C, 1, KH, KW] at element offset dwOff of its buffer. */
 export function depthwiseGradWeight(gpu: Gpu, g: ConvGeometry, dy: Binding, x: Binding, dw: Binding, dwOff: number): void {
-  const workgroup = gpu.profile.workgroup;
   const taps = g.kernel[0] * g.kernel[1];
-  // Enough slices to keep the device busy, at least a few thousand positions per workgroup.
-  const slices = Math.max(
-    1,
-    Math.min(g.N, Math.ceil(gpu.profile.reductionTarget / g.C), Math.floor((g.N * g.OH * g.OW) / gpu.profile.reduceElementsPerWorkgroup)),
-  );
+  const plane = g.OH * g.OW;
+  const serial = plane <= gpu.profile.serialChannelsUpTo;
+  // Serial: as many images per invocation as serialChannelsUpTo positions allow. Else enough slices
+  // to keep the device busy, at least a few thousand positions per workgroup.
+  const slices = serial
+    ? Math.ceil(g.N / Math.floor(gpu.profile.serialChannelsUpTo / plane))
+    : Math.max(1, Math.min(g.N, Math.ceil(gpu.profile.reductionTarget / g.C), Math.floor((g.N * plane) / gpu.profile.reduceElementsPerWorkgroup)));
   const imagesPerSlice = Math.ceil(g.N / slices);
+  const shape = { N: g.N, C: g.C, H: g.H, W: g.W, OH: g.OH, OW: g.OW, imagesPerSlice, ...g.xStrides, ...g.yStrides };
+  // A single slice (serial) is the sum itself.
+  if (serial && slices === 1) {
+    const perGroup = gpu.profile.serialChannelWorkgroup;
+    gpu.run(serialKernel(g, perGroup), [dy, x, dw], [gpu.groupsFor(g.C, perGroup)], { ...shape, slices, outOff: dwOff });
+    return;
+  }
   const partial = gpu.pool.acquire(slices * g.C * taps * 4);
-  gpu.run(kernel(g, workgroup), [dy, x, { buffer: partial }], [g.C, slices], {
-    N: g.N,
-    C: g.C,
-    H: g.H,
-    W: g.W,
-    OH: g.OH,
-    OW: g.OW,
-    imagesPerSlice,
-    ...g.xStrides,
-    ...g.yStrides,
-  });
+  const bindings = [dy, x, { buffer: partial }];
+  if (serial) {
+    const perGroup = gpu.profile.serialChannelWorkgroup;
+    gpu.run(serialKernel(g, perGroup), bindings, [gpu.groupsFor(slices * g.C, perGroup)], { ...shape, slices, outOff: 0 });
+  } else gpu.run(kernel(g, gpu.profile.workgroup), bindings, [g.C, slices], shape);
   const weights = g.C * taps;
   reduce(
     gpu,

@@ -2,16 +2,28 @@
 // maximum in scan order (a NaN wins, as in PyTorch), kept for the backward pass. The first tap
 // inside the image seeds the maximum.
 //
-// Tiling: one invocation per output element: x over the output plane, y over N*C planes (both
-// grid-stride).
+// Tiling: one invocation per run of 4 neighbouring outputs of a row, all runs of all planes in one
+// flat range (grid-stride, so any batch fits the dispatch limit). Each input row segment the run's
+// windows share (K + 3*stride values) is read once per window row; the comparisons are generated,
+// unrolled over named scalars (window_common.ts).
 
 import type { Binding, Gpu, Kernel } from '../gpu/context.js';
-import type { PoolGeometry } from './maxpool_grad.js';
+import { type PoolGeometry, unrolled } from './window_common.js';
+
+const RUN = 4;
 
 function kernel(g: PoolGeometry, workgroup: number): Kernel {
+  const { kernel: K, stride: S, padding } = g;
+  const span = K + (RUN - 1) * S;
+  const updates = Array.from({ length: RUN }, (_, j) =>
+    Array.from({ length: K }, (_, kw) => {
+      const i = j * S + kw;
+      return `if (ok${i} && (v${i} > best${j} || v${i} != v${i} || at${j} < 0)) { best${j} = v${i}; at${j} = rowAt + w${i}; }`;
+    }),
+  ).flat();
   return {
-    name: `maxpool_${g.kernel}_s${g.stride}`,
-    params: ['H', 'W', 'OH', 'OW', 'C', 'planes', 'xOff', 'xN', 'xC', 'xH', 'xW'],
+    name: `maxpool_${K}_s${S}`,
+    params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', 'xOff', 'xN', 'xC', 'xH', 'xW'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
@@ -19,30 +31,24 @@ function kernel(g: PoolGeometry, workgroup: number): Kernel {
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  for (var plane = gid.y; plane < P.planes; plane += groups.y) {
-    for (var e = gid.x; e < P.OH * P.OW; e += groups.x * ${workgroup}u) {
-      let oh = e / P.OW;
-      let ow = e % P.OW;
-      let base = P.xOff + (plane / P.C) * P.xN + (plane % P.C) * P.xC;
-      var best = 0.0;
-      var at = -1;
-      for (var kh = 0; kh < ${g.kernel}; kh++) {
-        let h = i32(oh) * ${g.stride} - ${g.padding} + kh;
-        if (h < 0 || h >= i32(P.H)) { continue; }
-        for (var kw = 0; kw < ${g.kernel}; kw++) {
-          let w = i32(ow) * ${g.stride} - ${g.padding} + kw;
-          if (w < 0 || w >= i32(P.W)) { continue; }
-          let v = x[base + u32(h) * P.xH + u32(w) * P.xW];
-          if (v > best || v != v || at < 0) {
-            best = v;
-            at = h * i32(P.W) + w;
-          }
-        }
-      }
-      let o = plane * P.OH * P.OW + e;
-      y[o] = best;
-      argmax[o] = at;
+  for (var item = gid.x; item < P.total; item += groups.x * ${workgroup}u) {
+    let ow0 = (item % P.runs) * ${RUN}u;
+    let oh = (item / P.runs) % P.OH;
+    let plane = item / (P.runs * P.OH);
+    let base = P.xOff + (plane / P.C) * P.xN + (plane % P.C) * P.xC;
+    let first = i32(ow0 * ${S}u) - ${padding};
+    ${unrolled(span, (i) => `let w${i} = first + ${i};\n    let ok${i} = w${i} >= 0 && w${i} < i32(P.W);\n    let col${i} = u32(clamp(w${i}, 0, i32(P.W) - 1)) * P.xW;`, '\n    ')}
+    ${unrolled(RUN, (j) => `var best${j} = 0.0;\n    var at${j} = -1;`, '\n    ')}
+    for (var kh = 0; kh < ${K}; kh++) {
+      let h = i32(oh * ${S}u) - ${padding} + kh;
+      if (h < 0 || h >= i32(P.H)) { continue; }
+      let row = base + u32(h) * P.xH;
+      let rowAt = h * i32(P.W);
+      ${unrolled(span, (i) => `let v${i} = x[row + col${i}];`)}
+      ${updates.join('\n      ')}
     }
+    let out = plane * P.OH * P.OW + oh * P.OW + ow0;
+    ${unrolled(RUN, (j) => `if (ow0 + ${j}u < P.OW) {\n      y[out + ${j}u] = best${j};\n      argmax[out + ${j}u] = at${j};\n    }`, '\n    ')}
   }
 }
 `,
@@ -59,13 +65,16 @@ export function maxPool(
   argmax: Binding,
 ): void {
   const workgroup = gpu.profile.workgroup;
-  gpu.run(kernel(g, workgroup), [x, y, argmax], [gpu.groupsFor(g.OH * g.OW, workgroup), gpu.groupsFor(g.N * g.C, 1)], {
+  const runs = Math.ceil(g.OW / RUN);
+  const total = g.N * g.C * g.OH * runs;
+  gpu.run(kernel(g, workgroup), [x, y, argmax], [gpu.groupsFor(total, workgroup)], {
     H: g.H,
     W: g.W,
     OH: g.OH,
     OW: g.OW,
     C: g.C,
-    planes: g.N * g.C,
+    runs,
+    total,
     ...xStrides,
   });
 }

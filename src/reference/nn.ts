@@ -49,7 +49,7 @@ export function batchNormStats(
  * Batch-norm backward per channel: dBias = sum g', dWeight = invstd sum g'(x - mean), and the
  * coefficients [a, b, d] of dx = a g' + b x + d (g' = g masked by y > 0 when y is given).
  */
-export function batchNormBackward(
+export function batchNormGrad(
   g: Float64Array,
   x: Float64Array,
   y: Float64Array | null,

@@ -7,7 +7,6 @@ import { gradientBuffer, isGradEnabled, record } from '../tape.js';
 import type { Tensor } from '../tensor.js';
 import { empty } from './creation.js';
 import { reduceTo } from './elementwise.js';
-import { broadcastTo } from './plain.js';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -80,9 +79,6 @@ function checkInto(out: Tensor, shape: readonly number[], op: string): void {
     throw new Error(`${op}: the output view has shape [${out.shape}], the op produces [${shape}]`);
 }
 
-/** [C] -> [1, C, 1, 1] broadcast to `shape`. */
-const perChannel = (v: Tensor, shape: readonly number[]) => broadcastTo(v.view([1, v.size, 1, 1], [0, v.strides[0], 0, 0]), shape);
-
 /**
  * Batch norm over the channels of an NCHW tensor, as torch.nn.functional.batch_norm: in training,
  * normalise with the batch mean and biased variance and update the running mean and unbiased running
@@ -104,32 +100,21 @@ export function batchNorm2d(x: Tensor, weight: Tensor, bias: Tensor, runningMean
   if (training && N * H * W < 2) throw new Error(`batch_norm: expected more than 1 value per channel when training, got input [${x.shape}]`);
   const backend = x.backend;
   const shape = x.shape;
+  const out = into ?? empty(shape, 'float32', backend);
+  checkInto(out, shape, 'batch_norm');
   // stats rows: mean, invstd, scale, shift (training also updates the running statistics).
   const stats = empty([4, C], 'float32', backend);
-  backend.batchNormStats(training ? x : null, weight, bias, runningMean, runningVar, stats, { momentum, eps });
+  backend.batchNorm(x, weight, bias, runningMean, runningVar, stats, out, { training, relu, momentum, eps });
   if (training) {
     runningMean.version++;
     runningVar.version++;
   }
-  const row = (t: Tensor, i: number) => perChannel(t.view([C], [1], t.offset + i * C), shape);
-  const out = into ?? empty(shape, 'float32', backend);
-  checkInto(out, shape, 'batch_norm');
-  const affine = E.add(E.mul(E.in(0), E.in(1)), E.in(2));
-  backend.map(relu ? E.relu(affine) : affine, [x, row(stats, 2), row(stats, 3)], out);
 
   return record(relu ? 'batch_norm_relu' : 'batch_norm', [x, weight, bias], out, (g) => {
-    const coef = empty([3, C], 'float32', backend);
     const dWeight = gradientBuffer(weight);
     const dBias = gradientBuffer(bias);
-    backend.batchNormBackward(g, x, relu ? out : null, stats, coef, dWeight, dBias, training);
-    let dx: Tensor | null = null;
-    if (x.requiresGrad) {
-      // dx = a g' + b x + d, g' = g masked by the ReLU; inputs: g, x, a, b, d (, y).
-      dx = empty(shape, 'float32', backend);
-      const gEff = relu ? E.mul(E.in(0), E.step(E.in(5))) : E.in(0);
-      const inputs = [g, x, row(coef, 0), row(coef, 1), row(coef, 2), ...(relu ? [out] : [])];
-      backend.map(E.add(E.add(E.mul(E.in(2), gEff), E.mul(E.in(3), E.in(1))), E.in(4)), inputs, dx);
-    }
+    const dx = x.requiresGrad ? empty(shape, 'float32', backend) : null;
+    backend.batchNormGrad(g, x, relu ? out : null, stats, dx, dWeight, dBias, training);
     return [dx, weight.requiresGrad ? dWeight : null, bias.requiresGrad ? dBias : null];
   });
 }

@@ -1,0 +1,131 @@
+// What the batch-norm kernels (statistics + affine, backward) share: the views they take, how a
+// channel's N*H*W values are split over invocations, and the WGSL walk over a channel's positions.
+//
+// A channel is either one workgroup's (invocation lid takes plane positions lid, lid + WG, ... of
+// every image; a workgroup sum combines them) or, on a software adapter where a plane is short, one
+// invocation's per slice of images (plain loops, no workgroup memory and no barrier: there a barrier
+// costs more than summing a few thousand values). A slice holds as many images as serialChannelsUpTo
+// values allow; with several slices, a first dispatch writes each slice's partial sums and a second
+// adds them up and goes on.
+
+import type { Binding, Gpu } from '../gpu/context.js';
+import { blockSum } from './workgroup_reduce.js';
+
+export interface ChannelView {
+  binding: Binding;
+  off: number;
+}
+
+/** An NCHW view whose H and W merge: offset, image stride, channel stride, merged plane stride. */
+export interface PlaneView {
+  binding: Binding;
+  off: number;
+  n: number;
+  c: number;
+  p: number;
+}
+
+export interface ChannelSplit {
+  /** One invocation per channel and slice of images (else one workgroup per channel). */
+  serial: boolean;
+  workgroup: number;
+  /** Serial: the images of a channel in slices; with more than one, the sums take two dispatches (partial sums per slice, then the totals). */
+  slices: number;
+  imagesPerSlice: number;
+}
+
+/** What the kernels do: all of it, or (serial, several slices) the partial sums, then the rest from them. */
+export type Phase = 'whole' | 'partial' | 'finish';
+
+export function channelSplit(gpu: Gpu, N: number, HW: number): ChannelSplit {
+  const most = gpu.profile.serialChannelsUpTo;
+  if (HW > most) return { serial: false, workgroup: gpu.profile.reductionWorkgroup, slices: 1, imagesPerSlice: N };
+  const slices = Math.ceil(N / Math.floor(most / HW));
+  return { serial: true, workgroup: gpu.profile.serialChannelWorkgroup, slices, imagesPerSlice: Math.ceil(N / slices) };
+}
+
+/** Workgroups of a dispatch over C channels. */
+export function channelGroups(split: ChannelSplit, C: number): number {
+  return split.serial ? Math.ceil((C * split.slices) / split.workgroup) : C;
+}
+
+/** The kernel's entry point, with `c` the channel and images [firstImage, lastImage) this invocation's; `body` runs in uniform control flow per workgroup. */
+export function channelMain(split: ChannelSplit, body: string): string {
+  const which = split.serial
+    ? 'let item = gid.x;\n  if (item >= P.C * P.slices) { return; }\n  let c = item % P.C;\n  let slice = item / P.C;'
+    : 'let c = wg.x;\n  let slice = 0u;';
+  return /* wgsl */ `@compute @workgroup_size(${split.workgroup})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(global_invocation_id) gid: vec3u) {
+  ${which}
+  let firstImage = slice * P.imagesPerSlice;
+  let lastImage = min(firstImage + P.imagesPerSlice, P.N);
+  ${body}
+}`;
+}
+
+/**
+ * The walk over this invocation's positions of channel c: for each view v in `views` (buffer v,
+ * parameters vOff, vN, vC, vP), `vAt` is the element's index inside `body`.
+ */
+export function channelPositions(split: ChannelSplit, views: string[], body: string): string {
+  const [start, step] = split.serial ? ['0u', '1u'] : ['lid', `${split.workgroup}u`];
+  return /* wgsl */ `for (var n = firstImage; n < lastImage; n++) {
+    ${views.map((v) => `let ${v}Plane = P.${v}Off + n * P.${v}N + c * P.${v}C;`).join('\n    ')}
+    for (var p = ${start}; p < P.HW; p += ${step}) {
+      ${views.map((v) => `let ${v}At = ${v}Plane + p * P.${v}P;`).join('\n      ')}
+      ${body}
+    }
+  }`;
+}
+
+/** Declarations for channelTotals (workgroup memory and the tree sum), empty when serial. */
+export function channelSumDeclarations(split: ChannelSplit, count: number): string {
+  return split.serial ? '' : blockSum('workgroupSum', split.workgroup, count, false);
+}
+
+/**
+ * WGSL `let <name> = array<f32, n>(...)`: the channel's totals of the invocations' `values`, in every
+ * invocation; in the finish phase, of the partial sums of every slice (buffer `partial`).
+ */
+export function channelTotals(split: ChannelSplit, phase: Phase, name: string, values: string[]): string {
+  const n = values.length;
+  if (phase === 'finish')
+    return `${values.map((_, k) => `var ${name}${k} = 0.0;`).join('\n  ')}
+  for (var s = 0u; s < P.slices; s++) {
+    ${values.map((_, k) => `${name}${k} += partial[(s * P.C + c) * ${n}u + ${k}u];`).join('\n    ')}
+  }
+  let ${name} = array<f32, ${n}>(${values.map((_, k) => `${name}${k}`).join(', ')});`;
+  const own = `array<f32, ${n}>(${values.join(', ')})`;
+  return split.serial ? `let ${name} = ${own};` : `let ${name} = workgroupSum(lid, ${own});`;
+}
+
+/** WGSL storing this invocation's `values` as its slice's partial sums. */
+export function storePartials(values: string[]): string {
+  return values.map((v, k) => `partial[(slice * P.C + c) * ${values.length}u + ${k}u] = ${v};`).join('\n  ');
+}
+
+/** Whether this invocation writes the channel's numbers (the first slice's, or the workgroup's first). */
+export function channelLeader(split: ChannelSplit): string {
+  return split.serial ? 'slice == 0u' : 'lid == 0u';
+}
+
+export const SPLIT_PARAMS = ['slices', 'imagesPerSlice'];
+
+export function splitValues(split: ChannelSplit): Record<string, number> {
+  return { slices: split.slices, imagesPerSlice: split.imagesPerSlice };
+}
+
+/** The phases a split runs, in order. */
+export function phases(split: ChannelSplit): Phase[] {
+  return split.slices > 1 ? ['partial', 'finish'] : ['whole'];
+}
+
+/** The uniform parameters of view `v`. */
+export function planeParams(v: string): string[] {
+  return [`${v}Off`, `${v}N`, `${v}C`, `${v}P`];
+}
+
+export function planeValues(v: string, view: PlaneView | null): Record<string, number> {
+  const p = view ?? { off: 0, n: 0, c: 0, p: 0 };
+  return { [`${v}Off`]: p.off, [`${v}N`]: p.n, [`${v}C`]: p.c, [`${v}P`]: p.p };
+}

@@ -1,0 +1,70 @@
+// What the kernels over strided windows share (depthwise convolution, max pooling, their gradients):
+// the geometry of a pooling, and for the gathers that run a window backwards (an input element
+// collecting from the outputs whose windows cover it) which taps each element of a run takes.
+//
+// A gather over a row handles a run of R neighbouring input elements, R a multiple of the stride, so
+// that every run starts on the same phase: element j of a run starting at w0 takes tap kw from the
+// output column w0 / s + (j + p - kw) / s where j + p - kw divides by s, and from nothing otherwise,
+// all of it known when the kernel is generated.
+
+export interface PoolGeometry {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  OH: number;
+  OW: number;
+  kernel: number;
+  stride: number;
+  padding: number;
+}
+
+/** Input elements per invocation of a gather: the smallest multiple of the stride from 4 on. */
+export function runLength(stride: number): number {
+  return stride * Math.ceil(4 / stride);
+}
+
+export interface RunTaps {
+  /** For element j of a run and tap kw: the index into `columns` it reads, or null where the tap misses it. */
+  taps: (number | null)[][];
+  /** The output columns the run reads, relative to w0 / s (consecutive). */
+  columns: number[];
+}
+
+export function runTaps(K: number, stride: number, padding: number, run: number): RunTaps {
+  const offsets = Array.from({ length: run }, (_, j) =>
+    Array.from({ length: K }, (_, kw) => {
+      const t = j + padding - kw;
+      return ((t % stride) + stride) % stride === 0 ? t / stride : null;
+    }),
+  );
+  const used = offsets.flat().filter((o): o is number => o !== null);
+  const first = Math.min(...used);
+  return {
+    taps: offsets.map((row) => row.map((o) => (o === null ? null : o - first))),
+    columns: Array.from({ length: Math.max(...used) - first + 1 }, (_, i) => first + i),
+  };
+}
+
+/** WGSL `col0 + offset` (an i32 expression). */
+export function columnAt(offset: number): string {
+  return offset < 0 ? `(col0 - ${-offset})` : `(col0 + ${offset})`;
+}
+
+/**
+ * WGSL of the loop over the tap rows that reach input row h: kh = (h + p) mod s, then every s-th,
+ * with `oh` the output row each reads (rows outside the output skipped); `body` inside.
+ */
+export function tapRows(K: number, stride: number, padding: number, body: string): string {
+  return /* wgsl */ `for (var kh = ${stride === 1 ? '0u' : `(h + ${padding}u) % ${stride}u`}; kh < ${K}u; kh += ${stride}u) {
+      let th = i32(h + ${padding}u) - i32(kh);
+      if (th < 0 || u32(th) / ${stride}u >= P.OH) { continue; }
+      let oh = u32(th) / ${stride}u;
+      ${body}
+    }`;
+}
+
+/** `f(0) ... f(n - 1)`, one statement each, joined with `separator` (generated, unrolled code). */
+export function unrolled(n: number, f: (i: number) => string, separator = '\n      '): string {
+  return Array.from({ length: n }, (_, i) => f(i)).join(separator);
+}
