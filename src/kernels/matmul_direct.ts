@@ -53,51 +53,32 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
   // Columns held per row of the block: RN/4 vec4 accumulators along N in mode 'n', RN scalars otherwise.
   const Q = mode === 'n' ? RN / 4 : RN;
   const accType = mode === 'n' ? 'vec4<f32>' : 'f32';
-  // Row i's offset in A and column j's in B (clamped into the matrix: the edge blocks recompute the last row / column).
-  const rowOffsets = unroll(RM, (i) => `let ar${i} = min(m0 + ${i}u, P.M - 1u) * P.aRow;`);
+  // Row i's offset in A and column j's in B (clamped into the matrix: the edge blocks recompute the
+  // last row / column), in elements of A and B (vec4s along K in mode 'k', along N for B in mode 'n').
+  const quads = mode === 'k' ? ' / 4u' : '';
+  const rowOffsets = unroll(RM, (i) => `let ar${i} = min(m0 + ${i}u, P.M - 1u) * P.aRow${quads};`);
   const colOffsets =
     mode === 'n'
-      ? unroll(Q, (j) => `let bc${j} = min(n0 + ${4 * j}u, P.N - 4u);`)
+      ? unroll(Q, (j) => `let bc${j} = min(n0 + ${4 * j}u, P.N - 4u) / 4u;`)
       : mode === 'folded'
-        ? unroll(
-            RN,
-            (j) => `let col${j} = min(n0 + ${j}u, P.N - 1u);\n      let bc${j} = P.bOff + (col${j} / P.cols) * P.bBatch + (col${j} % P.cols) * P.bCol;`,
-          )
-        : unroll(RN, (j) => `let bc${j} = min(n0 + ${j}u, P.N - 1u) * P.bCol;`);
-  const fmas = unroll2(RM, Q, (i, j) => `acc${i}_${j} += a${i} * b${j};`);
-  const body =
-    mode === 'n'
-      ? /* wgsl */ `
-    for (var k = 0u; k < P.K; k++) {
-      let bk = bBase + k * P.bRow;
-      let ak = aBase + k * P.aCol;
-      ${unroll(Q, (j) => `let b${j} = B[(bk + bc${j}) / 4u];`)}
-      ${unroll(RM, (i) => `let a${i} = vec4<f32>(A[ak + ar${i}]);`)}
-      ${fmas}
-    }`
-      : mode === 'folded'
-        ? /* wgsl */ `
-    for (var k = 0u; k < P.K; k++) {
-      let bk = k * P.bRow;
-      let ak = P.aOff + k * P.aCol;
-      ${unroll(RN, (j) => `let b${j} = B[bc${j} + bk];`)}
-      ${unroll(RM, (i) => `let a${i} = A[ak + ar${i}];`)}
-      ${fmas}
-    }`
-        : mode === 'k'
-          ? /* wgsl */ `
-    for (var k = 0u; k < P.K; k += 4u) {
-      ${unroll(RM, (i) => `let a${i} = A[(aBase + ar${i} + k) / 4u];`)}
-      ${unroll(RN, (j) => `let b${j} = B[(bBase + bc${j} + k) / 4u];`)}
-      ${unroll2(RM, RN, (i, j) => `acc${i}_${j} += dot(a${i}, b${j});`)}
-    }`
-          : /* wgsl */ `
-    for (var k = 0u; k < P.K; k++) {
-      let bk = bBase + k * P.bRow;
-      let ak = aBase + k * P.aCol;
-      ${unroll(RN, (j) => `let b${j} = B[bk + bc${j}];`)}
-      ${unroll(RM, (i) => `let a${i} = A[ak + ar${i}];`)}
-      ${fmas}
+        ? unroll(RN, (j) => `let col${j} = min(n0 + ${j}u, P.N - 1u);\n    let bc${j} = P.bOff + (col${j} / P.cols) * P.bBatch + (col${j} % P.cols) * P.bCol;`)
+        : unroll(RN, (j) => `let bc${j} = min(n0 + ${j}u, P.N - 1u) * P.bCol${quads};`, '\n    ');
+  // Where the K loop starts in A and B (per batch), how far each step moves, and how many steps.
+  const [aStart, bStart] =
+    mode === 'folded' ? ['P.aOff', '0u'] : mode === 'k' ? ['aBase / 4u', 'bBase / 4u'] : mode === 'n' ? ['aBase', 'bBase / 4u'] : ['aBase', 'bBase'];
+  const [aStep, bStep, steps] = mode === 'k' ? ['1u', '1u', 'P.K / 4u'] : ['P.aCol', mode === 'n' ? 'P.bRow / 4u' : 'P.bRow', 'P.K'];
+  const loadA = unroll(RM, (i) => (mode === 'n' ? `let a${i} = vec4<f32>(A[ap + ar${i}]);` : `let a${i} = A[ap + ar${i}];`));
+  const loadB = unroll(Q, (j) => `let b${j} = B[bp + bc${j}];`);
+  const products = mode === 'k' ? unroll2(RM, RN, (i, j) => `acc${i}_${j} += dot(a${i}, b${j});`) : unroll2(RM, Q, (i, j) => `acc${i}_${j} += a${i} * b${j};`);
+  const body = /* wgsl */ `
+    var ap = ${aStart};
+    var bp = ${bStart};
+    for (var k = 0u; k < steps; k++) {
+      ${loadA}
+      ${loadB}
+      ${products}
+      ap += aStep;
+      bp += bStep;
     }`;
   // The stores of block element (i, j): column(s) n, the epilogue's channel m (or n with epilogueOnColumns).
   const channel = (i: number, j: number, e = 0) => (onColumns ? `n0 + ${Q === RN ? j : 4 * j + e}u` : `m0 + ${i}u`);
@@ -138,6 +119,10 @@ ${epi.declarations(4)}
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  // Uniforms read once: SwiftShader's compiler (Subzero) does not hoist them out of the loops.
+  let aStep = ${aStep};
+  let bStep = ${bStep};
+  let steps = ${steps};
   let nBlocks = (P.N + ${RN - 1}u) / ${RN}u;
   let mBlocks = (P.M + ${RM - 1}u) / ${RM}u;
   for (var block = gid.x; block < nBlocks * mBlocks * P.zCount; block += groups.x * ${workgroup}u) {
