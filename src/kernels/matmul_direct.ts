@@ -15,10 +15,10 @@
 //        scalars of B, RM scalars of A;
 //   'scalar': anything else.
 // The block is unrolled by the generator into named registers (acc0_0, a0, b0, ...), with the row and
-// column offsets computed once per block: SwiftShader keeps a private array indexed in a loop in
-// memory (4x slower there; llvmpipe unrolls either). Products are `acc += a * b`, not fma(): on
-// SwiftShader (Subzero) fma() is a call per lane, 4-6x slower in the whole 1x1-convolution time;
-// llvmpipe runs both alike.
+// column offsets computed once per block and A and B walked by running offsets: SwiftShader keeps a
+// private array indexed in a loop in memory (about 5x slower there; llvmpipe unrolls either).
+// Products are `acc += a * b`, not fma(), which costs more on SwiftShader (~1.3x in the 1x1
+// convolutions); llvmpipe runs both alike. See DEVELOPERS.md, "Speed on software adapters".
 
 import type { Gpu, Kernel } from '../gpu/context.js';
 import { epilogueCode } from './conv_common.js';
