@@ -1,7 +1,8 @@
-// Whole-model speed of ShuffleNet V2 (x0_5 and x1_0, batch 8 and 32, 112 and 224): inference, the full
-// training step (forward, backward of every parameter, SGD update), the frozen-backbone step, the
-// first training step on a fresh device (pipeline creation and shader compilation included), and the
-// peak of GPU memory the buffer pool held.
+// Whole-model speed of ShuffleNet V2 (x0_5 and x1_0, batch 8 and 32, 112 and 224, and the web page's
+// x0_5 batch 1 at 224): inference, the full training step (forward, backward of every parameter, SGD
+// update), the frozen-backbone step, the first training step on a fresh device (pipeline creation and
+// shader compilation included), and the peak of GPU memory the buffer pool held; for the first
+// configuration, where a training step and an inference forward spend their GPU time, per kernel.
 
 import { SGD } from '#engine/autograd/optim';
 import { intTensor, tensor } from '#engine/autograd/ops/creation';
@@ -26,8 +27,10 @@ export interface ModelRow {
   pipelines: number;
   peakPoolMiB: number;
   dispatchesPerTrainStep: number;
-  /** Per-kernel GPU time of one training step (the first configuration only). */
+  dispatchesPerInference: number;
+  /** Per-kernel GPU time of one training step and of one inference forward (the first configuration only). */
   profile?: Awaited<ReturnType<typeof profileStep>>;
+  inferenceProfile?: Awaited<ReturnType<typeof profileStep>>;
 }
 
 function randomInput(batch: number, resolution: number, classes: number) {
@@ -45,7 +48,7 @@ export async function modelBench(ctx: BenchContext, chosen?: [Width, number, num
     chosen ??
     (ctx.smoke
       ? [['x0_5', 2, 32]]
-      : (['x0_5', 'x1_0'] as Width[]).flatMap((m) => [112, 224].flatMap((r) => [8, 32].map((b): [Width, number, number] => [m, b, r]))));
+      : [...(['x0_5', 'x1_0'] as Width[]).flatMap((m) => [112, 224].flatMap((r) => [8, 32].map((b): [Width, number, number] => [m, b, r]))), ['x0_5', 1, 224]]);
   const rows: ModelRow[] = [];
   for (const [width, batch, resolution] of configs) {
     const backend = await ctx.fresh();
@@ -69,14 +72,16 @@ export async function modelBench(ctx: BenchContext, chosen?: [Width, number, num
     const before = gpu.dispatches;
     await time(backend, trainStep, { warmup: 0, iters: 0 });
     const dispatches = (gpu.dispatches - before) / 2;
-    const inference = await time(
-      backend,
-      () => {
-        model.eval();
-        noGrad(() => model.forward(input()));
-      },
-      ctx.timing,
-    );
+    const inferenceStep = () => {
+      model.eval();
+      noGrad(() => model.forward(input()));
+    };
+    const inference = await time(backend, inferenceStep, ctx.timing);
+    const beforeInference = gpu.dispatches;
+    await time(backend, inferenceStep, { warmup: 0, iters: 0 });
+    const dispatchesPerInference = (gpu.dispatches - beforeInference) / 2;
+    // Profiled now, while the folded batch norms are cached (the frozen step's training-mode forward changes the running statistics).
+    const inferenceProfile = rows.length === 0 ? await profileStep(backend, inferenceStep) : undefined;
     model.freezeBackbone();
     const frozenOptimizer = new SGD([model.fc.weight, model.fc.bias], { lr: 1e-4, momentum: 0.9 });
     const frozen = await time(
@@ -106,7 +111,9 @@ export async function modelBench(ctx: BenchContext, chosen?: [Width, number, num
       pipelines: gpu.pipelines.size,
       peakPoolMiB: gpu.pool.peakHeldBytes / 2 ** 20,
       dispatchesPerTrainStep: dispatches,
+      dispatchesPerInference,
       profile,
+      inferenceProfile,
     });
     optimizer.zeroGrad();
     backend.gpu.device.destroy();
@@ -135,6 +142,8 @@ export function printModel(rows: ModelRow[]): void {
   );
   console.log();
   const first = rows[0];
-  if (first?.profile)
-    printProfile(`where a training step of ${first.model}, batch ${first.batch}, ${first.resolution}x${first.resolution} spends its GPU time`, first.profile);
+  const config = first && `${first.model}, batch ${first.batch}, ${first.resolution}x${first.resolution}`;
+  if (first?.profile) printProfile(`where a training step of ${config} spends its GPU time`, first.profile);
+  if (first?.inferenceProfile)
+    printProfile(`where an inference forward of ${config} (${first.dispatchesPerInference} dispatches) spends its GPU time`, first.inferenceProfile);
 }

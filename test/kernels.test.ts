@@ -5,10 +5,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { GpuBackend } from '../src/backends/gpu.js';
 import type { Tensor } from '../src/autograd/tensor.js';
-import { empty } from '../src/autograd/ops/creation.js';
-import { batchNorm2d, conv2d, maxPool2d } from '../src/autograd/ops/nn.js';
+import { empty, full } from '../src/autograd/ops/creation.js';
+import { batchNorm2d, conv2d, conv2dFused, maxPool2d } from '../src/autograd/ops/nn.js';
 import { concatShuffle, narrow, shuffledHalves } from '../src/autograd/ops/shape.js';
 import { allChecks, type Check, type CheckShapes, compareCheck, compareWith, opChecks, runCheck, SMALL } from '../src/autograd/selfcheck.js';
+import { noGrad } from '../src/autograd/tape.js';
 import { CHECK_KERNELS_ENV, memoKernel } from '../src/gpu/context.js';
 import { view } from '../src/kernels/view.js';
 import { cpu, targetBackend, TEST_TARGETS } from './gpu.js';
@@ -194,3 +195,62 @@ describe('kernel variants, parameters and views', () => {
     expect(view('s', []).wgsl).toContain('fn sBase() -> u32 { return P.sOff; }');
   });
 });
+
+// 1x1 convolutions on shapes that take each variant of the software profile's matrix product
+// (matmul_direct.ts): forward with the fused epilogue (scale, shift, ReLU) written into the odd
+// channels of a shuffled concatenation, as ShuffleNet's branches write, from a channel slice of the
+// input (a non-zero view offset), and the plain convolution's forward and backward. Edge blocks:
+// M and N not multiples of the register block. In the software profile the test also checks that
+// the named variant ran, so each variant stays covered.
+const PRODUCT_CASES = [
+  { variant: 'matmul_direct_n_4x8_vec4out', x: [2, 10, 4, 17], k: 7 }, // N = 68 columns, vec4 along N
+  { variant: 'matmul_direct_n_4x8', x: [3, 10, 5, 4], k: 12 }, // 20 columns: computed transposed, epilogue per column
+  { variant: 'matmul_direct_folded_4x8', x: [2, 10, 5, 3], k: 7 }, // 15 columns, M = 7: images folded into the columns
+  { variant: 'matmul_direct_scalar_4x8', x: [2, 10, 9, 9], k: 6 }, // 81 columns: no vec4 side
+];
+
+function productChecks(x: number[], k: number): Check[] {
+  const [N, C, H, W] = x;
+  const inputs = { x: { shape: x, requiresGrad: true }, w: { shape: [k, C - 1, 1, 1], requiresGrad: true } };
+  const fusedInputs = { x: { shape: x }, w: { shape: [k, C - 1, 1, 1] }, scale: { shape: [k] }, shift: { shape: [k] } };
+  return [
+    ...opChecks('conv2d.pointwise.slice', inputs, (t) => conv2d(narrow(t.x, 1, 1, C - 1), t.w)),
+    {
+      name: 'conv2d.pointwise.fused_into_shuffle',
+      inputs: fusedInputs,
+      run: (t) =>
+        noGrad(() => {
+          const out = full([N, 2 * k, H, W], 0, t.x.backend);
+          conv2dFused(narrow(t.x, 1, 1, C - 1), t.w, {}, { scale: t.scale, shift: t.shift, relu: true }, shuffledHalves(out)[1]);
+          return out;
+        }),
+    },
+  ];
+}
+
+for (const target of TEST_TARGETS) {
+  describe(`${target.label}: 1x1 convolutions in every matrix-product variant vs CPU reference`, () => {
+    for (const { variant, x, k } of PRODUCT_CASES) {
+      for (const check of productChecks(x, k)) {
+        it(`${check.name} [${x}] -> ${k} (${variant})`, async () => {
+          const backend = (await targetBackend(target)) as GpuBackend;
+          const gpu = backend.gpu;
+          const ran = new Set<string>();
+          const run = gpu.run.bind(gpu);
+          gpu.run = (...args) => {
+            ran.add(args[0].name);
+            run(...args);
+          };
+          try {
+            const result = await compareCheck(check, backend, cpu);
+            expect(result.error).toBeUndefined();
+            expect(result.ok, `max abs error ${result.maxAbsError}`).toBe(true);
+          } finally {
+            gpu.run = run;
+          }
+          if (target.profile === 'software') expect([...ran]).toContain(variant);
+        });
+      }
+    }
+  });
+}

@@ -4,15 +4,21 @@
 // matmul.ts: C[z] = epilogue(sum over b in batches(z) of A[b] . B[b]), strided operands.
 //
 // Tiling: one invocation per RM x RN block of C, the blocks of every split in one flat range (so
-// that products with few columns still fill whole workgroups), walked grid-stride. The K loop is vectorised along whichever dimension has unit stride:
+// that products with few columns still fill whole workgroups), walked grid-stride. The K loop is
+// vectorised along whichever dimension has unit stride:
 //   'n': B is unit-stride along N (forward and input-gradient convolutions): per k, RN/4 vec4 of B,
-//        RM scalars of A, RM x RN/4 vec4 FMAs;
+//        RM scalars of A, RM x RN/4 vec4 multiply-adds;
 //   'k': A and B are unit-stride along K (weight gradients): per 4 k, RM vec4 of A and RN vec4 of B,
 //        RM x RN dot products;
 //   'folded': short rows of B that share A (a 7x7 or smaller feature map times a weight matrix): the
 //        batch is folded into the columns, so blocks of columns span images; per k, RN gathered
 //        scalars of B, RM scalars of A;
 //   'scalar': anything else.
+// The block is unrolled by the generator into named registers (acc0_0, a0, b0, ...), with the row and
+// column offsets computed once per block and A and B walked by running offsets: SwiftShader keeps a
+// private array indexed in a loop in memory (about 5x slower there; llvmpipe unrolls either).
+// Products are `acc += a * b`, not fma(), which costs more on SwiftShader (~1.3x in the 1x1
+// convolutions); llvmpipe runs both alike. See DEVELOPERS.md, "Speed on software adapters".
 
 import type { Gpu, Kernel } from '../gpu/context.js';
 import { epilogueCode } from './conv_common.js';
@@ -28,103 +34,80 @@ function vec4Stores(mode: Mode, args: MatmulArgs): boolean {
   return mode === 'n' && !args.epilogueOnColumns && c.col === 1 && [c.off, c.row, c.batch, args.N].every((x) => x % 4 === 0);
 }
 
+/** `count` copies of `line(i)`, one per line: the register blocks are unrolled into named variables. */
+function unroll(count: number, line: (i: number) => string, separator = '\n      '): string {
+  return Array.from({ length: count }, (_, i) => line(i)).join(separator);
+}
+
+/** Both loops of a block over i < RM and j < `cols`. */
+function unroll2(rows: number, cols: number, line: (i: number, j: number) => string, separator = '\n      '): string {
+  return unroll(rows, (i) => unroll(cols, (j) => line(i, j), separator), separator);
+}
+
 function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
   const vecC = vec4Stores(mode, args);
   const [RM, RN] = BLOCK[mode];
   const epi = args.epilogue;
-  const channel = args.epilogueOnColumns ? 'n' : 'm';
+  const onColumns = Boolean(args.epilogueOnColumns);
   const vecB = mode === 'n' || mode === 'k';
+  // Columns held per row of the block: RN/4 vec4 accumulators along N in mode 'n', RN scalars otherwise.
   const Q = mode === 'n' ? RN / 4 : RN;
   const accType = mode === 'n' ? 'vec4<f32>' : 'f32';
-  const accCount = mode === 'n' ? RM * Q : RM * RN;
-  const body =
+  // Row i's offset in A and column j's in B (clamped into the matrix: the edge blocks recompute the
+  // last row / column), in elements of A and B (vec4s along K in mode 'k', along N for B in mode 'n').
+  const quads = mode === 'k' ? ' / 4u' : '';
+  const rowOffsets = unroll(RM, (i) => `let ar${i} = min(m0 + ${i}u, P.M - 1u) * P.aRow${quads};`);
+  const colOffsets =
     mode === 'n'
-      ? /* wgsl */ `
-    for (var k = 0u; k < P.K; k++) {
-      var b: array<vec4<f32>, ${Q}>;
-      for (var j = 0u; j < ${Q}u; j++) { b[j] = B[(bBase + k * P.bRow + min(n0 + 4u * j, P.N - 4u)) / 4u]; }
-      for (var i = 0u; i < ${RM}u; i++) {
-        let a = vec4<f32>(A[aBase + min(m0 + i, P.M - 1u) * P.aRow + k * P.aCol]);
-        for (var j = 0u; j < ${Q}u; j++) { acc[i * ${Q}u + j] = fma(a, b[j], acc[i * ${Q}u + j]); }
-      }
-    }`
+      ? unroll(Q, (j) => `let bc${j} = min(n0 + ${4 * j}u, P.N - 4u) / 4u;`)
       : mode === 'folded'
-        ? /* wgsl */ `
-    var bAt: array<u32, ${RN}>;
-    for (var j = 0u; j < ${RN}u; j++) {
-      let column = min(n0 + j, P.N - 1u);
-      bAt[j] = P.bOff + (column / P.cols) * P.bBatch + (column % P.cols) * P.bCol;
-    }
-    for (var k = 0u; k < P.K; k++) {
-      var b: array<f32, ${RN}>;
-      for (var j = 0u; j < ${RN}u; j++) { b[j] = B[bAt[j] + k * P.bRow]; }
-      for (var i = 0u; i < ${RM}u; i++) {
-        let a = A[P.aOff + min(m0 + i, P.M - 1u) * P.aRow + k * P.aCol];
-        for (var j = 0u; j < ${RN}u; j++) { acc[i * ${RN}u + j] = fma(a, b[j], acc[i * ${RN}u + j]); }
-      }
-    }`
-        : mode === 'k'
-          ? /* wgsl */ `
-    for (var k = 0u; k < P.K; k += 4u) {
-      var a: array<vec4<f32>, ${RM}>;
-      var b: array<vec4<f32>, ${RN}>;
-      for (var i = 0u; i < ${RM}u; i++) { a[i] = A[(aBase + min(m0 + i, P.M - 1u) * P.aRow + k) / 4u]; }
-      for (var j = 0u; j < ${RN}u; j++) { b[j] = B[(bBase + min(n0 + j, P.N - 1u) * P.bCol + k) / 4u]; }
-      for (var i = 0u; i < ${RM}u; i++) {
-        for (var j = 0u; j < ${RN}u; j++) { acc[i * ${RN}u + j] += dot(a[i], b[j]); }
-      }
-    }`
-          : /* wgsl */ `
-    for (var k = 0u; k < P.K; k++) {
-      var b: array<f32, ${RN}>;
-      for (var j = 0u; j < ${RN}u; j++) { b[j] = B[bBase + k * P.bRow + min(n0 + j, P.N - 1u) * P.bCol]; }
-      for (var i = 0u; i < ${RM}u; i++) {
-        let a = A[aBase + min(m0 + i, P.M - 1u) * P.aRow + k * P.aCol];
-        for (var j = 0u; j < ${RN}u; j++) { acc[i * ${RN}u + j] = fma(a, b[j], acc[i * ${RN}u + j]); }
-      }
+        ? unroll(RN, (j) => `let col${j} = min(n0 + ${j}u, P.N - 1u);\n    let bc${j} = P.bOff + (col${j} / P.cols) * P.bBatch + (col${j} % P.cols) * P.bCol;`)
+        : unroll(RN, (j) => `let bc${j} = min(n0 + ${j}u, P.N - 1u) * P.bCol${quads};`, '\n    ');
+  // Where the K loop starts in A and B (per batch), how far each step moves, and how many steps.
+  const [aStart, bStart] =
+    mode === 'folded' ? ['P.aOff', '0u'] : mode === 'k' ? ['aBase / 4u', 'bBase / 4u'] : mode === 'n' ? ['aBase', 'bBase / 4u'] : ['aBase', 'bBase'];
+  const [aStep, bStep, steps] = mode === 'k' ? ['1u', '1u', 'P.K / 4u'] : ['P.aCol', mode === 'n' ? 'P.bRow / 4u' : 'P.bRow', 'P.K'];
+  const loadA = unroll(RM, (i) => (mode === 'n' ? `let a${i} = vec4<f32>(A[ap + ar${i}]);` : `let a${i} = A[ap + ar${i}];`));
+  const loadB = unroll(Q, (j) => `let b${j} = B[bp + bc${j}];`);
+  const products = mode === 'k' ? unroll2(RM, RN, (i, j) => `acc${i}_${j} += dot(a${i}, b${j});`) : unroll2(RM, Q, (i, j) => `acc${i}_${j} += a${i} * b${j};`);
+  const body = /* wgsl */ `
+    var ap = ${aStart};
+    var bp = ${bStart};
+    for (var k = 0u; k < steps; k++) {
+      ${loadA}
+      ${loadB}
+      ${products}
+      ap += aStep;
+      bp += bStep;
     }`;
-  const store = vecC
-    ? /* wgsl */ `
-    for (var j = 0u; j < ${Q}u; j++) {
-      let n = n0 + 4u * j;
-      if (n < P.N) {
-        var y = acc[i * ${Q}u + j];
-        ${epilogueCode(epi, 'y', channel, 'vec4<f32>')}
-        C[(cBase + m * P.cRow + n) / 4u] = y;
-      }
-    }`
-    : mode === 'folded'
-      ? /* wgsl */ `
-    for (var j = 0u; j < ${RN}u; j++) {
-      let n = n0 + j;
-      if (n < P.N) {
-        var y = acc[i * ${RN}u + j];
-        ${epilogueCode(epi, 'y', channel)}
-        C[P.cOff + (n / P.cols) * P.cBatch + m * P.cRow + (n % P.cols) * P.cCol] = y;
-      }
-    }`
-      : mode === 'n'
-        ? /* wgsl */ `
-    for (var j = 0u; j < ${Q}u; j++) {
-      let v = acc[i * ${Q}u + j];
-      for (var e = 0u; e < 4u; e++) {
-        let n = n0 + 4u * j + e;
-        if (n < P.N) {
-          var y = v[e];
-          ${epilogueCode(epi, 'y', channel)}
-          C[cBase + m * P.cRow + n * P.cCol] = y;
-        }
-      }
-    }`
-        : /* wgsl */ `
-    for (var j = 0u; j < ${RN}u; j++) {
-      let n = n0 + j;
-      if (n < P.N) {
-        var y = acc[i * ${RN}u + j];
-        ${epilogueCode(epi, 'y', channel)}
-        C[cBase + m * P.cRow + n * P.cCol] = y;
-      }
-    }`;
+  // The stores of block element (i, j): column(s) n, the epilogue's channel m (or n with epilogueOnColumns).
+  const channel = (i: number, j: number, e = 0) => (onColumns ? `n0 + ${Q === RN ? j : 4 * j + e}u` : `m0 + ${i}u`);
+  const store = (i: number, j: number): string => {
+    if (vecC)
+      return `if (n0 + ${4 * j}u < P.N) {
+        var y = acc${i}_${j};
+        ${epilogueCode(epi, 'y', channel(i, j), 'vec4<f32>')}
+        C[(cBase + (m0 + ${i}u) * P.cRow + n0 + ${4 * j}u) / 4u] = y;
+      }`;
+    if (mode === 'n')
+      return unroll(
+        4,
+        (e) => `if (n0 + ${4 * j + e}u < P.N) {
+        var y = acc${i}_${j}[${e}];
+        ${epilogueCode(epi, 'y', channel(i, j, e))}
+        C[cBase + (m0 + ${i}u) * P.cRow + (n0 + ${4 * j + e}u) * P.cCol] = y;
+      }`,
+      );
+    const address =
+      mode === 'folded' ? `P.cOff + (n / P.cols) * P.cBatch + (m0 + ${i}u) * P.cRow + (n % P.cols) * P.cCol` : `cBase + (m0 + ${i}u) * P.cRow + n * P.cCol`;
+    return `if (n0 + ${j}u < P.N) {
+        let n = n0 + ${j}u;
+        var y = acc${i}_${j};
+        ${epilogueCode(epi, 'y', channel(i, j))}
+        C[${address}] = y;
+      }`;
+  };
+  const stores = unroll(RM, (i) => `if (m0 + ${i}u < P.M) {\n      ${unroll(Q, (j) => store(i, j))}\n    }`, '\n    ');
   return {
     name: `matmul_direct_${mode}_${RM}x${RN}${vecC ? '_vec4out' : ''}`,
     params: [...PARAMS, 'cols', 'zCount'],
@@ -136,14 +119,20 @@ ${epi.declarations(4)}
 
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  // Uniforms read once: SwiftShader's compiler (Subzero) does not hoist them out of the loops.
+  let aStep = ${aStep};
+  let bStep = ${bStep};
+  let steps = ${steps};
   let nBlocks = (P.N + ${RN - 1}u) / ${RN}u;
   let mBlocks = (P.M + ${RM - 1}u) / ${RM}u;
   for (var block = gid.x; block < nBlocks * mBlocks * P.zCount; block += groups.x * ${workgroup}u) {
     let n0 = (block % nBlocks) * ${RN}u;
     let m0 = ((block / nBlocks) % mBlocks) * ${RM}u;
     let z = block / (nBlocks * mBlocks);
-    // An explicit zero: SwiftShader keeps a loop-local var's value from the previous iteration.
-    var acc = array<${accType}, ${accCount}>();
+    ${rowOffsets}
+    ${colOffsets}
+    // Explicit zeros: SwiftShader keeps a loop-local var's value from the previous iteration.
+    ${unroll2(RM, Q, (i, j) => `var acc${i}_${j} = ${accType}(0.0);`, '\n    ')}
   ${
     mode === 'folded'
       ? body
@@ -156,11 +145,7 @@ ${body}
     }`
   }
     let cBase = P.cOff + z * P.cBatch;
-    for (var i = 0u; i < ${RM}u; i++) {
-      let m = m0 + i;
-      if (m >= P.M) { break; }
-${store}
-    }
+    ${stores}
   }
 }
 `,
