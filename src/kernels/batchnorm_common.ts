@@ -8,7 +8,7 @@
 // values allow; with several slices, a first dispatch writes each slice's partial sums and a second
 // adds them up and goes on.
 
-import type { Binding, Gpu } from '../gpu/context.js';
+import type { Binding, Gpu, Kernel, Params } from '../gpu/context.js';
 import { blockSum } from './workgroup_reduce.js';
 
 export interface ChannelView {
@@ -113,6 +113,11 @@ export const SPLIT_PARAMS = ['slices', 'imagesPerSlice'];
 
 export function splitValues(split: ChannelSplit): Record<string, number> {
   return { slices: split.slices, imagesPerSlice: split.imagesPerSlice };
+}
+
+/** Of the values every phase shares, those `kernel` declares (the partial phase reads fewer). */
+export function phaseValues(kernel: Kernel, values: Params): Params {
+  return Object.fromEntries(kernel.params.map((name) => [name, values[name]]));
 }
 
 /** The phases a split runs, in order. */

@@ -27,6 +27,7 @@ import {
   type Phase,
   type PlaneView,
   phases,
+  phaseValues,
   planeParams,
   planeValues,
   SPLIT_PARAMS,
@@ -184,7 +185,8 @@ export function batchNormGrad(gpu: Gpu, a: BatchNormGradArgs): void {
         : [a.g.binding, a.x.binding, a.stats.binding, a.dWeight.binding, ...(shared ? [] : [a.dBias.binding]), dx?.binding ?? coef!.binding];
     if (a.y) bindings.push(a.y.binding);
     if (phase === 'finish') bindings.push({ buffer: partial! });
-    gpu.run(kernel(variant), bindings, groups, values);
+    const k = kernel(variant);
+    gpu.run(k, bindings, groups, phaseValues(k, values));
   }
   if (partial) gpu.pool.release(partial);
 }

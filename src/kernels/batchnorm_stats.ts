@@ -29,6 +29,7 @@ import {
   type Phase,
   type PlaneView,
   phases,
+  phaseValues,
   planeParams,
   planeValues,
   SPLIT_PARAMS,
@@ -173,15 +174,16 @@ export function batchNormStats(gpu: Gpu, a: BatchNormStatsArgs): void {
   const steps = a.training ? phases(split) : ['whole' as const];
   const partial = steps.length > 1 ? gpu.pool.acquire(a.C * split.slices * 2 * 4) : null;
   for (const phase of steps) {
+    const k = kernel({ training: a.training, apply, split, phase });
     if (phase === 'partial') {
-      gpu.run(kernel({ training: a.training, apply, split, phase }), [a.x!.binding, { buffer: partial! }], groups, values);
+      gpu.run(k, [a.x!.binding, { buffer: partial! }], groups, phaseValues(k, values));
       continue;
     }
     const bindings = [a.weight.binding, a.bias.binding, a.runningMean.binding, a.runningVar.binding, a.stats.binding];
     if (a.x && (a.training || apply)) bindings.push(a.x.binding);
     if (a.y) bindings.push(a.y.binding);
     if (partial) bindings.push({ buffer: partial });
-    gpu.run(kernel({ training: a.training, apply, split, phase }), bindings, groups, values);
+    gpu.run(k, bindings, groups, phaseValues(k, values));
   }
   if (partial) gpu.pool.release(partial);
 }
