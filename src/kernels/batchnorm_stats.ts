@@ -24,6 +24,7 @@ import {
   channelMain,
   channelPositions,
   channelSplit,
+  channelSums,
   channelSumDeclarations,
   channelTotals,
   type Phase,
@@ -54,9 +55,10 @@ interface Variant {
 /** This invocation's sums of x - first over its positions (first: the channel's first value). */
 function ownSums(split: ChannelSplit): string {
   return /* wgsl */ `let first = x[P.xOff + c * P.xC];
-  var sum = 0.0;
-  var squares = 0.0;
-  ${channelPositions(split, ['x'], 'let d = x[xAt] - first;\n      sum += d;\n      squares = fma(d, d, squares);')}`;
+  ${channelSums(split, ['x'], 'let d = x[xAt] - first;', [
+    { name: 'sum', add: (acc) => `${acc} += d;` },
+    { name: 'squares', add: (acc) => `${acc} = fma(d, d, ${acc});` },
+  ])}`;
 }
 
 /** The partial phase: each slice's sums. */
