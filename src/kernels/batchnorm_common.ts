@@ -78,6 +78,33 @@ export function channelPositions(split: ChannelSplit, views: string[], body: str
   }`;
 }
 
+/** Positions a serial walk sums before adding the block into its total. */
+const SUM_BLOCK = 64;
+
+/**
+ * WGSL declaring `var <name> = 0.0` for each term and adding term.add over this invocation's
+ * positions of channel c (`pre` first at each). A serial walk adds in blocks of SUM_BLOCK positions,
+ * each block's sum then into the total, so that the rounding error grows with the block and the
+ * number of blocks rather than with the channel's length (as a workgroup's tree sum does).
+ */
+export function channelSums(split: ChannelSplit, views: string[], pre: string, terms: { name: string; add: (acc: string) => string }[]): string {
+  const declarations = terms.map((t) => `var ${t.name} = 0.0;`).join('\n  ');
+  if (!split.serial) return `${declarations}\n  ${channelPositions(split, views, `${pre}\n      ${terms.map((t) => t.add(t.name)).join('\n      ')}`)}`;
+  return /* wgsl */ `${declarations}
+  for (var n = firstImage; n < lastImage; n++) {
+    ${views.map((v) => `let ${v}Plane = P.${v}Off + n * P.${v}N + c * P.${v}C;`).join('\n    ')}
+    for (var p0 = 0u; p0 < P.HW; p0 += ${SUM_BLOCK}u) {
+      ${terms.map((t) => `var ${t.name}Block = 0.0;`).join('\n      ')}
+      for (var p = p0; p < min(p0 + ${SUM_BLOCK}u, P.HW); p++) {
+        ${views.map((v) => `let ${v}At = ${v}Plane + p * P.${v}P;`).join('\n        ')}
+        ${pre}
+        ${terms.map((t) => t.add(`${t.name}Block`)).join('\n        ')}
+      }
+      ${terms.map((t) => `${t.name} += ${t.name}Block;`).join('\n      ')}
+    }
+  }`;
+}
+
 /** Declarations for channelTotals (workgroup memory and the tree sum), empty when serial. */
 export function channelSumDeclarations(split: ChannelSplit, count: number): string {
   return split.serial ? '' : blockSum('workgroupSum', split.workgroup, count, false);

@@ -22,6 +22,7 @@ import {
   channelMain,
   channelPositions,
   channelSplit,
+  channelSums,
   channelSumDeclarations,
   channelTotals,
   type Phase,
@@ -60,9 +61,10 @@ const maskedGrad = (relu: boolean) => (relu ? 'let grad = select(0.0, g[gAt], y[
 
 /** This invocation's sums of g' and g' (x - mean) over its positions. */
 function ownSums(split: ChannelSplit, relu: boolean): string {
-  return /* wgsl */ `var sg = 0.0;
-  var sgx = 0.0;
-  ${channelPositions(split, relu ? ['g', 'x', 'y'] : ['g', 'x'], `${maskedGrad(relu)}\n      sg += grad;\n      sgx = fma(grad, x[xAt] - mean, sgx);`)}`;
+  return channelSums(split, relu ? ['g', 'x', 'y'] : ['g', 'x'], maskedGrad(relu), [
+    { name: 'sg', add: (acc) => `${acc} += grad;` },
+    { name: 'sgx', add: (acc) => `${acc} = fma(grad, x[xAt] - mean, ${acc});` },
+  ]);
 }
 
 /** The partial phase: each slice's sums. */

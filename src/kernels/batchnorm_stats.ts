@@ -24,6 +24,7 @@ import {
   channelMain,
   channelPositions,
   channelSplit,
+  channelSums,
   channelSumDeclarations,
   channelTotals,
   type Phase,
@@ -55,9 +56,10 @@ interface Variant {
 /** This invocation's sums of x - first over its positions (first: the channel's first value). */
 function ownSums(split: ChannelSplit): string {
   return /* wgsl */ `let first = x[P.xOff + c * P.xC];
-  var sum = 0.0;
-  var squares = 0.0;
-  ${channelPositions(split, ['x'], 'let d = x[xAt] - first;\n      sum += d;\n      squares = fma(d, d, squares);')}`;
+  ${channelSums(split, ['x'], 'let d = x[xAt] - first;', [
+    { name: 'sum', add: (acc) => `${acc} += d;` },
+    { name: 'squares', add: (acc) => `${acc} = fma(d, d, ${acc});` },
+  ])}`;
 }
 
 /** The partial phase: each slice's sums. */
@@ -83,7 +85,13 @@ function kernel(v: Variant): Kernel {
   ${channelTotals(split, phase, 'sums', ['sum', 'squares'])}
   let total = f32(P.N * P.HW);
   let mean = first + sums[0] / total;
-  let variance = max((sums[1] - sums[0] * sums[0] / total) / total, 0.0);`
+  ${
+    split.serial && phase === 'whole'
+      ? `// One invocation holds the channel in its cache: a second pass for the squared deviations.
+  ${channelSums(split, ['x'], 'let e = x[xAt] - mean;', [{ name: 'deviations', add: (acc) => `${acc} = fma(e, e, ${acc});` }])}
+  let variance = deviations / total;`
+      : 'let variance = max((sums[1] - sums[0] * sums[0] / total) / total, 0.0);'
+  }`
     : /* wgsl */ `
   let mean = runningMean[P.rmOff + c];
   let variance = runningVar[P.rvOff + c];`;

@@ -93,6 +93,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
         (kh) => `let rowOk${kh} = h0 + ${kh} >= 0 && h0 + ${kh} < i32(P.H);
       let row${kh} = xPlane + u32(clamp(h0 + ${kh}, 0, i32(P.H) - 1)) * P.xH;`,
       )}
+      // Each output row's sums first, then into the totals (rounding grows with a row, not the plane).
+      ${unrolled(taps, (t) => `var rowSum${t} = 0.0;`)}
       for (var ow = 0u; ow < P.OW; ow++) {
         let grad = dy[dyPlane + oh * P.yH + ow * P.yW];
         let w0 = i32(ow * ${SW}u) - ${g.padding[1]};
@@ -106,11 +108,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
           taps,
           (t) => {
             const [kh, kw] = [Math.floor(t / KW), t % KW];
-            return `acc${tap(kh, kw)} = fma(grad, select(0.0, x[row${kh} + col${kw}], rowOk${kh} && colOk${kw}), acc${tap(kh, kw)});`;
+            return `rowSum${tap(kh, kw)} = fma(grad, select(0.0, x[row${kh} + col${kw}], rowOk${kh} && colOk${kw}), rowSum${tap(kh, kw)});`;
           },
           '\n        ',
         )}
       }
+      ${unrolled(taps, (t) => `acc${t} += rowSum${t};`)}
     }
     }
     let out = P.outOff + (slice * P.C + c) * ${taps}u;
