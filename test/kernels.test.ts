@@ -203,7 +203,8 @@ describe('kernel variants, parameters and views', () => {
 // M and N not multiples of the register block. In the software profile the test also checks that
 // the named variant ran, so each variant stays covered.
 const PRODUCT_CASES = [
-  { variant: 'matmul_direct_n_4x8_vec4out', x: [2, 10, 4, 17], k: 7 }, // N = 68 columns, vec4 along N
+  { variant: 'matmul_direct_nk_4x8_vec4out', x: [2, 9, 4, 17], k: 7 }, // N = 68 columns, vec4 along N and (K = 8) along K
+  { variant: 'matmul_direct_n_4x8_vec4out', x: [2, 10, 4, 17], k: 7 }, // K = 9: vec4 along N only
   { variant: 'matmul_direct_n_4x8', x: [3, 10, 5, 4], k: 12 }, // 20 columns: computed transposed, epilogue per column
   { variant: 'matmul_direct_folded_4x8', x: [2, 10, 5, 3], k: 7 }, // 15 columns, M = 7: images folded into the columns
   { variant: 'matmul_direct_scalar_4x8', x: [2, 10, 9, 9], k: 6 }, // 81 columns: no vec4 side

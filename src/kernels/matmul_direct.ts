@@ -8,6 +8,9 @@
 // vectorised along whichever dimension has unit stride:
 //   'n': B is unit-stride along N (forward and input-gradient convolutions): per k, RN/4 vec4 of B,
 //        RM scalars of A, RM x RN/4 vec4 multiply-adds;
+//   'nk': as 'n', A also unit-stride along K (the weights of a forward convolution, K a multiple of
+//        4): per 4 k, RM vec4 of A (one per row), then per k RN/4 vec4 of B; on SwiftShader a vec4
+//        load costs about what a scalar one does, and this variant is ~4x 'n' there;
 //   'k': A and B are unit-stride along K (weight gradients): per 4 k, RM vec4 of A and RN vec4 of B,
 //        RM x RN dot products;
 //   'folded': short rows of B that share A (a 7x7 or smaller feature map times a weight matrix): the
@@ -24,14 +27,17 @@ import type { Gpu, Kernel } from '../gpu/context.js';
 import { epilogueCode } from './conv_common.js';
 import { type MatmulArgs, matmulParams, PARAMS } from './matmul_common.js';
 
-type Mode = 'n' | 'k' | 'folded' | 'scalar';
+type Mode = 'n' | 'nk' | 'k' | 'folded' | 'scalar';
 
-const BLOCK: Record<Mode, [number, number]> = { n: [4, 8], k: [4, 4], folded: [4, 8], scalar: [4, 8] };
+const BLOCK: Record<Mode, [number, number]> = { n: [4, 8], nk: [4, 8], k: [4, 4], folded: [4, 8], scalar: [4, 8] };
+
+/** The modes whose B loads and accumulators are vec4 along N. */
+const alongN = (mode: Mode) => mode === 'n' || mode === 'nk';
 
 /** Whether C can be written as aligned vec4 runs along N (the epilogue then acting per row). */
 function vec4Stores(mode: Mode, args: MatmulArgs): boolean {
   const { c } = args;
-  return mode === 'n' && !args.epilogueOnColumns && c.col === 1 && [c.off, c.row, c.batch, args.N].every((x) => x % 4 === 0);
+  return alongN(mode) && !args.epilogueOnColumns && c.col === 1 && [c.off, c.row, c.batch, args.N].every((x) => x % 4 === 0);
 }
 
 /** `count` copies of `line(i)`, one per line: the register blocks are unrolled into named variables. */
@@ -49,36 +55,41 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
   const [RM, RN] = BLOCK[mode];
   const epi = args.epilogue;
   const onColumns = Boolean(args.epilogueOnColumns);
-  const vecB = mode === 'n' || mode === 'k';
+  const vecB = mode !== 'folded' && mode !== 'scalar';
   // Columns held per row of the block: RN/4 vec4 accumulators along N in mode 'n', RN scalars otherwise.
-  const Q = mode === 'n' ? RN / 4 : RN;
-  const accType = mode === 'n' ? 'vec4<f32>' : 'f32';
+  const Q = alongN(mode) ? RN / 4 : RN;
+  const accType = alongN(mode) ? 'vec4<f32>' : 'f32';
+  const vecA = mode === 'k' || mode === 'nk';
   // Row i's offset in A and column j's in B (clamped into the matrix: the edge blocks recompute the
   // last row / column), in elements of A and B (vec4s along K in mode 'k', along N for B in mode 'n').
-  const quads = mode === 'k' ? ' / 4u' : '';
+  const quads = vecA ? ' / 4u' : '';
   const rowOffsets = unroll(RM, (i) => `let ar${i} = min(m0 + ${i}u, P.M - 1u) * P.aRow${quads};`);
-  const colOffsets =
-    mode === 'n'
-      ? unroll(Q, (j) => `let bc${j} = min(n0 + ${4 * j}u, P.N - 4u) / 4u;`)
-      : mode === 'folded'
-        ? unroll(RN, (j) => `let col${j} = min(n0 + ${j}u, P.N - 1u);\n    let bc${j} = P.bOff + (col${j} / P.cols) * P.bBatch + (col${j} % P.cols) * P.bCol;`)
-        : unroll(RN, (j) => `let bc${j} = min(n0 + ${j}u, P.N - 1u) * P.bCol${quads};`, '\n    ');
+  const colOffsets = alongN(mode)
+    ? unroll(Q, (j) => `let bc${j} = min(n0 + ${4 * j}u, P.N - 4u) / 4u;`)
+    : mode === 'folded'
+      ? unroll(RN, (j) => `let col${j} = min(n0 + ${j}u, P.N - 1u);\n    let bc${j} = P.bOff + (col${j} / P.cols) * P.bBatch + (col${j} % P.cols) * P.bCol;`)
+      : unroll(RN, (j) => `let bc${j} = min(n0 + ${j}u, P.N - 1u) * P.bCol${quads};`, '\n    ');
   // Where the K loop starts in A and B (per batch), how far each step moves, and how many steps.
   const [aStart, bStart] =
-    mode === 'folded' ? ['P.aOff', '0u'] : mode === 'k' ? ['aBase / 4u', 'bBase / 4u'] : mode === 'n' ? ['aBase', 'bBase / 4u'] : ['aBase', 'bBase'];
-  const [aStep, bStep, steps] = mode === 'k' ? ['1u', '1u', 'P.K / 4u'] : ['P.aCol', mode === 'n' ? 'P.bRow / 4u' : 'P.bRow', 'P.K'];
+    mode === 'folded' ? ['P.aOff', '0u'] : vecA ? ['aBase / 4u', 'bBase / 4u'] : mode === 'n' ? ['aBase', 'bBase / 4u'] : ['aBase', 'bBase'];
+  const [aStep, bStep, steps] = vecA ? ['1u', mode === 'nk' ? 'P.bRow / 4u' : '1u', 'P.K / 4u'] : ['P.aCol', mode === 'n' ? 'P.bRow / 4u' : 'P.bRow', 'P.K'];
   const loadA = unroll(RM, (i) => (mode === 'n' ? `let a${i} = vec4<f32>(A[ap + ar${i}]);` : `let a${i} = A[ap + ar${i}];`));
   const loadB = unroll(Q, (j) => `let b${j} = B[bp + bc${j}];`);
   const products = mode === 'k' ? unroll2(RM, RN, (i, j) => `acc${i}_${j} += dot(a${i}, b${j});`) : unroll2(RM, Q, (i, j) => `acc${i}_${j} += a${i} * b${j};`);
+  // Mode 'nk' takes 4 k a step: one vec4 of A per row, then per k its component times RN/4 vec4 of B.
+  const quadStep = ['x', 'y', 'z', 'w'].map(
+    (c) => `{
+        ${loadB}
+        ${unroll2(RM, Q, (i, j) => `acc${i}_${j} += vec4<f32>(a${i}.${c}) * b${j};`)}
+        bp += bStep;
+      }`,
+  );
   const body = /* wgsl */ `
     var ap = ${aStart};
     var bp = ${bStart};
     for (var k = 0u; k < steps; k++) {
-      ${loadA}
-      ${loadB}
-      ${products}
+      ${mode === 'nk' ? `${unroll(RM, (i) => `let a${i} = A[ap + ar${i}];`)}\n      ${quadStep.join('\n      ')}` : `${loadA}\n      ${loadB}\n      ${products}\n      bp += bStep;`}
       ap += aStep;
-      bp += bStep;
     }`;
   // The stores of block element (i, j): column(s) n, the epilogue's channel m (or n with epilogueOnColumns).
   const channel = (i: number, j: number, e = 0) => (onColumns ? `n0 + ${Q === RN ? j : 4 * j + e}u` : `m0 + ${i}u`);
@@ -89,7 +100,7 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
         ${epilogueCode(epi, 'y', channel(i, j), 'vec4<f32>')}
         C[(cBase + (m0 + ${i}u) * P.cRow + n0 + ${4 * j}u) / 4u] = y;
       }`;
-    if (mode === 'n')
+    if (alongN(mode))
       return unroll(
         4,
         (e) => `if (n0 + ${4 * j + e}u < P.N) {
@@ -112,7 +123,7 @@ function kernel(mode: Mode, args: MatmulArgs, workgroup: number): Kernel {
     name: `matmul_direct_${mode}_${RM}x${RN}${vecC ? '_vec4out' : ''}`,
     params: [...PARAMS, 'cols', 'zCount'],
     wgsl: /* wgsl */ `
-@group(0) @binding(1) var<storage, read> A: array<${mode === 'k' ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(1) var<storage, read> A: array<${vecA ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> B: array<${vecB ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(3) var<storage, read_write> C: array<${vecC ? 'vec4<f32>' : 'f32'}>;
 ${epi.declarations(4)}
@@ -156,7 +167,8 @@ ${body}
 export function directMode(args: MatmulArgs, narrowColumns: number): Mode {
   const four = (x: number) => x % 4 === 0;
   const { a, b } = args;
-  if (b.col === 1 && four(args.N) && four(b.off) && four(b.row) && four(b.batch)) return 'n';
+  if (b.col === 1 && four(args.N) && four(b.off) && four(b.row) && four(b.batch))
+    return a.col === 1 && four(args.K) && four(a.off) && four(a.row) && four(a.batch) ? 'nk' : 'n';
   if (a.col === 1 && b.row === 1 && four(args.K) && four(a.off) && four(a.row) && four(a.batch) && four(b.off) && four(b.col) && four(b.batch)) return 'k';
   // Folding needs one shared A and one output per batch (no sum over batches).
   if (a.batch === 0 && args.splits === args.batches && args.N < narrowColumns) return 'folded';
