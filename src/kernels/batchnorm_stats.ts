@@ -85,7 +85,13 @@ function kernel(v: Variant): Kernel {
   ${channelTotals(split, phase, 'sums', ['sum', 'squares'])}
   let total = f32(P.N * P.HW);
   let mean = first + sums[0] / total;
-  let variance = max((sums[1] - sums[0] * sums[0] / total) / total, 0.0);`
+  ${
+    split.serial && phase === 'whole'
+      ? `// One invocation holds the channel in its cache: a second pass for the squared deviations.
+  ${channelSums(split, ['x'], 'let e = x[xAt] - mean;', [{ name: 'deviations', add: (acc) => `${acc} = fma(e, e, ${acc});` }])}
+  let variance = deviations / total;`
+      : 'let variance = max((sums[1] - sums[0] * sums[0] / total) / total, 0.0);'
+  }`
     : /* wgsl */ `
   let mean = runningMean[P.rmOff + c];
   let variance = runningVar[P.rvOff + c];`;
