@@ -1,13 +1,15 @@
 // Whole-model speed of ShuffleNet V2 (x0_5 and x1_0, batch 8 and 32, 112 and 224, and the web page's
 // x0_5 batch 1 at 224): inference, the full training step (forward, backward of every parameter, SGD
-// update), the frozen-backbone step, the first training step on a fresh device (pipeline creation and
-// shader compilation included), and the peak of GPU memory the buffer pool held; for the first
-// configuration, where a training step and an inference forward spend their GPU time, per kernel.
+// update), the frozen-backbone step (its batch norms in training and in evaluation mode), the first
+// training step on a fresh device (pipeline creation and shader compilation included), and the peak
+// of GPU memory the buffer pool held; for the first configuration, where a training step and an
+// inference forward spend their GPU time, per kernel.
 
 import { SGD } from '#engine/autograd/optim';
 import { intTensor, tensor } from '#engine/autograd/ops/creation';
 import { crossEntropy } from '#engine/autograd/ops/nn';
 import { backward, noGrad } from '#engine/autograd/tape';
+import { BatchNorm2d } from '#engine/model/module';
 import { ShuffleNetV2, type Width } from '#engine/model/shufflenet';
 import type { BenchContext } from './context.js';
 import { table } from './report.js';
@@ -21,6 +23,8 @@ export interface ModelRow {
   inferenceImgPerS: number;
   trainImgPerS: number;
   frozenImgPerS: number;
+  /** The frozen step with the backbone's batch norms in evaluation mode (`--frozen-bn eval`). */
+  frozenEvalBnImgPerS: number;
   /** The first full training step on a fresh device, compilation included, milliseconds. */
   firstStepMs: number;
   compileMs: number;
@@ -84,16 +88,17 @@ export async function modelBench(ctx: BenchContext, chosen?: [Width, number, num
     const inferenceProfile = rows.length === 0 ? await profileStep(backend, inferenceStep) : undefined;
     model.freezeBackbone();
     const frozenOptimizer = new SGD([model.fc.weight, model.fc.bias], { lr: 1e-4, momentum: 0.9 });
-    const frozen = await time(
-      backend,
-      () => {
-        model.train();
-        frozenOptimizer.zeroGrad();
-        backward(crossEntropy(model.forward(input()), intTensor(data.y)));
-        frozenOptimizer.step();
-      },
-      ctx.timing,
-    );
+    // The frozen step with the backbone's batch norms in training mode (PyTorch's default), and with
+    // them in evaluation mode (`--frozen-bn eval`; the peers' frozen step is this one).
+    const frozenStep = (batchNormsTrain: boolean) => () => {
+      model.train();
+      if (!batchNormsTrain) for (const m of model.modules()) if (m instanceof BatchNorm2d) m.training = false;
+      frozenOptimizer.zeroGrad();
+      backward(crossEntropy(model.forward(input()), intTensor(data.y)));
+      frozenOptimizer.step();
+    };
+    const frozen = await time(backend, frozenStep(true), ctx.timing);
+    const frozenEvalBn = await time(backend, frozenStep(false), ctx.timing);
     let profile: ModelRow['profile'];
     if (rows.length === 0) {
       model.namedParameters().forEach(([, p]) => (p.requiresGrad = true));
@@ -106,6 +111,7 @@ export async function modelBench(ctx: BenchContext, chosen?: [Width, number, num
       inferenceImgPerS: (1000 * batch) / inference.medianMs,
       trainImgPerS: (1000 * batch) / train.medianMs,
       frozenImgPerS: (1000 * batch) / frozen.medianMs,
+      frozenEvalBnImgPerS: (1000 * batch) / frozenEvalBn.medianMs,
       firstStepMs: first.firstMs,
       compileMs: gpu.compileMs,
       pipelines: gpu.pipelines.size,
@@ -124,7 +130,20 @@ export async function modelBench(ctx: BenchContext, chosen?: [Width, number, num
 export function printModel(rows: ModelRow[]): void {
   console.log(
     table(
-      ['model', 'batch', 'res', 'inference img/s', 'train img/s', 'frozen img/s', 'first step ms', 'compile ms', 'pipelines', 'peak MiB', 'dispatches/step'],
+      [
+        'model',
+        'batch',
+        'res',
+        'inference img/s',
+        'train img/s',
+        'frozen img/s',
+        'frozen eval-BN img/s',
+        'first step ms',
+        'compile ms',
+        'pipelines',
+        'peak MiB',
+        'dispatches/step',
+      ],
       rows.map((r) => [
         r.model,
         r.batch,
@@ -132,6 +151,7 @@ export function printModel(rows: ModelRow[]): void {
         r.inferenceImgPerS,
         r.trainImgPerS,
         r.frozenImgPerS,
+        r.frozenEvalBnImgPerS,
         r.firstStepMs,
         r.compileMs,
         r.pipelines,

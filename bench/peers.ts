@@ -32,7 +32,8 @@ const WORK: Config[] = [
   { adapter: 'swiftshader', model: 'x0_5', res: 224, modes: ['frozen'], jax: [] },
 ];
 const TFJS_MODE: Record<Mode, string> = { infer: 'infer', train: 'train_full', frozen: 'train_frozen' };
-const OURS_FIELD: Record<Mode, string> = { infer: 'inferenceImgPerS', train: 'trainImgPerS', frozen: 'frozenImgPerS' };
+// The peers' frozen step runs the backbone in evaluation mode: ours with `--frozen-bn eval` is that step.
+const OURS_FIELD: Record<Mode, string> = { infer: 'inferenceImgPerS', train: 'trainImgPerS', frozen: 'frozenEvalBnImgPerS' };
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 export interface PeerOptions {

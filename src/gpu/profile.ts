@@ -52,12 +52,19 @@ export interface DeviceProfile {
   /** Workgroups a reduction split into partial sums aims for (reduce, depthwise weight gradient). */
   reductionTarget: number;
   /**
-   * Batch-norm channels of at most this many values are summed by one invocation each (no workgroup
-   * memory, no barrier), in workgroups of serialChannelWorkgroup, and that invocation also applies
-   * what it computed (y, dx) from its cache instead of an element-wise dispatch after the kernel.
+   * Channels of at most this many values are summed by one invocation each (no workgroup memory, no
+   * barrier), in workgroups of serialChannelWorkgroup: the depthwise weight gradient's taps.
    */
   serialChannelsUpTo: number;
   serialChannelWorkgroup: number;
+  /**
+   * The same for batch norm, where that invocation also applies what it computed (y, dx) from its
+   * cache instead of an element-wise dispatch after the kernel. 0 (off) on both profiles for now:
+   * its float32 sums pass every kernel check, but land a ReLU-sensitive model gradient check 1.2e-3
+   * (relative) from PyTorch where its limit is 1e-3 (two-pass variance), or a training-parity epoch
+   * loss 2% past its tolerance (shifted sums); the workgroup tree's sums pass both.
+   */
+  serialBatchNormUpTo: number;
 }
 
 function powerOfTwoAtMost(n: number): number {
@@ -98,6 +105,7 @@ export function deviceProfile(
     reductionTarget: 256,
     serialChannelsUpTo: software ? 8192 : 0,
     serialChannelWorkgroup: software ? 8 : 64,
+    serialBatchNormUpTo: 0,
   };
 }
 

@@ -4,7 +4,7 @@
 // A channel is either one workgroup's (invocation lid takes plane positions lid, lid + WG, ... of
 // every image; a workgroup sum combines them) or, on a software adapter where a plane is short, one
 // invocation's per slice of images (plain loops, no workgroup memory and no barrier: there a barrier
-// costs more than summing a few thousand values). A slice holds as many images as serialChannelsUpTo
+// costs more than summing a few thousand values). A slice holds as many images as serialBatchNormUpTo
 // values allow; with several slices, a first dispatch writes each slice's partial sums and a second
 // adds them up and goes on.
 
@@ -38,7 +38,7 @@ export interface ChannelSplit {
 export type Phase = 'whole' | 'partial' | 'finish';
 
 export function channelSplit(gpu: Gpu, N: number, HW: number): ChannelSplit {
-  const most = gpu.profile.serialChannelsUpTo;
+  const most = gpu.profile.serialBatchNormUpTo;
   if (HW > most) return { serial: false, workgroup: gpu.profile.reductionWorkgroup, slices: 1, imagesPerSlice: N };
   const slices = Math.ceil(N / Math.floor(most / HW));
   return { serial: true, workgroup: gpu.profile.serialChannelWorkgroup, slices, imagesPerSlice: Math.ceil(N / slices) };
