@@ -80,6 +80,23 @@ for (const target of TEST_TARGETS) {
   }
 }
 
+// The batch-norm kernels' serial form (one invocation per channel, or per slice of its images),
+// which the profiles leave off for now (src/gpu/profile.ts, serialBatchNormUpTo): checked on the
+// software profile, the one it is for, with the batch-norm checks above.
+for (const target of TEST_TARGETS.filter((t) => t.profile === 'software')) {
+  for (const { label, shapes: s } of shapes) {
+    describe(`${target.label}: serial batch norm vs CPU reference (${label})`, () => {
+      for (const check of [...allChecks(s), ...viewChecks(s)].filter((c) => c.name.startsWith('batchnorm'))) {
+        it(check.name, async () => {
+          const result = await compareCheck(check, await targetBackend(target, { serialBatchNormUpTo: 8192 }), cpu);
+          expect(result.error).toBeUndefined();
+          expect(result.ok, `max abs error ${result.maxAbsError}`).toBe(true);
+        });
+      }
+    });
+  }
+}
+
 // Shapes past the device's limits, at their real sizes: a depthwise layer whose flat grid passes
 // 65535 workgroups (the input gradient of stride 2, the forward of stride 1), and a convolution whose
 // im2col scratch exceeds the adapter's largest storage binding (so it runs in chunks of images).

@@ -69,6 +69,8 @@ export interface GpuOptions {
   maxGroups?: number;
   /** Bytes one tensor or scratch buffer may take (at most the device's binding limit). */
   largestBinding?: number;
+  /** The profile's serialBatchNormUpTo instead (the kernel tests keep the serial batch norm, off by default, checked). */
+  serialBatchNormUpTo?: number;
 }
 
 const UNIFORM_ARENA_BYTES = 1 << 18;
@@ -121,7 +123,8 @@ export class Gpu {
     options: GpuOptions = {},
   ) {
     this.limits = device.limits;
-    this.profile = deviceProfile(adapter, device.limits, options.profile ?? profileFromEnvironment());
+    const profile = deviceProfile(adapter, device.limits, options.profile ?? profileFromEnvironment());
+    this.profile = { ...profile, serialBatchNormUpTo: options.serialBatchNormUpTo ?? profile.serialBatchNormUpTo };
     this.maxGroups = Math.min(options.maxGroups ?? Infinity, device.limits.maxComputeWorkgroupsPerDimension);
     this.largestBinding = Math.min(options.largestBinding ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) - 256;
     this.uniformSlot = Math.max(256, device.limits.minUniformBufferOffsetAlignment);

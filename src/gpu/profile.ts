@@ -62,7 +62,8 @@ export interface DeviceProfile {
    * cache instead of an element-wise dispatch after the kernel. 0 (off) on both profiles for now:
    * its float32 sums pass every kernel check, but land a ReLU-sensitive model gradient check 1.2e-3
    * (relative) from PyTorch where its limit is 1e-3 (two-pass variance), or a training-parity epoch
-   * loss 2% past its tolerance (shifted sums); the workgroup tree's sums pass both.
+   * loss 2% past its tolerance (shifted sums); the workgroup tree's sums pass both. The kernel tests
+   * check the serial form with GpuOptions.serialBatchNormUpTo.
    */
   serialBatchNormUpTo: number;
 }
