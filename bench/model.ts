@@ -9,7 +9,7 @@ import { SGD } from '#engine/autograd/optim';
 import { intTensor, tensor } from '#engine/autograd/ops/creation';
 import { crossEntropy } from '#engine/autograd/ops/nn';
 import { backward, noGrad } from '#engine/autograd/tape';
-import { BatchNorm2d } from '#engine/model/module';
+import { evalBatchNorms } from '#engine/model/module';
 import { ShuffleNetV2, type Width } from '#engine/model/shufflenet';
 import type { BenchContext } from './context.js';
 import { table } from './report.js';
@@ -92,7 +92,7 @@ export async function modelBench(ctx: BenchContext, chosen?: [Width, number, num
     // them in evaluation mode (`--frozen-bn eval`; the peers' frozen step is this one).
     const frozenStep = (batchNormsTrain: boolean) => () => {
       model.train();
-      if (!batchNormsTrain) for (const m of model.modules()) if (m instanceof BatchNorm2d) m.training = false;
+      if (!batchNormsTrain) evalBatchNorms(model);
       frozenOptimizer.zeroGrad();
       backward(crossEntropy(model.forward(input()), intTensor(data.y)));
       frozenOptimizer.step();

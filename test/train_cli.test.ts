@@ -255,6 +255,21 @@ describe('train: a run on udtn-sample', () => {
     expect(existsSync(join(dir, 'exp2', 'train_log.json'))).toBe(true);
   });
 
+  it('with a frozen backbone, updates its running statistics under --frozen-bn train and keeps them under eval', async () => {
+    const dir = scratch();
+    for (const mode of ['train', 'eval']) {
+      const { code, stderr } = await train(...SMALL, ...udtn, '--epochs', '1', '--frozen-bn', mode, '--save_ret', join(dir, mode));
+      expect(code, stderr).toBe(0);
+      const last = await readCheckpoint(readFileSync(join(dir, mode, 'exp1', 'weights', 'last.pth')), 'last.pth');
+      // A fresh model's running means are 0 (PyTorch's initialisation); the stem's and a stage's.
+      for (const key of ['conv1.1.running_mean', 'stage3.0.branch2.1.running_mean']) {
+        const moved = Math.max(...Array.from(last.get(key)!.data as Float32Array, Math.abs));
+        if (mode === 'train') expect(moved, `${key} under --frozen-bn train`).toBeGreaterThan(0);
+        else expect(moved, `${key} under --frozen-bn eval`).toBe(0);
+      }
+    }
+  });
+
   it('resumed after a kill, gives what an uninterrupted run gives', async () => {
     const dir = scratch();
     const args = [...SMALL, ...udtn, '--epochs', '3', '--freeze_layers', 'false', '--optim', 'AdamW', '--lr', '0.001', '--seed', '5'];

@@ -151,6 +151,11 @@ export class BatchNorm2d extends Module {
   }
 }
 
+/** Puts every batch norm in `m` in evaluation mode (running statistics), the rest of `m` as it is (`--frozen-bn eval`). */
+export function evalBatchNorms(m: Module): void {
+  for (const child of m.modules()) if (child instanceof BatchNorm2d) child.training = false;
+}
+
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return relu(x);

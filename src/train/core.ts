@@ -17,7 +17,7 @@ import { Rng } from '../data/rng.js';
 import { type StateDict, writePth } from '../model/checkpoint/index.js';
 import { checkBatchFits } from '../model/fits.js';
 import { modelInfo } from '../model/info.js';
-import { BatchNorm2d } from '../model/module.js';
+import { evalBatchNorms } from '../model/module.js';
 import { softmax } from '../model/predict.js';
 import { ShuffleNetV2, type Width } from '../model/shufflenet.js';
 import { checkFinite, loadStateDictLogged, stateDict } from '../model/state.js';
@@ -308,7 +308,7 @@ function batchTensors(b: Batch, imgSize: number) {
 function setTrainMode(model: ShuffleNetV2, c: TrainConfig): void {
   model.train();
   if (c.freeze_layers && c.frozen_bn === 'eval') {
-    for (const m of model.modules()) if (m instanceof BatchNorm2d) m.training = false;
+    evalBatchNorms(model);
   }
 }
 
