@@ -45,6 +45,14 @@ function fromStart(t: Tensor, alignment: number): Binding {
   return { buffer: t.storage.handle as GPUBuffer, offset: off * 4, size: t.size * 4 };
 }
 
+type NchwStrides<P extends string> = Record<`${P}${'Off' | 'N' | 'C' | 'H' | 'W'}`, number>;
+
+/** A 4-d tensor's offset and strides as the uniforms `${p}Off`, `${p}N`, `${p}C`, `${p}H`, `${p}W` a kernel declares. */
+function nchwStrides<P extends string>(p: P, t: Tensor): NchwStrides<P> {
+  const [n, c, h, w] = t.strides;
+  return { [`${p}Off`]: t.offset, [`${p}N`]: n, [`${p}C`]: c, [`${p}H`]: h, [`${p}W`]: w } as NchwStrides<P>;
+}
+
 function strided(t: Tensor): View {
   return { binding: binding(t), offset: t.offset, strides: t.strides };
 }
@@ -104,8 +112,8 @@ function geometry(x: Tensor, w: Tensor, y: Tensor, p: Conv2dParams): ConvGeometr
     stride: p.stride,
     padding: p.padding,
     groups: p.groups,
-    xStrides: { xOff: x.offset, xN: x.strides[0], xC: x.strides[1], xH: x.strides[2], xW: x.strides[3] },
-    yStrides: { yOff: y.offset, yN: y.strides[0], yC: y.strides[1], yH: y.strides[2], yW: y.strides[3] },
+    xStrides: nchwStrides('x', x),
+    yStrides: nchwStrides('y', y),
   };
 }
 
@@ -493,26 +501,12 @@ export class GpuBackend implements Backend {
 
   maxPool2d(x: Tensor, out: Tensor, argmax: Tensor, p: PoolParams): void {
     const g = poolGeometry(x, out, p);
-    maxPool(
-      this.gpu,
-      g,
-      binding(x),
-      { xOff: x.offset, xN: x.strides[0], xC: x.strides[1], xH: x.strides[2], xW: x.strides[3] },
-      flat(out).binding,
-      flat(argmax).binding,
-    );
+    maxPool(this.gpu, g, binding(x), nchwStrides('x', x), flat(out).binding, flat(argmax).binding);
   }
 
   maxPool2dGrad(dy: Tensor, argmax: Tensor, dx: Tensor, p: PoolParams): void {
     const g = poolGeometry(dx, dy, p);
-    maxPoolGrad(
-      this.gpu,
-      g,
-      binding(dy),
-      { yOff: dy.offset, yN: dy.strides[0], yC: dy.strides[1], yH: dy.strides[2], yW: dy.strides[3] },
-      flat(argmax).binding,
-      flat(dx).binding,
-    );
+    maxPoolGrad(this.gpu, g, binding(dy), nchwStrides('y', dy), flat(argmax).binding, flat(dx).binding);
   }
 
   crossEntropy(logits: Tensor, labels: Tensor, loss: Tensor): void {
