@@ -7,10 +7,14 @@ import type { GpuBackend } from '../src/backends/gpu.js';
 import type { Tensor } from '../src/autograd/tensor.js';
 import { empty, full } from '../src/autograd/ops/creation.js';
 import { batchNorm2d, conv2d, conv2dFused, maxPool2d } from '../src/autograd/ops/nn.js';
-import { concatShuffle, narrow, shuffledHalves } from '../src/autograd/ops/shape.js';
+import { fused } from '../src/autograd/ops/elementwise.js';
+import { addInto, copy } from '../src/autograd/ops/plain.js';
+import { sum } from '../src/autograd/ops/reduce.js';
+import { concatShuffle, narrow, permute, shuffledHalves, transpose } from '../src/autograd/ops/shape.js';
 import { allChecks, type Check, type CheckShapes, compareCheck, compareWith, opChecks, runCheck, SMALL } from '../src/autograd/selfcheck.js';
 import { noGrad } from '../src/autograd/tape.js';
 import { CHECK_KERNELS_ENV, memoKernel } from '../src/gpu/context.js';
+import { E } from '../src/kernels/expr.js';
 import { view } from '../src/kernels/view.js';
 import { cpu, targetBackend, TEST_TARGETS } from './gpu.js';
 
@@ -210,8 +214,118 @@ describe('kernel variants, parameters and views', () => {
     expect(x.values({ binding, offset: 5, strides: [60, 20, 4, 1] })).toEqual({ xOff: 5, xN: 60, xC: 20, xH: 4, xW: 1 });
     expect(() => x.values({ binding, offset: 0, strides: [4, 1] })).toThrow(/view x: 4 strides expected/);
     expect(view('s', []).wgsl).toContain('fn sBase() -> u32 { return P.sOff; }');
+    const run = view('p', [], ['I'], { unitStride: true });
+    expect(run.params).toEqual(['pOff']);
+    expect(run.wgsl).toContain('fn pAt(base: u32, i: u32) -> u32 { return base + i; }');
+    expect(run.values({ binding, offset: 8, strides: [1] })).toEqual({ pOff: 8 });
+    expect(() => run.values({ binding, offset: 8, strides: [2] })).toThrow(/view p: unit stride expected along I/);
   });
 });
+
+// The generic kernels in each variant their operands' layout selects: element-wise over every merged
+// rank (1-4), each access (vec4, gathered under vec4, scalar, broadcast, read through the output
+// binding) and both row walks (short rows taken whole on the software profile, long rows shared);
+// reductions one invocation per output (reduce_columns) and in workgroups with partial sums over
+// splits (reduce), kept and reduced parts that do not merge. The forward check also asserts that
+// the named variant ran (its key: expression, rank, vec, output access, input accesses, ...).
+const x0 = E.in(0);
+const x1 = E.in(1);
+const GENERIC_CASES: { check: Check; variant: RegExp }[] = [
+  {
+    check: opChecks('elementwise.rank1', { a: { shape: [37] }, b: { shape: [37] } }, (t) => fused(E.mul(x0, x1), [t.a, t.b]))[0],
+    variant: /^elementwise\(.*,1,1,scalar,scalar\|scalar,/,
+  },
+  {
+    check: opChecks('elementwise.rank1.broadcast', { a: { shape: [40] }, s: { shape: [1] } }, (t) => fused(E.mul(x0, x1), [t.a, t.s]))[0],
+    variant: /^elementwise\(.*,1,4,vec4,vec4\|broadcast,/,
+  },
+  {
+    check: opChecks('elementwise.rank2.transposed_broadcast', { a: { shape: [8, 12] }, b: { shape: [12, 1] } }, (t) =>
+      fused(E.add(x0, x1), [transpose(t.a, 0, 1), t.b]),
+    )[0],
+    variant: /^elementwise\(.*,2,4,vec4,scalar\|broadcast,/,
+  },
+  {
+    check: opChecks('elementwise.rank2.long_rows', { a: { shape: [3, 5, 300] }, b: { shape: [3, 3, 300] } }, (t) =>
+      fused(E.sub(x0, x1), [narrow(t.a, 1, 1, 3), t.b]),
+    )[0],
+    variant: /^elementwise\(.*,2,4,vec4,vec4\|vec4,0,\d+,false\)$/,
+  },
+  {
+    check: opChecks('elementwise.rank3.offset', { a: { shape: [3, 5, 9] }, b: { shape: [3, 3, 8] } }, (t) =>
+      fused(E.mul(x0, x1), [narrow(narrow(t.a, 1, 1, 3), 2, 1, 8), t.b]),
+    )[0],
+    variant: /^elementwise\(.*,3,4,vec4,scalar\|vec4,/,
+  },
+  {
+    check: opChecks('elementwise.rank4.permuted', { a: { shape: [2, 3, 4, 5] }, b: { shape: [2, 4, 3, 5] } }, (t) =>
+      fused(E.add(x0, x1), [permute(t.a, [0, 2, 1, 3]), t.b]),
+    )[0],
+    variant: /^elementwise\(.*,4,1,scalar,scalar\|scalar,/,
+  },
+  {
+    check: opChecks('elementwise.rank4.permuted_vec4', { a: { shape: [2, 3, 4, 8] }, b: { shape: [2, 4, 3, 8] } }, (t) =>
+      fused(E.add(x0, x1), [permute(t.a, [0, 2, 1, 3]), t.b]),
+    )[0],
+    variant: /^elementwise\(.*,4,4,vec4,vec4\|vec4,/,
+  },
+  {
+    check: { name: 'elementwise.in_place.vec4', inputs: { a: { shape: [4, 8] }, b: { shape: [4, 8] } }, run: (t) => noGrad(() => inPlaceSum(t.a, t.b)) },
+    variant: /^elementwise\(.*,1,4,vec4,out:vec4\|vec4,/,
+  },
+  {
+    check: {
+      name: 'elementwise.in_place.broadcast_rows',
+      inputs: { a: { shape: [5, 7] }, b: { shape: [1, 7] } },
+      run: (t) => noGrad(() => inPlaceSum(t.a, t.b)),
+    },
+    variant: /^elementwise\(.*,2,1,scalar,out:scalar\|scalar,/,
+  },
+  {
+    check: opChecks('reduce.columns.kept2_reduced2', { x: { shape: [3, 5, 5, 6] } }, (t) =>
+      sum(narrow(narrow(permute(t.x, [0, 2, 1, 3]), 2, 1, 4), 3, 0, 5), [0, 2]),
+    )[0],
+    variant: /^reduce_columns\(/,
+  },
+  {
+    check: opChecks('reduce.splits', { x: { shape: [3, 2, 2400] } }, (t) => sum(narrow(t.x, 2, 5, 2390), [0, 2]))[0],
+    variant: /^reduce\(/,
+  },
+];
+
+function inPlaceSum(a: Tensor, b: Tensor): Tensor {
+  const out = copy(a);
+  addInto(out, b);
+  return out;
+}
+
+for (const target of TEST_TARGETS) {
+  describe(`${target.label}: element-wise and reduction kernels in every rank, access and split vs CPU reference`, () => {
+    for (const { check, variant } of GENERIC_CASES) {
+      it(check.name, async () => {
+        const backend = (await targetBackend(target)) as GpuBackend;
+        const gpu = backend.gpu;
+        const ran = new Set<string>();
+        const run = gpu.run.bind(gpu);
+        gpu.run = (...args) => {
+          ran.add(args[0].key ?? args[0].name);
+          run(...args);
+        };
+        try {
+          const result = await compareCheck(check, backend, cpu);
+          expect(result.error).toBeUndefined();
+          expect(result.ok, `max abs error ${result.maxAbsError}`).toBe(true);
+        } finally {
+          gpu.run = run;
+        }
+        expect(
+          [...ran].some((key) => variant.test(key)),
+          [...ran].join('\n'),
+        ).toBe(true);
+      });
+    }
+  });
+}
 
 // 1x1 convolutions on shapes that take each variant of the software profile's matrix product
 // (matmul_direct.ts): forward with the fused epilogue (scale, shift, ReLU) written into the odd

@@ -57,6 +57,12 @@ function strided(t: Tensor): View {
   return { binding: binding(t), offset: t.offset, strides: t.strides };
 }
 
+/** A contiguous tensor as one run of elements: a view with a single unit stride. */
+function flatRun(t: Tensor): View {
+  const { binding, off } = flat(t);
+  return { binding, offset: off, strides: [1] };
+}
+
 function flat(t: Tensor): { binding: Binding; off: number } {
   if (!t.isContiguous()) throw new Error(`expected a contiguous tensor, got shape [${t.shape}] strides [${t.strides}]`);
   return { binding: binding(t), off: t.offset };
@@ -520,11 +526,11 @@ export class GpuBackend implements Backend {
   }
 
   sgdStep(param: Tensor, grad: Tensor, momentum: Tensor, h: SgdHyper): void {
-    sgdStep(this.gpu, param.size, flat(param), flat(grad), h.momentum !== 0 ? flat(momentum) : null, h);
+    sgdStep(this.gpu, param.size, flatRun(param), flatRun(grad), h.momentum !== 0 ? flatRun(momentum) : null, h);
   }
 
   adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, h: AdamHyper): void {
-    adamStep(this.gpu, param.size, flat(param), flat(grad), flat(m), flat(v), h);
+    adamStep(this.gpu, param.size, flatRun(param), flatRun(grad), flatRun(m), flatRun(v), h);
   }
 }
 

@@ -2,162 +2,179 @@
 // dimensions, every operand strided (stride 0 broadcasts, so per-channel scale and shift, bias, and
 // scalars need no copies; an output view writes into a slice, a concat or a shuffled channel order).
 //
-// Tiling: x walks the innermost dimension, y the rows made of the outer three (both grid-stride).
-// Each operand's base address for a row is computed once; the inner loop only adds i3 * stride.
-// On software adapters each invocation takes about 16 steps of the inner loop (there an invocation
-// costs more than the work of one element), or whole rows where rows are shorter than a workgroup. Where the innermost extent is a multiple of 4, a step
-// computes 4 neighbouring elements as a vec4: operands of unit stride (and 4-aligned offsets) are read
-// and written as vec4, broadcast ones are read once and splatted, other strides are gathered. An
-// input living in the output's buffer is read through the output binding.
+// Tiling: x walks the innermost dimension, y the rows made of the outer ones (both grid-stride).
+// The variant is compiled for the merged rank: each operand is a view with the outer dimensions
+// (D0.., one row) and the innermost one (`view.ts`); its row base is computed once per row, the inner
+// loop only adds i * stride. On software adapters each invocation takes about 16 steps of the inner
+// loop (there an invocation costs more than the work of one element), or whole rows where rows are
+// shorter than a workgroup. Where the innermost extent is a multiple of 4, a step computes 4
+// neighbouring elements as a vec4: operands of unit stride (and 4-aligned offsets) are read and
+// written as vec4, broadcast ones are read once and splatted, other strides are gathered. An input
+// living in the output's buffer is read through the output binding.
 
-import type { Gpu, Kernel } from '../gpu/context.js';
-import { f32bits } from '../gpu/context.js';
+import { f32bits, type Gpu, memoKernel } from '../gpu/context.js';
 import { type Expr, paramCount, toWgsl } from './expr.js';
-import { mergeDims, padRank, type StridedOperand } from './layout.js';
+import { mergeDims } from './layout.js';
+import { type View, type ViewAccessor, view } from './view.js';
 
 /** How an operand is addressed along the innermost dimension. */
 type Access = 'vec4' | 'broadcast' | 'scalar';
 
-const DIMS = ['d0', 'd1', 'd2', 'n3'];
+/** Ranks a variant is compiled for (merged dimensions). */
+const MAX_RANK = 4;
 
-function operandParams(name: string): string[] {
-  return [`${name}_off`, `${name}_s0`, `${name}_s1`, `${name}_s2`, `${name}_s3`];
+const accessors = new Map<string, ViewAccessor>();
+
+/** The view of operand `name` in a rank-`rank` variant: outer dimensions D0.., then the innermost unless broadcast along it. */
+function operandView(name: string, rank: number, access: Access): ViewAccessor {
+  const key = `${name} ${rank} ${access}`;
+  let v = accessors.get(key);
+  if (!v) {
+    const dims = Array.from({ length: rank }, (_, d) => `D${d}`);
+    const inner = access === 'broadcast' ? [] : dims.slice(-1);
+    v = view(name, dims.slice(0, -1), inner, { unitStride: access === 'vec4' });
+    accessors.set(key, v);
+  }
+  return v;
 }
 
-interface Variant {
-  expr: Expr;
-  vec: 1 | 4;
-  out: Access;
-  inputs: Access[];
-  aliased: boolean[];
-  floats: number;
-  workgroup: number;
-  /** One merged dimension: no outer loops. */
-  flat: boolean;
-  /** Rows shorter than a workgroup: each invocation takes whole rows (software adapters). */
-  shortRows: boolean;
+/** An operand's uniform values (a broadcast operand has no stride along the innermost dimension). */
+function operandValues(name: string, rank: number, access: Access, x: View, strides: number[]) {
+  return operandView(name, rank, access).values({ ...x, strides: access === 'broadcast' ? strides.slice(0, -1) : strides });
 }
 
-function kernel(v: Variant): Kernel {
-  const T = v.vec === 4 ? 'vec4<f32>' : 'f32';
-  const params = [...DIMS, ...operandParams('out')];
-  v.inputs.forEach((_, i) => params.push(...operandParams(`in${i}`)));
-  for (let i = 0; i < v.floats; i++) params.push(`f${i}`);
-  const arrayOf = (a: Access) => (a === 'vec4' ? 'array<vec4<f32>>' : 'array<f32>');
-  const bindings = [`@group(0) @binding(1) var<storage, read_write> out: ${arrayOf(v.out)};`];
-  let next = 2;
-  v.inputs.forEach((a, i) => {
-    if (!v.aliased[i]) bindings.push(`@group(0) @binding(${next++}) var<storage, read> in${i}: ${arrayOf(a)};`);
-  });
-  const base = (name: string) => (v.flat ? `P.${name}_off` : `P.${name}_off + i0 * P.${name}_s0 + i1 * P.${name}_s1 + i2 * P.${name}_s2`);
-  const bases = [`    let outBase = ${base('out')};`];
-  const hoisted: string[] = [];
-  const loads: string[] = [];
-  v.inputs.forEach((a, i) => {
-    const buffer = v.aliased[i] ? 'out' : `in${i}`;
-    bases.push(`    let base${i} = ${base(`in${i}`)};`);
-    if (a === 'broadcast') hoisted.push(`    let x${i} = ${T}(${buffer}[base${i}]);`);
-    else if (a === 'vec4') loads.push(`      let x${i} = ${buffer}[(base${i} + i3) / 4u];`);
-    else if (v.vec === 1) loads.push(`      let x${i} = ${buffer}[base${i} + i3 * P.in${i}_s3];`);
-    else loads.push(`      let x${i} = vec4<f32>(${[0, 1, 2, 3].map((k) => `${buffer}[base${i} + (i3 + ${k}u) * P.in${i}_s3]`).join(', ')});`);
-  });
-  const value = toWgsl(
-    v.expr,
-    (i) => `x${i}`,
-    (i) => `${T}(bitcast<f32>(P.f${i}))`,
-    T,
-  );
-  const store =
-    v.out === 'vec4'
-      ? '      out[(outBase + i3) / 4u] = y;'
-      : v.vec === 1
-        ? '      out[outBase + i3 * P.out_s3] = y;'
-        : [0, 1, 2, 3].map((k) => `      out[outBase + (i3 + ${k}u) * P.out_s3] = y[${k}];`).join('\n');
-  // The walk along a row: grid-stride over the invocations, or the whole row in one (short rows,
-  // several of them; a single flat row is always shared out).
-  const walk = v.shortRows && !v.flat ? 'for (var e = 0u; e < P.n3; e++)' : `for (var e = gid.x; e < P.n3; e += groups.x * ${v.workgroup}u)`;
-  const inner = `${bases.join('\n')}
+/**
+ * The kernel for one variant. `value` is the expression's WGSL (inputs `x0`.., float parameters
+ * `P.f0`..); `inputs` lists each input's access, `out:` in front where it is read through the output binding.
+ */
+const kernel = memoKernel(
+  'elementwise',
+  (value: string, rank: number, vec: number, out: Access, inputs: string, floats: number, workgroup: number, shortRows: boolean) => {
+    const T = vec === 4 ? 'vec4<f32>' : 'f32';
+    const operands = inputs === '' ? [] : inputs.split('|').map((s) => ({ aliased: s.startsWith('out:'), access: s.replace(/^out:/, '') as Access }));
+    const outer = Array.from({ length: rank - 1 }, (_, d) => `N${d}`);
+    const rowIndices = Array.from({ length: rank - 1 }, (_, d) => `i${d}`).join(', ');
+    const OUT = operandView('out', rank, out);
+    const params = [...outer, 'steps', ...OUT.params];
+    const arrayOf = (a: Access) => (a === 'vec4' ? 'array<vec4<f32>>' : 'array<f32>');
+    const bindings = [`@group(0) @binding(1) var<storage, read_write> out: ${arrayOf(out)};`];
+    const accessorCode = [OUT.wgsl];
+    const bases = [`    let baseOut = outBase(${rowIndices});`];
+    const hoisted: string[] = [];
+    const loads: string[] = [];
+    let next = 2;
+    operands.forEach(({ aliased, access }, i) => {
+      const X = operandView(`in${i}`, rank, access);
+      params.push(...X.params);
+      accessorCode.push(X.wgsl);
+      if (!aliased) bindings.push(`@group(0) @binding(${next++}) var<storage, read> in${i}: ${arrayOf(access)};`);
+      const buffer = aliased ? 'out' : `in${i}`;
+      const at = (index: string) => `${buffer}[in${i}At(base${i}, ${index})]`;
+      bases.push(`    let base${i} = in${i}Base(${rowIndices});`);
+      if (access === 'broadcast') hoisted.push(`    let x${i} = ${T}(${buffer}[in${i}At(base${i})]);`);
+      else if (access === 'vec4') loads.push(`      let x${i} = ${buffer}[in${i}At(base${i}, i) / 4u];`);
+      else if (vec === 1) loads.push(`      let x${i} = ${at('i')};`);
+      else loads.push(`      let x${i} = vec4<f32>(${[0, 1, 2, 3].map((k) => at(`i + ${k}u`)).join(', ')});`);
+    });
+    for (let i = 0; i < floats; i++) params.push(`f${i}`);
+    const store =
+      out === 'vec4'
+        ? '      out[outAt(baseOut, i) / 4u] = y;'
+        : vec === 1
+          ? '      out[outAt(baseOut, i)] = y;'
+          : [0, 1, 2, 3].map((k) => `      out[outAt(baseOut, i + ${k}u)] = y[${k}];`).join('\n');
+    // The walk along a row: grid-stride over the invocations, or the whole row in one (short rows,
+    // several of them; a single flat row is always shared out).
+    const flat = rank === 1;
+    const walk = shortRows ? 'for (var e = 0u; e < P.steps; e++)' : `for (var e = gid.x; e < P.steps; e += groups.x * ${workgroup}u)`;
+    const inner = `${bases.join('\n')}
 ${hoisted.join('\n')}
       ${walk} {
-        let i3 = e * ${v.vec}u;
+        let i = e * ${vec}u;
 ${loads.join('\n')}
         let y = ${value};
 ${store}
       }`;
-  const rowLoop = (start: string, step: string, content: string) => `  for (var row = ${start}; row < P.d0 * P.d1 * P.d2; row += ${step}) {
-    let i2 = row % P.d2;
-    let i1 = (row / P.d2) % P.d1;
-    let i0 = row / (P.d2 * P.d1);
-${content}
+    // A row's outer indices, innermost first: i_d = (row / (N_{d+1} * ...)) % N_d.
+    const rowIndex = (d: number) => {
+      const below = outer.slice(d + 1).map((n) => `P.${n}`);
+      const quotient = below.length === 0 ? 'row' : `(row / ${below.length === 1 ? below[0] : `(${below.join(' * ')})`})`;
+      return `    let i${d} = ${d === 0 ? quotient : `${quotient} % P.${outer[d]}`};`;
+    };
+    const rowLoop = (start: string, step: string) => `  for (var row = ${start}; row < ${outer.map((n) => `P.${n}`).join(' * ')}; row += ${step}) {
+${outer
+  .map((_, d) => rowIndex(d))
+  .reverse()
+  .join('\n')}
+${inner}
   }`;
-  const body = v.flat ? inner : v.shortRows ? rowLoop('gid.x', `groups.x * ${v.workgroup}u`, inner) : rowLoop('gid.y', 'groups.y', inner);
-  return {
-    name: 'elementwise',
-    params,
-    wgsl: /* wgsl */ `
+    const body = flat ? inner : shortRows ? rowLoop('gid.x', `groups.x * ${workgroup}u`) : rowLoop('gid.y', 'groups.y');
+    return {
+      params,
+      wgsl: /* wgsl */ `
 ${bindings.join('\n')}
 
-@compute @workgroup_size(${v.workgroup})
+${accessorCode.join('')}
+@compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
 ${body}
 }
 `,
-  };
-}
+    };
+  },
+);
 
 /** Whether an operand with these strides (innermost last) can be read or written as aligned vec4s. */
 function vec4Aligned(offset: number, strides: number[]): boolean {
-  return strides[3] === 1 && offset % 4 === 0 && strides.slice(0, 3).every((s) => s % 4 === 0);
+  return strides[strides.length - 1] === 1 && offset % 4 === 0 && strides.slice(0, -1).every((s) => s % 4 === 0);
 }
 
 /** Writes expr(inputs) into `out` over `shape`; `floats` fill the expression's `param` slots. */
-export function elementwise(
-  gpu: Gpu,
-  expr: Expr,
-  inputs: StridedOperand[],
-  out: StridedOperand,
-  shape: readonly number[],
-  floats: readonly number[] = [],
-): void {
-  const merged = mergeDims(shape, [out.strides, ...inputs.map((x) => x.strides)]);
-  const { shape: dims, strides } = padRank(merged.shape, merged.strides, 4);
+export function elementwise(gpu: Gpu, expr: Expr, inputs: View[], out: View, shape: readonly number[], floats: readonly number[] = []): void {
+  const { shape: dims, strides } = mergeDims(shape, [out.strides, ...inputs.map((x) => x.strides)]);
+  const rank = dims.length;
+  if (rank > MAX_RANK) throw new Error(`a strided operand of shape [${dims}] needs more than ${MAX_RANK} dimensions after merging; make it contiguous first`);
+  const n = dims[rank - 1];
   const aliased = inputs.map((x) => x.binding.buffer === out.binding.buffer);
   const outAligned = vec4Aligned(out.offset, strides[0]);
   // vec4 needs a whole number of quads per row, and an aliased input read exactly like the output.
   const vec =
-    dims[3] % 4 === 0 && inputs.every((x, i) => !aliased[i] || (x.offset === out.offset && strides[i + 1].every((s, d) => s === strides[0][d]) && outAligned))
+    n % 4 === 0 && inputs.every((x, i) => !aliased[i] || (x.offset === out.offset && strides[i + 1].every((s, d) => s === strides[0][d]) && outAligned))
       ? 4
       : 1;
-  const access = (offset: number, s: number[]): Access => (s[3] === 0 ? 'broadcast' : vec === 4 && vec4Aligned(offset, s) ? 'vec4' : 'scalar');
   const outAccess: Access = vec === 4 && outAligned ? 'vec4' : 'scalar';
-  const variant: Variant = {
-    expr,
-    vec,
-    out: outAccess,
-    inputs: inputs.map((x, i) => (aliased[i] ? outAccess : access(x.offset, strides[i + 1]))),
-    aliased,
-    floats: paramCount(expr),
-    workgroup: gpu.profile.workgroup,
-    flat: dims[0] * dims[1] * dims[2] === 1,
-    shortRows: gpu.profile.packRows && dims[3] / vec < gpu.profile.workgroup,
-  };
-  const values: Record<string, number> = { d0: dims[0], d1: dims[1], d2: dims[2], n3: dims[3] / vec };
-  const operands = [out, ...inputs];
-  ['out', ...inputs.map((_, i) => `in${i}`)].forEach((name, j) => {
-    values[`${name}_off`] = operands[j].offset;
-    strides[j].forEach((s, d) => (values[`${name}_s${d}`] = s));
+  const access = inputs.map((x, i): Access => {
+    if (aliased[i]) return outAccess;
+    const s = strides[i + 1];
+    return s[rank - 1] === 0 ? 'broadcast' : vec === 4 && vec4Aligned(x.offset, s) ? 'vec4' : 'scalar';
   });
-  for (let i = 0; i < variant.floats; i++) values[`f${i}`] = f32bits(floats[i]);
+  const floatCount = paramCount(expr);
+  const T = vec === 4 ? 'vec4<f32>' : 'f32';
+  const value = toWgsl(
+    expr,
+    (i) => `x${i}`,
+    (i) => `${T}(bitcast<f32>(P.f${i}))`,
+    T,
+  );
+  const workgroup = gpu.profile.workgroup;
+  const steps = n / vec;
+  const shortRows = gpu.profile.packRows && steps < workgroup && rank > 1;
+  const inputKinds = access.map((a, i) => (aliased[i] ? `out:${a}` : a)).join('|');
+  const k = kernel(value, rank, vec, outAccess, inputKinds, floatCount, workgroup, shortRows);
+  const values: Record<string, number> = { steps, ...operandValues('out', rank, outAccess, out, strides[0]) };
+  for (let d = 0; d < rank - 1; d++) values[`N${d}`] = dims[d];
+  inputs.forEach((x, i) => Object.assign(values, operandValues(`in${i}`, rank, access[i], x, strides[i + 1])));
+  for (let i = 0; i < floatCount; i++) values[`f${i}`] = f32bits(floats[i]);
   const maxGroups = gpu.maxGroups;
   const bindings = [out.binding, ...inputs.filter((_, i) => !aliased[i]).map((x) => x.binding)];
   const perInvocation = gpu.profile.elementwisePerInvocation;
-  const rows = dims[0] * dims[1] * dims[2];
-  if (variant.shortRows) {
-    gpu.run(kernel(variant), bindings, [Math.min(Math.ceil(rows / variant.workgroup), maxGroups)], values);
+  const rows = dims.slice(0, -1).reduce((a, b) => a * b, 1);
+  if (shortRows) {
+    gpu.run(k, bindings, [Math.min(Math.ceil(rows / workgroup), maxGroups)], values);
     return;
   }
-  const xGroups = Math.min(Math.ceil(values.n3 / (variant.workgroup * perInvocation)), maxGroups);
+  const xGroups = Math.min(Math.ceil(steps / (workgroup * perInvocation)), maxGroups);
   // Software adapters pay for every workgroup: rows share one (the row loop strides on).
-  const yGroups = gpu.profile.packRows ? Math.max(1, Math.min(rows, Math.ceil((rows * values.n3) / (variant.workgroup * perInvocation * xGroups)))) : rows;
-  gpu.run(kernel(variant), bindings, [xGroups, Math.min(yGroups, maxGroups)], values);
+  const yGroups = gpu.profile.packRows ? Math.max(1, Math.min(rows, Math.ceil((rows * steps) / (workgroup * perInvocation * xGroups)))) : rows;
+  gpu.run(k, bindings, [xGroups, Math.min(yGroups, maxGroups)], values);
 }

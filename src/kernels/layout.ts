@@ -1,11 +1,6 @@
-// Strided operands of the generic (element-wise, reduction) kernels: their dimensions merged and
+// Strided operands of the generic (element-wise, reduction) kernels: their dimensions merged, and
 // padded to the rank a kernel variant is compiled for. An operand is a `View` (view.ts): a GPU
 // buffer, an element offset and one stride per dimension of the iteration shape (stride 0 = broadcast).
-
-import type { View } from './view.js';
-
-/** The generic kernels' name for a View, until elementwise.ts and reduce*.ts import View itself. */
-export type StridedOperand = View;
 
 /**
  * Drops size-1 dimensions and merges neighbours that are contiguous for every operand, so that most

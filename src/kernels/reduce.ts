@@ -8,24 +8,26 @@
 // invocations stride over v, each keeping K running sums, then a workgroup sum (workgroup_reduce.ts).
 // Long reductions are split over u into partial sums and a second pass adds the partials.
 
-import type { Gpu, Kernel } from '../gpu/context.js';
-import { f32bits } from '../gpu/context.js';
+import { f32bits, type Gpu, memoKernel } from '../gpu/context.js';
 import { type Expr, paramCount } from './expr.js';
-import { mergeDims, padRank, type StridedOperand } from './layout.js';
-import { type Canonical, reduceParts } from './reduce_common.js';
+import { mergeDims, padRank } from './layout.js';
+import { type Canonical, inputValues, reduceParts, reduceSums } from './reduce_common.js';
 import { reduceColumns } from './reduce_columns.js';
+import { type View, view } from './view.js';
 import { blockSum } from './workgroup_reduce.js';
 
-function kernel(exprs: Expr[], inputCount: number, floatParams: number, workgroup: number): Kernel {
-  const K = exprs.length;
-  const { params, bindings, bases, loads, sums } = reduceParts(exprs, inputCount, floatParams);
+/** The output: expression k's total for kept index (o1, o0) of split `split` (partial sums, or the result when there is one split). */
+const OUT = view('out', ['Split', 'K1', 'K0'], ['Expr']);
+
+const kernel = memoKernel('reduce', (sums: string, K: number, inputCount: number, floatParams: number, workgroup: number) => {
+  const { params, bindings, accessors, bases, loads } = reduceParts(inputCount, floatParams);
   const range = Array.from({ length: K }, (_, k) => k);
   return {
-    name: 'reduce',
-    params,
+    params: [...params, 'uPer', ...OUT.params],
     wgsl: /* wgsl */ `
 ${bindings}
 
+${accessors}${OUT.wgsl}
 ${blockSum('workgroupSum', workgroup, K, true)}
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) groups: vec3u) {
@@ -48,14 +50,14 @@ ${sums}
     // Summed again for the next o: finalSync keeps the scratch until every invocation has its totals.
     let totals = workgroupSum(lid, array<f32, ${K}>(${range.map((k) => `acc${k}`).join(', ')}));
     if (lid == 0u) {
-      let at = P.out_off + split * P.out_split + o1 * P.out_k1 + o0 * P.out_k0;
-${range.map((k) => `      out[at + ${k}u * P.out_expr] = totals[${k}];`).join('\n')}
+      let at = outBase(split, o1, o0);
+${range.map((k) => `      out[outAt(at, ${k}u)] = totals[${k}];`).join('\n')}
     }
   }
 }
 `,
   };
-}
+});
 
 /** Splits the iteration space into kept (<= 2 merged dims) and reduced (<= 2 merged dims) parts. */
 function canonical(
@@ -97,8 +99,8 @@ function canonical(
 export function reduce(
   gpu: Gpu,
   exprs: Expr[],
-  inputs: StridedOperand[],
-  out: StridedOperand,
+  inputs: View[],
+  out: View,
   exprStride: number,
   shape: readonly number[],
   reduceDims: readonly boolean[],
@@ -123,27 +125,19 @@ export function reduce(
   const splits = Math.max(1, Math.min(c.U, Math.ceil(c.total / perWorkgroup), Math.ceil(profile.reductionTarget / c.O)));
   const uPer = Math.ceil(c.U / splits);
   const partials = splits > 1 ? gpu.pool.acquire(splits * c.O * exprs.length * 4) : null;
-  const values: Record<string, number> = { K0: c.K0, O: c.O, U: c.U, V: c.V, total: c.total, uPer };
-  if (partials) Object.assign(values, { out_off: 0, out_k1: c.K0, out_k0: 1, out_split: c.O, out_expr: splits * c.O });
-  else Object.assign(values, { out_off: out.offset, out_k1: c.kept[0][0], out_k0: c.kept[0][1], out_split: 0, out_expr: exprStride });
-  inputs.forEach((x, i) => {
-    Object.assign(values, {
-      [`in${i}_off`]: x.offset,
-      [`in${i}_k1`]: c.kept[i + 1][0],
-      [`in${i}_k0`]: c.kept[i + 1][1],
-      [`in${i}_su`]: c.reduced[i][0],
-      [`in${i}_sv`]: c.reduced[i][1],
-    });
-  });
+  const first: View = partials
+    ? { binding: { buffer: partials }, offset: 0, strides: [c.O, c.K0, 1, splits * c.O] }
+    : { binding: out.binding, offset: out.offset, strides: [0, ...c.kept[0], exprStride] };
+  const values: Record<string, number> = { K0: c.K0, O: c.O, U: c.U, V: c.V, total: c.total, uPer, ...OUT.values(first), ...inputValues(c, inputs) };
   for (let i = 0; i < floatCount; i++) values[`f${i}`] = f32bits(floats[i]);
-  const first = partials ? { buffer: partials } : out.binding;
-  gpu.run(kernel(exprs, inputs.length, floatCount, workgroup), [first, ...inputs.map((x) => x.binding)], [Math.min(c.O, maxGroups), splits], values);
+  const variant = kernel(reduceSums(exprs), exprs.length, inputs.length, floatCount, workgroup);
+  gpu.run(variant, [first.binding, ...inputs.map((x) => x.binding)], [Math.min(c.O, maxGroups), splits], values);
   if (!partials) return;
   // Second pass, per expression k: out_k[o] = sum over splits of partials[k][split][o].
   const keptShape = [splits, c.O / c.K0, c.K0];
   for (let k = 0; k < exprs.length; k++) {
-    const rows: StridedOperand = { binding: { buffer: partials }, offset: k * splits * c.O, strides: [c.O, c.K0, 1] };
-    const target: StridedOperand = { binding: out.binding, offset: out.offset + k * exprStride, strides: [0, c.kept[0][0], c.kept[0][1]] };
+    const rows: View = { binding: { buffer: partials }, offset: k * splits * c.O, strides: [c.O, c.K0, 1] };
+    const target: View = { binding: out.binding, offset: out.offset + k * exprStride, strides: [0, c.kept[0][0], c.kept[0][1]] };
     reduce(gpu, [{ k: 'in', i: 0 }], [rows], target, 0, keptShape, [true, false, false]);
   }
   gpu.pool.release(partials);

@@ -14,6 +14,8 @@
 // so the offset and outer strides are applied once, outside the inner loops, as hand-written plane
 // and row bases were (an accessor taking every index per element slowed llvmpipe's training step).
 // With no outer dimensions `xBase()` is the offset alone; with no inner ones `xAt(base)` is the base.
+// `view(name, outer, inner, { unitStride: true })` bakes a stride of 1 for the last inner dimension
+// (no uniform; `values` throws on any other stride): a contiguous run, read as vec4 or walked as is.
 
 import type { Binding, Params } from '../gpu/context.js';
 
@@ -33,13 +35,17 @@ export interface ViewAccessor {
   values(v: View): Params;
 }
 
-export function view(name: string, outer: readonly string[], inner: readonly string[] = []): ViewAccessor {
+export function view(name: string, outer: readonly string[], inner: readonly string[] = [], options: { unitStride?: boolean } = {}): ViewAccessor {
   const dims = [...outer, ...inner];
+  const unit = options.unitStride === true;
+  if (unit && inner.length === 0) throw new Error(`view ${name}: a unit stride needs an inner dimension`);
   const off = `${name}Off`;
-  const strides = dims.map((d) => `${name}${d}`);
+  const strided = unit ? dims.slice(0, -1) : dims;
+  const strides = strided.map((d) => `${name}${d}`);
   if (new Set(dims).size !== dims.length) throw new Error(`view ${name}: dimension names [${dims}] repeat`);
   const index = (d: string) => d.toLowerCase();
-  const terms = (ds: readonly string[]) => ds.map((d) => ` + ${index(d)} * P.${name}${d}`).join('');
+  const term = (d: string) => (unit && d === dims[dims.length - 1] ? ` + ${index(d)}` : ` + ${index(d)} * P.${name}${d}`);
+  const terms = (ds: readonly string[]) => ds.map(term).join('');
   const args = (ds: readonly string[]) => ds.map((d) => `${index(d)}: u32`);
   const wgsl = `fn ${name}Base(${args(outer).join(', ')}) -> u32 { return P.${off}${terms(outer)}; }
 fn ${name}At(${['base: u32', ...args(inner)].join(', ')}) -> u32 { return base${terms(inner)}; }
@@ -49,8 +55,9 @@ fn ${name}At(${['base: u32', ...args(inner)].join(', ')}) -> u32 { return base${
     wgsl,
     values(v: View): Params {
       if (v.strides.length !== dims.length) throw new Error(`view ${name}: ${dims.length} strides expected ([${dims}]), got [${v.strides}]`);
+      if (unit && v.strides[dims.length - 1] !== 1) throw new Error(`view ${name}: unit stride expected along ${dims[dims.length - 1]}, got [${v.strides}]`);
       const out: Params = { [off]: v.offset };
-      for (let d = 0; d < dims.length; d++) out[strides[d]] = v.strides[d];
+      for (let d = 0; d < strided.length; d++) out[strides[d]] = v.strides[d];
       return out;
     },
   };
