@@ -8,11 +8,11 @@
 //   - a product with a stride-named uniform: `* P.xN`, `* P.aRow`, `* P.in0_s3` (a lower-case operand
 //     name, then N, C, H, W, Row, Col, Batch, Stride or an `_s`/`_k` suffix);
 //   - a file that declares `@compute` but never calls memoKernel.
-// Usage: node scripts/check_kernel_views.mjs   (part of `npm run lint`)
+// Usage: node scripts/check_kernel_views.mjs [dir]   (default src/kernels; part of `npm run lint`)
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const KERNELS = 'src/kernels';
+const KERNELS = process.argv[2] ?? 'src/kernels';
 
 /** The one file that writes offsets and strides: the accessors' generator. */
 const GENERATOR = 'view.ts';
