@@ -223,6 +223,7 @@ const PRODUCT_CASES = [
   { variant: 'matmul_direct_nk_4x8_vec4out', x: [2, 9, 4, 17], k: 7 }, // N = 68 columns, vec4 along N and (K = 8) along K
   { variant: 'matmul_direct_n_4x8_vec4out', x: [2, 10, 4, 17], k: 7 }, // K = 9: vec4 along N only
   { variant: 'matmul_direct_n_4x8', x: [3, 10, 5, 4], k: 12 }, // 20 columns: computed transposed, epilogue per column
+  { variant: 'matmul_direct_nk_4x8_vec4out', x: [2, 9, 4, 4], k: 7 }, // 16 columns (a 4x4 map), K = 8: both sides vec4, so not transposed
   { variant: 'matmul_direct_folded_4x8', x: [2, 10, 5, 3], k: 7 }, // 15 columns, M = 7: images folded into the columns
   { variant: 'matmul_direct_scalar_4x8', x: [2, 10, 9, 9], k: 6 }, // 81 columns: no vec4 side
 ];

@@ -19,7 +19,7 @@ import { im2col } from '../kernels/im2col.js';
 import { elementwise } from '../kernels/elementwise.js';
 import { type Expr, E } from '../kernels/expr.js';
 import type { View } from '../kernels/view.js';
-import { matmul, type Operand, splitCount } from '../kernels/matmul.js';
+import { matmul, type Operand, quadsAlongK, quadsAlongN, splitCount } from '../kernels/matmul.js';
 import { maxPool } from '../kernels/maxpool.js';
 import { maxPoolGrad } from '../kernels/maxpool_grad.js';
 import type { PoolGeometry } from '../kernels/window_common.js';
@@ -211,7 +211,9 @@ export class GpuBackend implements Backend {
     aTransposed?: () => Operand,
   ): void {
     if (!sumBatches) {
-      if (this.gpu.profile.transposeNarrowProducts && N < this.gpu.profile.narrowColumns && M % 4 === 0)
+      // Transposed unless both sides already run as vec4 (weights along K, columns along N: 4x4 maps).
+      const quads = quadsAlongK(a, K) && quadsAlongN(b, N);
+      if (this.gpu.profile.transposeNarrowProducts && N < this.gpu.profile.narrowColumns && M % 4 === 0 && !quads)
         this.transposedProduct(M, N, K, batches, a, b, c, epilogue, aTransposed);
       else matmul(this.gpu, { M, N, K, a, b, c, batches, splits: batches, epilogue });
       return;

@@ -18,6 +18,7 @@ import { type MatmulArgs, matmulParams, PARAMS } from './matmul_common.js';
 import { matmulDirect } from './matmul_direct.js';
 
 export type { MatmulArgs, Operand } from './matmul_common.js';
+export { quadsAlongK, quadsAlongN } from './matmul_common.js';
 export type { MatmulTiling } from '../gpu/profile.js';
 
 /** The profile's tile for a product: its long-sided tile where both sides are long, narrower ones for short sides. */

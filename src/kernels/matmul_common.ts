@@ -30,6 +30,18 @@ export interface MatmulArgs {
   tiling?: MatmulTiling;
 }
 
+const four = (x: number) => x % 4 === 0;
+
+/** Whether B can be read in aligned vec4 runs along N: unit stride there, N, the offset and the other strides multiples of 4. */
+export function quadsAlongN(b: Operand, N: number): boolean {
+  return b.col === 1 && four(N) && four(b.off) && four(b.row) && four(b.batch);
+}
+
+/** Whether A can be read in aligned vec4 runs along K (as quadsAlongN, for A's rows). */
+export function quadsAlongK(a: Operand, K: number): boolean {
+  return a.col === 1 && four(K) && four(a.off) && four(a.row) && four(a.batch);
+}
+
 /** The uniform parameters both matrix-multiply kernels take. */
 export const PARAMS = [
   'M',

@@ -25,7 +25,7 @@
 
 import type { Gpu, Kernel } from '../gpu/context.js';
 import { epilogueCode } from './conv_common.js';
-import { type MatmulArgs, matmulParams, PARAMS } from './matmul_common.js';
+import { type MatmulArgs, matmulParams, PARAMS, quadsAlongK, quadsAlongN } from './matmul_common.js';
 
 type Mode = 'n' | 'nk' | 'k' | 'folded' | 'scalar';
 
@@ -165,11 +165,10 @@ ${body}
 
 /** Which vectorisation the operands allow (every vec4 access 16-byte aligned, extents whole quads). */
 export function directMode(args: MatmulArgs, narrowColumns: number): Mode {
-  const four = (x: number) => x % 4 === 0;
   const { a, b } = args;
-  if (b.col === 1 && four(args.N) && four(b.off) && four(b.row) && four(b.batch))
-    return a.col === 1 && four(args.K) && four(a.off) && four(a.row) && four(a.batch) ? 'nk' : 'n';
-  if (a.col === 1 && b.row === 1 && four(args.K) && four(a.off) && four(a.row) && four(a.batch) && four(b.off) && four(b.col) && four(b.batch)) return 'k';
+  if (quadsAlongN(b, args.N)) return quadsAlongK(a, args.K) ? 'nk' : 'n';
+  // B read along K: its transpose read along N.
+  if (quadsAlongK(a, args.K) && quadsAlongN({ ...b, row: b.col, col: b.row }, args.K)) return 'k';
   // Folding needs one shared A and one output per batch (no sum over batches).
   if (a.batch === 0 && args.splits === args.batches && args.N < narrowColumns) return 'folded';
   return 'scalar';
