@@ -3,10 +3,10 @@
 // context switch, while reads straight from the operands hit the CPU's caches. Same contract as
 // matmul.ts: C[z] = epilogue(sum over b in batches(z) of A[b] . B[b]), operands as views.
 //
-// Tiling: one invocation per RM x RN block of C (RM x RN from the device profile for the vec4
-// modes 'n' and 'nk', DeviceProfile.directBlocks; 4x8, 4x4 for 'k', otherwise), the blocks of every split in one flat range (so
-// that products with few columns still fill whole workgroups), walked grid-stride. The K loop is
-// vectorised along whichever dimension has unit stride:
+// Tiling: one invocation per RM x RN block of C (for the vec4 modes 'n' and 'nk' the profile's
+// block by adapter, DeviceProfile.directBlocks; 4x4 in mode 'k', 4x8 otherwise), the blocks of every
+// split in one flat range (so that products with few columns still fill whole workgroups), walked
+// grid-stride. The K loop is vectorised along whichever dimension has unit stride:
 //   'n': B is unit-stride along N (forward and input-gradient convolutions): per k, RN/4 vec4 of B,
 //        RM scalars of A, RM x RN/4 vec4 multiply-adds;
 //   'nk': as 'n', A also unit-stride along K (the weights of a forward convolution, K a multiple of
