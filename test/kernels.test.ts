@@ -225,7 +225,7 @@ const PRODUCT_CASES: { mode: 'n' | 'nk' | 'folded' | 'scalar'; vec4out: boolean;
   { mode: 'nk', vec4out: true, x: [2, 9, 4, 17], k: 7, what: 'N = 68 columns, vec4 along N and (K = 8) along K' },
   { mode: 'n', vec4out: true, x: [2, 10, 4, 17], k: 7, what: 'K = 9: vec4 along N only' },
   { mode: 'n', vec4out: false, x: [3, 10, 5, 4], k: 12, what: '20 columns: computed transposed, epilogue per column' },
-  { mode: 'nk', vec4out: true, x: [2, 9, 4, 4], k: 7, what: '16 columns (a 4x4 map), K = 8: both sides vec4, so not transposed' },
+  { mode: 'nk', vec4out: true, x: [2, 9, 4, 4], k: 8, what: '16 columns (a 4x4 map), M = K = 8: both sides vec4, so not transposed' },
   { mode: 'folded', vec4out: false, x: [2, 10, 5, 3], k: 7, what: '15 columns, M = 7: images folded into the columns' },
   { mode: 'scalar', vec4out: false, x: [2, 10, 9, 9], k: 6, what: '81 columns: no vec4 side' },
 ];
