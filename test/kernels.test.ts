@@ -252,6 +252,10 @@ function productChecks(x: number[], k: number): Check[] {
 for (const target of TEST_TARGETS) {
   describe(`${target.label}: 1x1 convolutions in every matrix-product variant vs CPU reference`, () => {
     const blockSets = target.profile === 'software' ? Object.entries(DIRECT_BLOCKS) : [['profile', undefined] as const];
+    it("takes its adapter's register blocks (the profile's directBlocks, from the adapter's description)", async () => {
+      const gpu = ((await targetBackend(target)) as GpuBackend).gpu;
+      expect(gpu.profile.directBlocks).toEqual(DIRECT_BLOCKS[target.adapter.includes('swiftshader') ? 'swiftshader' : 'llvmpipe']);
+    });
     for (const { mode, vec4out, x, k, what } of PRODUCT_CASES) {
       for (const [blocksOf, directBlocks] of blockSets) {
         for (const check of productChecks(x, k)) {
