@@ -9,7 +9,7 @@ import { empty, full, intTensor } from '#engine/autograd/ops/creation';
 import { concatShuffle, channelShuffle } from '#engine/autograd/ops/shape';
 import type { Tensor } from '#engine/autograd/tensor';
 import { E } from '#engine/kernels/expr';
-import { matmul, type MatmulTiling } from '#engine/kernels/matmul';
+import { matmul, type MatmulTiling, matrix } from '#engine/kernels/matmul';
 import { EpilogueBindings } from '#engine/kernels/conv_common';
 import type { KernelCase as Case } from './case.js';
 import type { BenchContext } from './context.js';
@@ -286,7 +286,7 @@ async function matmulCeiling(ctx: BenchContext): Promise<number> {
   const n = ctx.smoke ? 128 : 1024;
   const gpu = ctx.backend.gpu;
   const [a, bm, c] = [full([n, n], 0.5), full([n, n], 0.5), full([n, n], 0)];
-  const operand = (t: Tensor) => ({ binding: { buffer: t.storage.handle as GPUBuffer }, off: 0, row: n, col: 1, batch: 0 });
+  const operand = (t: Tensor) => matrix({ buffer: t.storage.handle as GPUBuffer }, 0, n, 1);
   const tilings: (MatmulTiling | undefined)[] = [
     undefined,
     { TM: 64, TN: 64, TK: 16, RM: 8, RN: 8 },

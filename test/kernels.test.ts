@@ -15,6 +15,7 @@ import { allChecks, type Check, type CheckShapes, compareCheck, compareWith, opC
 import { noGrad } from '../src/autograd/tape.js';
 import { CHECK_KERNELS_ENV, memoKernel } from '../src/gpu/context.js';
 import { E } from '../src/kernels/expr.js';
+import { DIRECT_BLOCKS } from '../src/gpu/profile.js';
 import { view } from '../src/kernels/view.js';
 import { cpu, targetBackend, TEST_TARGETS } from './gpu.js';
 
@@ -331,14 +332,16 @@ for (const target of TEST_TARGETS) {
 // (matmul_direct.ts): forward with the fused epilogue (scale, shift, ReLU) written into the odd
 // channels of a shuffled concatenation, as ShuffleNet's branches write, from a channel slice of the
 // input (a non-zero view offset), and the plain convolution's forward and backward. Edge blocks:
-// M and N not multiples of the register block. In the software profile the test also checks that
-// the named variant ran, so each variant stays covered.
-const PRODUCT_CASES = [
-  { variant: 'matmul_direct_nk_4x8_vec4out', x: [2, 9, 4, 17], k: 7 }, // N = 68 columns, vec4 along N and (K = 8) along K
-  { variant: 'matmul_direct_n_4x8_vec4out', x: [2, 10, 4, 17], k: 7 }, // K = 9: vec4 along N only
-  { variant: 'matmul_direct_n_4x8', x: [3, 10, 5, 4], k: 12 }, // 20 columns: computed transposed, epilogue per column
-  { variant: 'matmul_direct_folded_4x8', x: [2, 10, 5, 3], k: 7 }, // 15 columns, M = 7: images folded into the columns
-  { variant: 'matmul_direct_scalar_4x8', x: [2, 10, 9, 9], k: 6 }, // 81 columns: no vec4 side
+// M and N not multiples of the register block. In the software profile each check runs with every
+// adapter's register blocks (DIRECT_BLOCKS) and also checks that the named mode ran, with that
+// block and those stores, so each variant stays covered on both adapters.
+const PRODUCT_CASES: { mode: 'n' | 'nk' | 'folded' | 'scalar'; vec4out: boolean; x: number[]; k: number; what: string }[] = [
+  { mode: 'nk', vec4out: true, x: [2, 9, 4, 17], k: 7, what: 'N = 68 columns, vec4 along N and (K = 8) along K' },
+  { mode: 'n', vec4out: true, x: [2, 10, 4, 17], k: 7, what: 'K = 9: vec4 along N only' },
+  { mode: 'n', vec4out: false, x: [3, 10, 5, 4], k: 12, what: '20 columns: computed transposed, epilogue per column' },
+  { mode: 'nk', vec4out: true, x: [2, 9, 4, 4], k: 8, what: '16 columns (a 4x4 map), M = K = 8: both sides vec4, so not transposed' },
+  { mode: 'folded', vec4out: false, x: [2, 10, 5, 3], k: 7, what: '15 columns, M = 7: images folded into the columns' },
+  { mode: 'scalar', vec4out: false, x: [2, 10, 9, 9], k: 6, what: '81 columns: no vec4 side' },
 ];
 
 function productChecks(x: number[], k: number): Check[] {
@@ -362,26 +365,35 @@ function productChecks(x: number[], k: number): Check[] {
 
 for (const target of TEST_TARGETS) {
   describe(`${target.label}: 1x1 convolutions in every matrix-product variant vs CPU reference`, () => {
-    for (const { variant, x, k } of PRODUCT_CASES) {
-      for (const check of productChecks(x, k)) {
-        it(`${check.name} [${x}] -> ${k} (${variant})`, async () => {
-          const backend = (await targetBackend(target)) as GpuBackend;
-          const gpu = backend.gpu;
-          const ran = new Set<string>();
-          const run = gpu.run.bind(gpu);
-          gpu.run = (...args) => {
-            ran.add(args[0].name);
-            run(...args);
-          };
-          try {
-            const result = await compareCheck(check, backend, cpu);
-            expect(result.error).toBeUndefined();
-            expect(result.ok, `max abs error ${result.maxAbsError}`).toBe(true);
-          } finally {
-            gpu.run = run;
-          }
-          if (target.profile === 'software') expect([...ran]).toContain(variant);
-        });
+    const blockSets = target.profile === 'software' ? Object.entries(DIRECT_BLOCKS) : [['profile', undefined] as const];
+    it("takes its adapter's register blocks (the profile's directBlocks, from the adapter's description)", async () => {
+      const gpu = ((await targetBackend(target)) as GpuBackend).gpu;
+      expect(gpu.profile.directBlocks).toEqual(DIRECT_BLOCKS[target.adapter.includes('swiftshader') ? 'swiftshader' : 'llvmpipe']);
+    });
+    for (const { mode, vec4out, x, k, what } of PRODUCT_CASES) {
+      for (const [blocksOf, directBlocks] of blockSets) {
+        for (const check of productChecks(x, k)) {
+          it(`${check.name} [${x}] -> ${k} (${mode}${vec4out ? ', vec4 stores' : ''}, ${blocksOf} blocks: ${what})`, async () => {
+            const backend = (await targetBackend(target, directBlocks ? { directBlocks } : {})) as GpuBackend;
+            const gpu = backend.gpu;
+            const ran = new Set<string>();
+            const run = gpu.run.bind(gpu);
+            gpu.run = (...args) => {
+              ran.add(args[0].key ?? args[0].name);
+              run(...args);
+            };
+            try {
+              const result = await compareCheck(check, backend, cpu);
+              expect(result.error).toBeUndefined();
+              expect(result.ok, `max abs error ${result.maxAbsError}`).toBe(true);
+            } finally {
+              gpu.run = run;
+            }
+            if (target.profile !== 'software') return;
+            const block = mode === 'n' || mode === 'nk' ? (directBlocks ?? gpu.profile.directBlocks)[mode] : [4, 8];
+            expect([...ran].some((key) => key.startsWith(`matmul_direct_${mode}(${block.join(',')},${vec4out},`))).toBe(true);
+          });
+        }
       }
     }
   });

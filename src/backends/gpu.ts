@@ -19,7 +19,7 @@ import { im2col } from '../kernels/im2col.js';
 import { elementwise } from '../kernels/elementwise.js';
 import { type Expr, E } from '../kernels/expr.js';
 import type { View } from '../kernels/view.js';
-import { matmul, type Operand, splitCount } from '../kernels/matmul.js';
+import { matmul, matrix, quadsAlongColumns, splitCount, transposed } from '../kernels/matmul.js';
 import { maxPool } from '../kernels/maxpool.js';
 import { maxPoolGrad } from '../kernels/maxpool_grad.js';
 import type { PoolGeometry } from '../kernels/window_common.js';
@@ -84,10 +84,10 @@ function planeView(t: Tensor, op: string): PlaneView {
 }
 
 /** An NCHW tensor as the matrix [channel][position] of each image (H and W must merge). */
-function outputPlanes(t: Tensor, op: string): Operand {
+function outputPlanes(t: Tensor, op: string): View {
   const p = planeStride(t);
   if (p === null) throw new Error(`${op}: a view of shape [${t.shape}] with strides [${t.strides}] is not supported (height and width must merge)`);
-  return { binding: binding(t), off: t.offset, row: t.strides[1], col: p, batch: t.strides[0] };
+  return matrix(binding(t), t.offset, t.strides[1], p, t.strides[0]);
 }
 
 /** The epilogue of group `group`'s output channels (kg per group). */
@@ -190,13 +190,7 @@ export class GpuBackend implements Backend {
   matmul(a: Tensor, b: Tensor, out: Tensor, options: { epilogue?: Epilogue; sumBatches?: boolean } = {}): void {
     const [B, M, K] = a.shape;
     const N = b.shape[2];
-    const operand = (t: Tensor): Operand => ({
-      binding: binding(t),
-      off: t.offset,
-      row: t.strides[1],
-      col: t.strides[2],
-      batch: t.shape[0] === 1 ? 0 : t.strides[0],
-    });
+    const operand = (t: Tensor): View => matrix(binding(t), t.offset, t.strides[1], t.strides[2], t.shape[0] === 1 ? 0 : t.strides[0]);
     this.product(M, N, K, B, operand(a), operand(b), operand(out), Boolean(options.sumBatches), epilogueBindings(options.epilogue));
   }
 
@@ -209,15 +203,17 @@ export class GpuBackend implements Backend {
     N: number,
     K: number,
     batches: number,
-    a: Operand,
-    b: Operand,
-    c: Operand,
+    a: View,
+    b: View,
+    c: View,
     sumBatches: boolean,
     epilogue: EpilogueBindings,
-    aTransposed?: () => Operand,
+    aTransposed?: () => View,
   ): void {
     if (!sumBatches) {
-      if (this.gpu.profile.transposeNarrowProducts && N < this.gpu.profile.narrowColumns && M % 4 === 0)
+      // Transposed unless both sides already run as vec4 (weights along K, columns along N: 4x4 maps).
+      const quads = quadsAlongColumns(a, K) && quadsAlongColumns(b, N);
+      if (this.gpu.profile.transposeNarrowProducts && N < this.gpu.profile.narrowColumns && M % 4 === 0 && !quads)
         this.transposedProduct(M, N, K, batches, a, b, c, epilogue, aTransposed);
       else matmul(this.gpu, { M, N, K, a, b, c, batches, splits: batches, epilogue });
       return;
@@ -229,13 +225,13 @@ export class GpuBackend implements Backend {
     }
     if (epilogue.bindings.length > 0 || epilogue.relu) throw new Error('matmul: an epilogue cannot follow a sum over batches');
     const partial = this.gpu.pool.acquire(splits * M * N * 4);
-    const partialOperand: Operand = { binding: { buffer: partial }, off: 0, row: N, col: 1, batch: M * N };
+    const partialOperand = matrix({ buffer: partial }, 0, N, 1, M * N);
     matmul(this.gpu, { M, N, K, a, b, c: partialOperand, batches, splits, epilogue });
     reduce(
       this.gpu,
       [E.in(0)],
       [{ binding: { buffer: partial }, offset: 0, strides: [M * N, N, 1] }],
-      { binding: c.binding, offset: c.off, strides: [0, c.row, c.col] },
+      { binding: c.binding, offset: c.offset, strides: [0, c.strides[1], c.strides[2]] },
       0,
       [splits, M, N],
       [true, false, false],
@@ -253,34 +249,33 @@ export class GpuBackend implements Backend {
     N: number,
     K: number,
     batches: number,
-    a: Operand,
-    b: Operand,
-    c: Operand,
+    a: View,
+    b: View,
+    c: View,
     epilogue: EpilogueBindings,
-    aTransposed?: () => Operand,
+    aTransposed?: () => View,
   ): void {
     let scratch: GPUBuffer | null = null;
-    let bT: Operand = { binding: a.binding, off: a.off, row: a.col, col: a.row, batch: a.batch };
-    if (a.row !== 1 && aTransposed) bT = aTransposed();
-    else if (a.row !== 1 && a.batch === 0) {
+    const [aBatch, aRow, aCol] = a.strides;
+    let bT = transposed(a);
+    if (aRow !== 1 && aTransposed) bT = aTransposed();
+    else if (aRow !== 1 && aBatch === 0) {
       scratch = this.gpu.pool.acquire(M * K * 4);
       elementwise(
         this.gpu,
         E.in(0),
-        [{ binding: a.binding, offset: a.off, strides: [a.col, a.row] }],
+        [{ binding: a.binding, offset: a.offset, strides: [aCol, aRow] }],
         { binding: { buffer: scratch }, offset: 0, strides: [M, 1] },
         [K, M],
       );
-      bT = { binding: { buffer: scratch }, off: 0, row: M, col: 1, batch: 0 };
+      bT = matrix({ buffer: scratch }, 0, M, 1);
     }
-    const aT: Operand = { binding: b.binding, off: b.off, row: b.col, col: b.row, batch: b.batch };
-    const cT: Operand = { binding: c.binding, off: c.off, row: c.col, col: c.row, batch: c.batch };
-    matmul(this.gpu, { M: N, N: M, K, a: aT, b: bT, c: cT, batches, splits: batches, epilogue, epilogueOnColumns: true });
+    matmul(this.gpu, { M: N, N: M, K, a: transposed(b), b: bT, c: transposed(c), batches, splits: batches, epilogue, epilogueOnColumns: true });
     if (scratch) this.gpu.pool.release(scratch);
   }
 
   /** A convolution's weight as the matrix [K, R] transposed to [R, K], kept while the weight is unchanged. */
-  private transposedWeight(w: Tensor): Operand {
+  private transposedWeight(w: Tensor): View {
     let cached = this.transposedWeights.get(w);
     if (cached?.version !== w.version) {
       cached?.t.dispose();
@@ -291,7 +286,7 @@ export class GpuBackend implements Backend {
       cached = { version: w.version, t };
       this.transposedWeights.set(w, cached);
     }
-    return { binding: binding(cached.t), off: 0, row: cached.t.shape[1], col: 1, batch: 0 };
+    return matrix(binding(cached.t), 0, cached.t.shape[1], 1);
   }
 
   private weight(w: Tensor): Binding {
@@ -310,8 +305,9 @@ export class GpuBackend implements Backend {
     const c0 = outputPlanes(out, 'conv2d');
     const transposed = g.groups === 1 ? () => this.transposedWeight(w) : undefined;
     this.forEachPatchMatrix(x, w, p, g, (group, patches, rows, cols, images) => {
-      const a: Operand = { binding: binding(w), off: w.offset + group * kg * rows, row: rows, col: 1, batch: 0 };
-      const c: Operand = { ...c0, off: c0.off + images.first * c0.batch + group * kg * c0.row };
+      const a = matrix(binding(w), w.offset + group * kg * rows, rows, 1);
+      const [cBatch, cRow, cCol] = c0.strides;
+      const c = matrix(c0.binding, c0.offset + images.first * cBatch + group * kg * cRow, cRow, cCol, cBatch);
       this.product(kg, cols, rows, images.count, a, patches, c, false, groupEpilogue(epi, group, kg), transposed);
     });
   }
@@ -331,14 +327,14 @@ export class GpuBackend implements Backend {
     w: Tensor,
     p: Conv2dParams,
     g: ConvGeometry,
-    use: (group: number, patches: Operand, rows: number, cols: number, images: ImageChunk) => void,
+    use: (group: number, patches: View, rows: number, cols: number, images: ImageChunk) => void,
   ): void {
     const rows = (g.C / g.groups) * g.kernel[0] * g.kernel[1];
     const cols = g.OH * g.OW;
     const xp = planeStride(x);
     if (isPointwise(w, p) && xp !== null) {
       for (let group = 0; group < g.groups; group++)
-        use(group, { binding: binding(x), off: x.offset + group * rows * x.strides[1], row: x.strides[1], col: xp, batch: x.strides[0] }, rows, cols, {
+        use(group, matrix(binding(x), x.offset + group * rows * x.strides[1], x.strides[1], xp, x.strides[0]), rows, cols, {
           first: 0,
           count: g.N,
           index: 0,
@@ -352,7 +348,7 @@ export class GpuBackend implements Backend {
       const part: ConvGeometry = { ...g, N: count, xStrides: { ...g.xStrides, xOff: g.xStrides.xOff + first * g.xStrides.xN } };
       for (let group = 0; group < g.groups; group++) {
         im2col(this.gpu, part, group, binding(x), { buffer: col });
-        use(group, { binding: { buffer: col }, off: 0, row: cols, col: 1, batch: rows * cols }, rows, cols, { first, count, index });
+        use(group, matrix({ buffer: col }, 0, cols, 1, rows * cols), rows, cols, { first, count, index });
       }
     }
     this.gpu.pool.release(col);
@@ -368,9 +364,9 @@ export class GpuBackend implements Backend {
       const kg = K / p.groups;
       for (let g = 0; g < p.groups; g++) {
         // dx[n][c][pos] = sum over k of w[k][c] dy[n][k][pos]: A is the group's weight block transposed.
-        const a: Operand = { binding: binding(w), off: w.offset + g * kg * cg, row: 1, col: cg, batch: 0 };
-        const b: Operand = { binding: binding(dy), off: dy.offset + g * kg * dy.strides[1], row: dy.strides[1], col: yp, batch: dy.strides[0] };
-        const c: Operand = { binding: binding(dx), off: dx.offset + g * cg * dx.strides[1], row: dx.strides[1], col: xp, batch: dx.strides[0] };
+        const a = matrix(binding(w), w.offset + g * kg * cg, 1, cg);
+        const b = matrix(binding(dy), dy.offset + g * kg * dy.strides[1], dy.strides[1], yp, dy.strides[0]);
+        const c = matrix(binding(dx), dx.offset + g * cg * dx.strides[1], dx.strides[1], xp, dx.strides[0]);
         this.product(cg, H * W, kg, N, a, b, c, false, epilogueBindings());
       }
       return;
@@ -396,12 +392,10 @@ export class GpuBackend implements Backend {
     const chunks = isPointwise(dw, p) && planeStride(x) !== null ? 1 : Math.ceil(g.N / this.patchChunk(g, R, g.OH * g.OW));
     const sums = chunks > 1 ? this.gpu.pool.acquire(chunks * dw.size * 4) : null;
     this.forEachPatchMatrix(x, dw, p, g, (group, patches, rows, cols, images) => {
-      const a: Operand = { ...a0, off: a0.off + images.first * a0.batch + group * kg * a0.row };
-      const patchesT: Operand = { ...patches, row: patches.col, col: patches.row };
-      const c: Operand = sums
-        ? { binding: { buffer: sums }, off: images.index * dw.size + group * kg * rows, row: rows, col: 1, batch: 0 }
-        : { binding: binding(dw), off: off + group * kg * rows, row: rows, col: 1, batch: 0 };
-      this.product(kg, rows, cols, images.count, a, patchesT, c, true, epilogueBindings());
+      const [aBatch, aRow, aCol] = a0.strides;
+      const a = matrix(a0.binding, a0.offset + images.first * aBatch + group * kg * aRow, aRow, aCol, aBatch);
+      const c = sums ? matrix({ buffer: sums }, images.index * dw.size + group * kg * rows, rows, 1) : matrix(binding(dw), off + group * kg * rows, rows, 1);
+      this.product(kg, rows, cols, images.count, a, transposed(patches), c, true, epilogueBindings());
     });
     if (!sums) return;
     reduce(

@@ -5,7 +5,7 @@
 
 import { BufferPool } from './pool.js';
 import type { AdapterDescription } from './device.js';
-import { type DeviceProfile, deviceProfile, type ProfileName, profileFromEnvironment } from './profile.js';
+import { type DeviceProfile, type DirectBlocks, deviceProfile, type ProfileName, profileFromEnvironment } from './profile.js';
 
 /** A storage buffer bound to a kernel; offset and size in bytes (offset aligned to the device's storage alignment). */
 export interface Binding {
@@ -71,6 +71,8 @@ export interface GpuOptions {
   largestBinding?: number;
   /** The profile's serialBatchNormUpTo instead (the kernel tests keep the serial batch norm, off by default, checked). */
   serialBatchNormUpTo?: number;
+  /** The profile's directBlocks instead (the kernel tests run each adapter's register blocks on both adapters). */
+  directBlocks?: DirectBlocks;
 }
 
 const UNIFORM_ARENA_BYTES = 1 << 18;
@@ -125,6 +127,7 @@ export class Gpu {
     this.limits = device.limits;
     const profile = deviceProfile(adapter, device.limits, options.profile ?? profileFromEnvironment());
     this.profile = { ...profile, serialBatchNormUpTo: options.serialBatchNormUpTo ?? profile.serialBatchNormUpTo };
+    if (options.directBlocks) this.profile.directBlocks = options.directBlocks;
     this.maxGroups = Math.min(options.maxGroups ?? Infinity, device.limits.maxComputeWorkgroupsPerDimension);
     this.largestBinding = Math.min(options.largestBinding ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) - 256;
     this.uniformSlot = Math.max(256, device.limits.minUniformBufferOffsetAlignment);

@@ -53,6 +53,8 @@ export function isSoftware(d: AdapterDescription): boolean {
   return d.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|softpipe/.test(text);
 }
 
+export const isSwiftShader = (d: AdapterDescription): boolean => /swiftshader/i.test(`${d.vendor} ${d.architecture} ${d.device} ${d.description}`);
+
 export function matchesFilter(d: AdapterDescription, filter: string): boolean {
   const needle = filter.toLowerCase();
   return [d.vendor, d.architecture, d.device, d.description, d.backend].some((s) => s.toLowerCase().includes(needle));

@@ -5,7 +5,7 @@
 // variable SHUFFLENET_PROFILE=gpu|software forces either on any adapter (the tests run both
 // everywhere, so the hardware kernels are checked on machines without a GPU).
 
-import { type AdapterDescription, isSoftware } from './device.js';
+import { type AdapterDescription, isSoftware, isSwiftShader } from './device.js';
 
 export type ProfileName = 'gpu' | 'software';
 
@@ -22,6 +22,18 @@ export interface MatmulTiling {
   RN: number;
 }
 
+/** Register blocks (rows x columns of C per invocation) of the direct kernel's vec4 modes: 'n' (B along N), 'nk' (A along K too). */
+export interface DirectBlocks {
+  n: [number, number];
+  nk: [number, number];
+}
+
+/** Each software adapter's blocks (measured on ShuffleNet's 1x1 products; see directBlocks). */
+export const DIRECT_BLOCKS: Record<'llvmpipe' | 'swiftshader', DirectBlocks> = {
+  llvmpipe: { n: [8, 16], nk: [8, 16] },
+  swiftshader: { n: [8, 16], nk: [8, 8] },
+};
+
 export interface DeviceProfile {
   name: ProfileName;
   /** Matrix products: register blocks straight from the operands (matmul_direct.ts) or workgroup-memory tiles (matmul.ts). */
@@ -31,6 +43,12 @@ export interface DeviceProfile {
   /** Products with fewer columns than narrowColumns (7x7 maps and smaller) computed transposed, the weights along the vectorised side (direct kernel). */
   transposeNarrowProducts: boolean;
   narrowColumns: number;
+  /**
+   * The direct kernel's register blocks, by adapter: 8x16 on llvmpipe (1.2-1.45x 4x8 on ShuffleNet's
+   * 1x1 products: fewer storage loads per multiply-add, more accumulators spilled), 'nk' 8x8 on
+   * SwiftShader (8x16 spills too much there: slower than 4x8).
+   */
+  directBlocks: DirectBlocks;
   /** Invocations per workgroup of the one-invocation-per-item kernels (element-wise, gathers, pooling, im2col). */
   workgroup: number;
   /** Invocations per workgroup of the optimizer updates. */
@@ -92,6 +110,7 @@ export function deviceProfile(
     },
     transposeNarrowProducts: software,
     narrowColumns: 64,
+    directBlocks: DIRECT_BLOCKS[isSwiftShader(adapter) ? 'swiftshader' : 'llvmpipe'],
     workgroup: Math.min(64, most),
     updateWorkgroup: Math.min(256, most),
     reductionWorkgroup: powerOfTwoAtMost(Math.min(software ? 64 : 256, most)),

@@ -1,7 +1,7 @@
 // Tiled matrix multiply: C[z] = epilogue( sum over b in batches(z) of A[b] . B[b] ).
 // Serves 1x1 convolutions (forward, input gradient, and weight gradient with its N*H*W reduction
-// split over z) and linear layers. Every operand is a strided view: element (r, c) of batch b sits at
-// off + b*batch + r*row + c*col, so transposes and channel slices need no copies.
+// split over z) and linear layers. Every operand is a view (matmul_common.ts): element (r, c) of
+// batch b sits at offset + b*batch + r*row + c*col, so transposes and channel slices need no copies.
 //
 // Tiling: a workgroup computes a TM x TN tile of C with (TN/RN) x (TM/RM) invocations, each holding
 // an RM x RN block of accumulators in registers (rows ty + i*(TM/RM), columns tx + j*(TN/RN)).
@@ -11,13 +11,14 @@
 // Epilogue, per output row: optional scale and shift (folded batch norm, bias), optional ReLU.
 // Software adapters get matmul_direct.ts instead (no workgroup memory), unless a tiling is forced.
 
-import type { Gpu, Kernel } from '../gpu/context.js';
+import { type Gpu, memoKernel } from '../gpu/context.js';
 import type { DeviceProfile, MatmulTiling } from '../gpu/profile.js';
-import { type EpilogueBindings, epilogueCode } from './conv_common.js';
-import { type MatmulArgs, matmulParams, PARAMS } from './matmul_common.js';
+import { epilogueCode } from './conv_common.js';
+import { A, B, C, epilogueOf, type MatmulArgs, matmulParams, PARAMS, quadsAlongColumns, transposed } from './matmul_common.js';
 import { matmulDirect } from './matmul_direct.js';
 
-export type { MatmulArgs, Operand } from './matmul_common.js';
+export type { MatmulArgs } from './matmul_common.js';
+export { matrix, quadsAlongColumns, transposed } from './matmul_common.js';
 export type { MatmulTiling } from '../gpu/profile.js';
 
 /** The profile's tile for a product: its long-sided tile where both sides are long, narrower ones for short sides. */
@@ -28,33 +29,39 @@ function chooseTiling(tiles: DeviceProfile['tiles'], M: number, N: number): Matm
   return tiles.long;
 }
 
-interface Variant {
-  tiling: MatmulTiling;
-  /** Which dimension of A / B has unit stride (the one loads walk along). */
-  aUnitK: boolean;
-  bUnitN: boolean;
-  vec4: boolean;
-}
-
-function kernel(v: Variant, epi: EpilogueBindings, onColumns: boolean): Kernel {
-  const { TM, TN, TK, RM, RN } = v.tiling;
-  const WX = TN / RN;
-  const WY = TM / RM;
-  const threads = WX * WY;
-  // A tile loads: element i of the TK x TM tile; walk k fastest when A has unit stride along k.
-  const loadA = tileLoad('A', 'As', 'aBase', 'P.aRow', 'P.aCol', TM, TK, v.aUnitK, 'm0', 'P.M', v.vec4, threads);
-  const loadB = tileLoad('B', 'Bs', 'bBase', 'P.bCol', 'P.bRow', TN, TK, !v.bUnitN, 'n0', 'P.N', v.vec4, threads);
-  const fmas: string[] = [];
-  for (let i = 0; i < RM; i++) for (let j = 0; j < RN; j++) fmas.push(`acc[${i * RN + j}] = fma(a[${i}], b[${j}], acc[${i * RN + j}]);`);
-  return {
-    name: `matmul_${TM}x${TN}x${TK}_${RM}x${RN}${v.vec4 ? '_vec4' : ''}`,
-    params: PARAMS,
-    wgsl: /* wgsl */ `
-@group(0) @binding(1) var<storage, read> A: array<${v.vec4 ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(2) var<storage, read> B: array<${v.vec4 ? 'vec4<f32>' : 'f32'}>;
+const kernel = memoKernel(
+  'matmul',
+  (
+    TM: number,
+    TN: number,
+    TK: number,
+    RM: number,
+    RN: number,
+    aUnitK: boolean,
+    bUnitN: boolean,
+    vec4: boolean,
+    scale: boolean,
+    shift: boolean,
+    relu: boolean,
+    onColumns: boolean,
+  ) => {
+    const epi = epilogueOf(scale, shift, relu);
+    const WX = TN / RN;
+    const WY = TM / RM;
+    const threads = WX * WY;
+    // A tile loads: element i of the TK x TM tile; walk k fastest when A has unit stride along k.
+    const loadA = tileLoad('A', 'As', (r, k) => `aAt(aFrom, ${r}, ${k})`, TM, TK, aUnitK, 'm0', 'P.M', vec4, threads);
+    const loadB = tileLoad('B', 'Bs', (r, k) => `bAt(bFrom, ${k}, ${r})`, TN, TK, !bUnitN, 'n0', 'P.N', vec4, threads);
+    const fmas: string[] = [];
+    for (let i = 0; i < RM; i++) for (let j = 0; j < RN; j++) fmas.push(`acc[${i * RN + j}] = fma(a[${i}], b[${j}], acc[${i * RN + j}]);`);
+    return {
+      params: PARAMS,
+      wgsl: /* wgsl */ `
+@group(0) @binding(1) var<storage, read> A: array<${vec4 ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(2) var<storage, read> B: array<${vec4 ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
 ${epi.declarations(4)}
-
+${A.wgsl}${B.wgsl}${C.wgsl}
 var<workgroup> As: array<f32, ${TK * TM}>;
 var<workgroup> Bs: array<f32, ${TK * TN}>;
 
@@ -71,8 +78,8 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
     let first = z * P.perSplit;
     let last = min(first + P.perSplit, P.batches);
     for (var batch = first; batch < last; batch++) {
-      let aBase = P.aOff + batch * P.aBatch;
-      let bBase = P.bOff + batch * P.bBatch;
+      let aFrom = aBase(batch);
+      let bFrom = bBase(batch);
       for (var k0 = 0u; k0 < P.K; k0 += ${TK}u) {
 ${loadA}
 ${loadB}
@@ -89,7 +96,7 @@ ${range(RN)
         workgroupBarrier();
       }
     }
-    let cBase = P.cOff + z * P.cBatch;
+    let cFrom = cBase(z);
     for (var i = 0u; i < ${RM}u; i++) {
       let m = m0 + lid.y + i * ${WY}u;
       if (m >= P.M) { break; }
@@ -98,31 +105,30 @@ ${range(RN)
         if (n < P.N) {
           var y = acc[i * ${RN}u + j];
           ${epilogueCode(epi, 'y', onColumns ? 'n' : 'm')}
-          C[cBase + m * P.cRow + n * P.cCol] = y;
+          C[cAt(cFrom, m, n)] = y;
         }
       }
     }
   }
 }
 `,
-  };
-}
+    };
+  },
+);
 
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
 /**
- * WGSL that fills the shared tile `tile` ([TK][extent], k-major) from `src`. `outerStride` steps along the
- * tile's extent (rows of A, columns of B), `kStride` along K. When `unitK`, K is the unit-stride
- * dimension and the loop walks it fastest; otherwise the extent is.
+ * WGSL that fills the shared tile `tile` ([TK][extent], k-major) from `src`; `at(r, k)` is the
+ * address of element r of the tile's extent (rows of A, columns of B) at step k. When `unitK`, K is
+ * the unit-stride dimension and the loop walks it fastest; otherwise the extent is.
  */
 function tileLoad(
   src: string,
   tile: string,
-  base: string,
-  outerStride: string,
-  kStride: string,
+  at: (r: string, k: string) => string,
   extent: number,
   TK: number,
   unitK: boolean,
@@ -140,7 +146,7 @@ function tileLoad(
         let k = k0 + kk;
         let r = ${origin} + e;
         var value = 0.0;
-        if (k < P.K && r < ${limit}) { value = ${src}[${base} + r * ${outerStride} + k * ${kStride}]; }
+        if (k < P.K && r < ${limit}) { value = ${src}[${at('r', 'k')}]; }
         ${tile}[kk * ${extent}u + e] = value;
       }`;
   }
@@ -153,7 +159,7 @@ function tileLoad(
         let k = k0 + kk;
         let r = ${origin} + e;
         var value = vec4<f32>(0.0);
-        if (k < P.K && r < ${limit}) { value = ${src}[(${base} + r * ${outerStride} + k) / 4u]; }
+        if (k < P.K && r < ${limit}) { value = ${src}[${at('r', 'k')} / 4u]; }
         ${tile}[kk * ${extent}u + e] = value.x;
         ${tile}[(kk + 1u) * ${extent}u + e] = value.y;
         ${tile}[(kk + 2u) * ${extent}u + e] = value.z;
@@ -166,7 +172,7 @@ function tileLoad(
         let k = k0 + kk;
         let r = ${origin} + e;
         var value = vec4<f32>(0.0);
-        if (k < P.K && r < ${limit}) { value = ${src}[(${base} + r + k * ${kStride}) / 4u]; }
+        if (k < P.K && r < ${limit}) { value = ${src}[${at('r', 'k')} / 4u]; }
         let t = kk * ${extent}u + e;
         ${tile}[t] = value.x;
         ${tile}[t + 1u] = value.y;
@@ -175,12 +181,11 @@ function tileLoad(
       }`;
 }
 
-/** Whether every unit-stride access of this product can use vec4 loads. */
+/** Whether every load of this product can be a vec4 along the operands' unit-stride sides (and the tile's extents whole quads). */
 function canVec4(args: MatmulArgs, aUnitK: boolean, bUnitN: boolean, t: MatmulTiling): boolean {
-  const four = (x: number) => x % 4 === 0;
   if (t.TK % 4 !== 0 || t.TM % 4 !== 0 || t.TN % 4 !== 0) return false;
-  const aOk = four(args.a.off) && four(args.a.batch) && (aUnitK ? four(args.a.row) && four(args.K) : four(args.a.col) && four(args.M));
-  const bOk = four(args.b.off) && four(args.b.batch) && (bUnitN ? four(args.b.row) && four(args.N) : four(args.b.col) && four(args.K));
+  const aOk = aUnitK ? quadsAlongColumns(args.a, args.K) : quadsAlongColumns(transposed(args.a), args.M);
+  const bOk = bUnitN ? quadsAlongColumns(args.b, args.N) : quadsAlongColumns(transposed(args.b), args.K);
   return aOk && bOk;
 }
 
@@ -197,19 +202,28 @@ export function matmul(gpu: Gpu, args: MatmulArgs): void {
     return;
   }
   const tiling = args.tiling ?? chooseTiling(gpu.profile.tiles, args.M, args.N);
-  const aUnitK = args.a.col === 1;
-  const bUnitN = args.b.col === 1;
-  const variant: Variant = {
-    tiling,
-    aUnitK,
-    bUnitN,
-    vec4: canVec4(args, aUnitK, bUnitN, tiling) && (aUnitK || args.a.row === 1) && (bUnitN || args.b.row === 1),
-  };
-  const bindings = [args.a.binding, args.b.binding, args.c.binding, ...args.epilogue.bindings];
+  const { TM, TN, TK, RM, RN } = tiling;
+  const aUnitK = args.a.strides[2] === 1;
+  const bUnitN = args.b.strides[2] === 1;
+  const epi = args.epilogue;
+  const bindings = [args.a.binding, args.b.binding, args.c.binding, ...epi.bindings];
   gpu.run(
-    kernel(variant, args.epilogue, Boolean(args.epilogueOnColumns)),
+    kernel(
+      TM,
+      TN,
+      TK,
+      RM,
+      RN,
+      aUnitK,
+      bUnitN,
+      canVec4(args, aUnitK, bUnitN, tiling),
+      epi.scale !== undefined,
+      epi.shift !== undefined,
+      epi.relu,
+      Boolean(args.epilogueOnColumns),
+    ),
     bindings,
-    [gpu.groupsFor(args.N, tiling.TN), Math.ceil(args.M / tiling.TM), args.splits],
+    [gpu.groupsFor(args.N, TN), Math.ceil(args.M / TM), args.splits],
     matmulParams(args),
   );
 }
