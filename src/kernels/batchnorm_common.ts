@@ -78,31 +78,66 @@ export function channelPositions(split: ChannelSplit, views: string[], body: str
   }`;
 }
 
-/** Positions a serial walk sums before adding the block into its total. */
-const SUM_BLOCK = 64;
+/** Positions a serial walk adds in a row (a block) before the block's sum joins the pairwise cascade. */
+const SUM_BLOCK = 8;
+
+/** Levels of the cascade: level k holds a sum of 2^k blocks; the top level takes whatever reaches it in turn. */
+const SUM_LEVELS = 12;
 
 /**
- * WGSL declaring `var <name> = 0.0` for each term and adding term.add over this invocation's
- * positions of channel c (`pre` first at each). A serial walk adds in blocks of SUM_BLOCK positions,
- * each block's sum then into the total, so that the rounding error grows with the block and the
- * number of blocks rather than with the channel's length (as a workgroup's tree sum does).
+ * WGSL adding the carry (`<name>Carry`, a sum of 2^level blocks) into the cascade at `level`: a
+ * binary counter over the blocks so far (`blocks`), whose set bits are the occupied levels. An empty
+ * level takes the carry; a full one adds into it and passes the pair's sum up.
+ */
+function cascade(blocks: string, names: string[], level: number): string {
+  if (level === SUM_LEVELS - 1) return names.map((n) => `${n}Level${level} += ${n}Carry;`).join(' ');
+  return `if ((${blocks} & ${2 ** level}u) == 0u) { ${names.map((n) => `${n}Level${level} = ${n}Carry;`).join(' ')} }
+        else { ${names.map((n) => `${n}Carry = ${n}Level${level} + ${n}Carry;`).join(' ')}
+        ${cascade(blocks, names, level + 1)} }`;
+}
+
+/** WGSL of the cascade's total: the occupied levels, smallest first. */
+function cascadeTotal(blocks: string, name: string): string {
+  const level = (k: number) => `select(0.0, ${name}Level${k}, (${blocks} & ${2 ** k}u) != 0u)`;
+  let total = level(0);
+  for (let k = 1; k < SUM_LEVELS - 1; k++) total = `${level(k)} + (${total})`;
+  return `${name}Level${SUM_LEVELS - 1} + (${total})`;
+}
+
+/**
+ * WGSL declaring `<name>` for each term, term.add summed over this invocation's positions of channel
+ * c (`pre` first at each). A workgroup's invocations add their positions in turn and then combine in a
+ * tree; a serial walk adds blocks of SUM_BLOCK positions and combines the blocks pairwise (a binary
+ * cascade over named registers, as a tree would), so that the rounding error grows with the block
+ * and the logarithm of the channel's length, not with the length: a sum over a whole channel in one
+ * running total (or in blocks of 64) lost enough digits of a mean to move a whole-model gradient past
+ * its tolerance.
  */
 export function channelSums(split: ChannelSplit, views: string[], pre: string, terms: { name: string; add: (acc: string) => string }[]): string {
-  const declarations = terms.map((t) => `var ${t.name} = 0.0;`).join('\n  ');
-  if (!split.serial) return `${declarations}\n  ${channelPositions(split, views, `${pre}\n      ${terms.map((t) => t.add(t.name)).join('\n      ')}`)}`;
-  return /* wgsl */ `${declarations}
+  if (!split.serial) {
+    const declarations = terms.map((t) => `var ${t.name} = 0.0;`).join('\n  ');
+    return `${declarations}\n  ${channelPositions(split, views, `${pre}\n      ${terms.map((t) => t.add(t.name)).join('\n      ')}`)}`;
+  }
+  const levels = terms.flatMap((t) => Array.from({ length: SUM_LEVELS }, (_, k) => `var ${t.name}Level${k} = 0.0;`));
+  const names = terms.map((t) => t.name);
+  // The block counter, named for the first term: a kernel may sum twice.
+  const blocks = `${names[0]}Blocks`;
+  return /* wgsl */ `var ${blocks} = 0u;
+  ${levels.join('\n  ')}
   for (var n = firstImage; n < lastImage; n++) {
     ${views.map((v) => `let ${v}Plane = P.${v}Off + n * P.${v}N + c * P.${v}C;`).join('\n    ')}
     for (var p0 = 0u; p0 < P.HW; p0 += ${SUM_BLOCK}u) {
-      ${terms.map((t) => `var ${t.name}Block = 0.0;`).join('\n      ')}
+      ${terms.map((t) => `var ${t.name}Carry = 0.0;`).join('\n      ')}
       for (var p = p0; p < min(p0 + ${SUM_BLOCK}u, P.HW); p++) {
         ${views.map((v) => `let ${v}At = ${v}Plane + p * P.${v}P;`).join('\n        ')}
         ${pre}
-        ${terms.map((t) => t.add(`${t.name}Block`)).join('\n        ')}
+        ${terms.map((t) => t.add(`${t.name}Carry`)).join('\n        ')}
       }
-      ${terms.map((t) => `${t.name} += ${t.name}Block;`).join('\n      ')}
+      ${cascade(blocks, names, 0)}
+      ${blocks}++;
     }
-  }`;
+  }
+  ${terms.map((t) => `let ${t.name} = ${cascadeTotal(blocks, t.name)};`).join('\n  ')}`;
 }
 
 /** Declarations for channelTotals (workgroup memory and the tree sum), empty when serial. */
