@@ -13,29 +13,31 @@
 // coefficients, the first writes the channel's numbers, and with `dx` all of them walk their
 // positions again (from cache: a channel of a batch is small) writing dx.
 
-import type { Gpu, Kernel } from '../gpu/context.js';
+import { type Gpu, memoKernel } from '../gpu/context.js';
 import {
-  type ChannelSplit,
-  type ChannelView,
+  type ChannelWalk,
+  channelAt,
   channelGroups,
   channelLeader,
   channelMain,
+  channelOperand,
   channelPositions,
+  channelRowsOperand,
   channelSplit,
   channelSums,
   channelSumDeclarations,
   channelTotals,
-  type Phase,
-  type PlaneView,
+  PARTIAL,
+  partialView,
   phases,
   phaseValues,
-  planeParams,
-  planeValues,
+  planeOperand,
   SPLIT_PARAMS,
   splitValues,
   storePartials,
 } from './batchnorm_common.js';
 import { E, type Expr } from './expr.js';
+import type { View } from './view.js';
 
 /** dx over inputs g, x, a, b, d (and y with relu): for backends that apply the coefficients separately. */
 export function batchNormInputGrad(relu: boolean): Expr {
@@ -43,35 +45,36 @@ export function batchNormInputGrad(relu: boolean): Expr {
   return E.add(E.add(E.mul(E.in(2), g), E.mul(E.in(3), E.in(1))), E.in(4));
 }
 
-interface Variant {
-  training: boolean;
-  relu: boolean;
-  /** What the kernel writes besides dWeight and dBias: dx itself, or its coefficients. */
-  out: 'dx' | 'coef';
-  split: ChannelSplit;
-  phase: Phase;
-  /** dWeight and dBias are views of one buffer (an optimizer's gradient arena), bound once: writable bindings must not alias. */
-  shared: boolean;
-}
+const G = planeOperand('g');
+const X = planeOperand('x');
+const Y = planeOperand('y');
+const DX = planeOperand('dx');
+const STATS = channelRowsOperand('stats');
+const COEF = channelRowsOperand('coef');
+const D_WEIGHT = channelOperand('dWeight');
+const D_BIAS = channelOperand('dBias');
 
-const PARAMS = ['N', 'HW', 'C', 'count', ...SPLIT_PARAMS, ...planeParams('g'), ...planeParams('x'), ...planeParams('y'), ...planeParams('dx')];
+/** The plane operands a kernel reads: g and x, and y with a fused ReLU. */
+const inputs = (relu: boolean) => (relu ? [G, X, Y] : [G, X]);
+const inputNames = (relu: boolean) => (relu ? ['g', 'x', 'y'] : ['g', 'x']);
 
 /** The masked gradient at the current position. */
-const maskedGrad = (relu: boolean) => (relu ? 'let grad = select(0.0, g[gAt], y[yAt] > 0.0);' : 'let grad = g[gAt];');
+const maskedGrad = (relu: boolean) => (relu ? 'let grad = select(0.0, g[gI], y[yI] > 0.0);' : 'let grad = g[gI];');
 
 /** This invocation's sums of g' and g' (x - mean) over its positions. */
-function ownSums(split: ChannelSplit, relu: boolean): string {
-  return channelSums(split, relu ? ['g', 'x', 'y'] : ['g', 'x'], maskedGrad(relu), [
+function ownSums(walk: ChannelWalk, relu: boolean): string {
+  return channelSums(walk, inputNames(relu), maskedGrad(relu), [
     { name: 'sg', add: (acc) => `${acc} += grad;` },
-    { name: 'sgx', add: (acc) => `${acc} = fma(grad, x[xAt] - mean, ${acc});` },
+    { name: 'sgx', add: (acc) => `${acc} = fma(grad, x[xI] - mean, ${acc});` },
   ]);
 }
 
-/** The partial phase: each slice's sums. */
-function partialKernel(split: ChannelSplit, relu: boolean): Kernel {
+/** The partial phase (serial, several slices): each slice's sums. */
+const partialKernel = memoKernel('batchnorm_grad_partial', (relu: boolean, workgroup: number) => {
+  const walk = { serial: true, workgroup };
+  const views = [...inputs(relu), STATS, PARTIAL];
   return {
-    name: `batchnorm_grad${relu ? '_relu' : ''}_partial_serial`,
-    params: [...PARAMS, 'statsOff'],
+    params: ['N', 'HW', 'C', ...SPLIT_PARAMS, ...views.flatMap((v) => v.params)],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
@@ -79,22 +82,28 @@ function partialKernel(split: ChannelSplit, relu: boolean): Kernel {
 @group(0) @binding(4) var<storage, read_write> partial: array<f32>;
 ${relu ? '@group(0) @binding(5) var<storage, read> y: array<f32>;' : ''}
 
-${channelMain(split, `let mean = stats[P.statsOff + c];\n  ${ownSums(split, relu)}\n  ${storePartials(['sg', 'sgx'])}`)}
+${views.map((v) => v.wgsl).join('')}
+${channelMain(walk, `let mean = ${channelAt('stats', '0u')};\n  ${ownSums(walk, relu)}\n  ${storePartials(['sg', 'sgx'])}`)}
 `,
   };
-}
+});
 
-function kernel(v: Variant): Kernel {
-  const { training, relu, out, split, phase, shared } = v;
-  if (phase === 'partial') return partialKernel(split, relu);
-  const views = relu ? ['g', 'x', 'y'] : ['g', 'x'];
-  const grad = maskedGrad(relu);
-  // b = d = 0 in evaluation (x is read all the same: every phase binds it).
-  const dxValue = 'fma(scale, grad, fma(b, x[xAt], d))';
-  return {
-    name: `batchnorm_grad${relu ? '_relu' : ''}${training ? '' : '_eval'}${out === 'dx' ? '_dx' : ''}${split.serial ? '_serial' : ''}${phase === 'finish' ? '_finish' : ''}`,
-    params: [...PARAMS, 'statsOff', 'coefOff', 'dwOff', 'dbOff'],
-    wgsl: /* wgsl */ `
+/**
+ * The sums (or, in the finish phase, the slices' partial sums), dWeight and dBias, and dx or its
+ * coefficients. `shared`: dWeight and dBias are views of one buffer (an optimizer's gradient arena),
+ * bound once, since writable bindings must not alias.
+ */
+const kernel = memoKernel(
+  'batchnorm_grad',
+  (training: boolean, relu: boolean, out: 'dx' | 'coef', shared: boolean, serial: boolean, workgroup: number, phase: 'whole' | 'finish') => {
+    const walk = { serial, workgroup };
+    const grad = maskedGrad(relu);
+    // b = d = 0 in evaluation (x is read all the same: every phase binds it).
+    const dxValue = 'fma(scale, grad, fma(b, x[xI], d))';
+    const views = [...inputs(relu), STATS, D_WEIGHT, D_BIAS, out === 'dx' ? DX : COEF, ...(phase === 'finish' ? [PARTIAL] : [])];
+    return {
+      params: ['N', 'HW', 'C', 'count', ...SPLIT_PARAMS, ...views.flatMap((v) => v.params)],
+      wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
@@ -104,16 +113,17 @@ ${shared ? '' : '@group(0) @binding(5) var<storage, read_write> dBias: array<f32
 ${relu ? `@group(0) @binding(${7 - Number(shared)}) var<storage, read> y: array<f32>;` : ''}
 ${phase === 'finish' ? `@group(0) @binding(${7 + Number(relu) - Number(shared)}) var<storage, read> partial: array<f32>;` : ''}
 
-${phase === 'whole' ? channelSumDeclarations(split, 2) : ''}
+${views.map((v) => v.wgsl).join('')}
+${phase === 'whole' ? channelSumDeclarations(walk, 2) : ''}
 ${channelMain(
-  split,
-  `let mean = stats[P.statsOff + c];
-  ${phase === 'whole' ? ownSums(split, relu) : ''}
-  ${channelTotals(split, phase, 'sums', ['sg', 'sgx'])}
+  walk,
+  `let mean = ${channelAt('stats', '0u')};
+  ${phase === 'whole' ? ownSums(walk, relu) : ''}
+  ${channelTotals(walk, phase, 'sums', ['sg', 'sgx'])}
   let sumG = sums[0];
   let sumGx = sums[1];
-  let invStd = stats[P.statsOff + P.C + c];
-  let scale = stats[P.statsOff + 2u * P.C + c];
+  let invStd = ${channelAt('stats', '1u')};
+  let scale = ${channelAt('stats', '2u')};
   ${
     training
       ? `let count = f32(P.count);
@@ -122,37 +132,41 @@ ${channelMain(
       : `let b = 0.0;
   let d = 0.0;`
   }
-  if (${channelLeader(split)}) {
-    ${shared ? 'dWeight' : 'dBias'}[P.dbOff + c] = sumG;
-    dWeight[P.dwOff + c] = sumGx * invStd;
+  if (${channelLeader(walk)}) {
+    ${shared ? 'dWeight[dBiasAt(dBiasBase(), c)]' : channelAt('dBias')} = sumG;
+    ${channelAt('dWeight')} = sumGx * invStd;
     ${
       out === 'coef'
-        ? `coef[P.coefOff + c] = scale;
-    coef[P.coefOff + P.C + c] = b;
-    coef[P.coefOff + 2u * P.C + c] = d;`
+        ? `${channelAt('coef', '0u')} = scale;
+    ${channelAt('coef', '1u')} = b;
+    ${channelAt('coef', '2u')} = d;`
         : ''
     }
   }
-  ${out === 'dx' ? channelPositions(split, [...views, 'dx'], `${grad}\n      dx[dxAt] = ${dxValue};`) : ''}`,
+  ${out === 'dx' ? channelPositions(walk, [...inputNames(relu), 'dx'], `${grad}\n      dx[dxI] = ${dxValue};`) : ''}`,
 )}
 `,
-  };
-}
+    };
+  },
+);
 
 export interface BatchNormGradArgs {
   N: number;
   C: number;
   HW: number;
   training: boolean;
-  g: PlaneView;
-  x: PlaneView;
+  /** [N, C, S] each (H and W merged). */
+  g: View;
+  x: View;
   /** The forward output, whose sign masks g when a ReLU was fused in; null without ReLU. */
-  y: PlaneView | null;
-  stats: ChannelView;
+  y: View | null;
+  /** [4, C]: the forward's mean, invstd, scale, shift. */
+  stats: View;
   /** Either dx (in a buffer of its own), or [3, C]: a, b, d of dx = a g' + b x + d. */
-  out: { dx: PlaneView } | { coef: ChannelView };
-  dWeight: ChannelView;
-  dBias: ChannelView;
+  out: { dx: View } | { coef: View };
+  /** [C] each. */
+  dWeight: View;
+  dBias: View;
 }
 
 export function batchNormGrad(gpu: Gpu, a: BatchNormGradArgs): void {
@@ -161,33 +175,34 @@ export function batchNormGrad(gpu: Gpu, a: BatchNormGradArgs): void {
   const coef = 'coef' in a.out ? a.out.coef : null;
   const relu = a.y !== null;
   const shared = a.dWeight.binding.buffer === a.dBias.binding.buffer;
+  const steps = phases(split);
+  const partial = steps.length > 1 ? gpu.pool.acquire(a.C * split.slices * 2 * 4) : null;
   const values = {
     N: a.N,
     HW: a.HW,
     C: a.C,
     count: a.N * a.HW,
     ...splitValues(split),
-    ...planeValues('g', a.g),
-    ...planeValues('x', a.x),
-    ...planeValues('y', a.y),
-    ...planeValues('dx', dx),
-    statsOff: a.stats.off,
-    coefOff: coef?.off ?? 0,
-    dwOff: a.dWeight.off,
-    dbOff: a.dBias.off,
+    ...G.values(a.g),
+    ...X.values(a.x),
+    ...(a.y ? Y.values(a.y) : {}),
+    ...(dx ? DX.values(dx) : {}),
+    ...(coef ? COEF.values(coef) : {}),
+    ...STATS.values(a.stats),
+    ...D_WEIGHT.values(a.dWeight),
+    ...D_BIAS.values(a.dBias),
+    ...(partial ? PARTIAL.values(partialView(partial, a.C, 2)) : {}),
   };
   const groups: [number] = [channelGroups(split, a.C)];
-  const steps = phases(split);
-  const partial = steps.length > 1 ? gpu.pool.acquire(a.C * split.slices * 2 * 4) : null;
   for (const phase of steps) {
-    const variant: Variant = { training: a.training, relu, out: dx ? 'dx' : 'coef', split, phase, shared };
+    const k =
+      phase === 'partial' ? partialKernel(relu, split.workgroup) : kernel(a.training, relu, dx ? 'dx' : 'coef', shared, split.serial, split.workgroup, phase);
     const bindings =
       phase === 'partial'
         ? [a.g.binding, a.x.binding, a.stats.binding, { buffer: partial! }]
         : [a.g.binding, a.x.binding, a.stats.binding, a.dWeight.binding, ...(shared ? [] : [a.dBias.binding]), dx?.binding ?? coef!.binding];
     if (a.y) bindings.push(a.y.binding);
     if (phase === 'finish') bindings.push({ buffer: partial! });
-    const k = kernel(variant);
     gpu.run(k, bindings, groups, phaseValues(k, values));
   }
   if (partial) gpu.pool.release(partial);
