@@ -50,10 +50,17 @@ function viewChecks(s: CheckShapes): Check[] {
     opChecks(`batchnorm${relu ? '_relu' : ''}.${training ? 'train' : 'eval'} [3, 2, 60, 60]`, bnMany, (x) =>
       batchNorm2d(x.x, x.weight, x.bias, x.rm, x.rv, { training, relu }),
     );
+  // A channel of 4096 one-position planes: the serial sums' 4096 blocks reach the top of their
+  // pairwise cascade (batchnorm_common.ts), which shorter channels never fill.
+  const bnLong = { x: grad([4096, 2, 1, 1]), weight: grad([2]), bias: grad([2]), rm: { shape: [2] }, rv: { shape: [2], positive: true } };
+  const batchNormLong = opChecks('batchnorm_relu.train [4096, 2, 1, 1]', bnLong, (x) =>
+    batchNorm2d(x.x, x.weight, x.bias, x.rm, x.rv, { training: true, relu: true }),
+  );
   return [
     ...depthwise(1),
     ...depthwise(2),
     ...manyPositions.filter((c) => c.wrt === 'w'),
+    ...batchNormLong,
     ...batchNormMany(true, true),
     ...batchNormMany(true, false),
     ...batchNormMany(false, true),
