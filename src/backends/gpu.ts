@@ -433,13 +433,17 @@ export class GpuBackend implements Backend {
     out: Tensor,
     o: { training: boolean; relu: boolean; momentum: number; eps: number },
   ): void {
-    const fuse =
-      channelSplit(this.gpu, x.shape[0], x.shape[2] * x.shape[3]).serial && out.storage !== x.storage && planeStride(x) !== null && planeStride(out) !== null;
+    const fuse = this.appliesBatchNorm(x, out);
     this.batchNormKernel(o.training || fuse ? x : null, fuse ? out : null, o.relu, weight, bias, runningMean, runningVar, stats, o);
     if (fuse) return;
     const rows = [2, 3].map((i) => channelRow(stats, i, x.shape));
     this.map(batchNormAffine(o.relu), [x, ...rows], out);
     for (const r of rows) r.dispose();
+  }
+
+  /** Whether the statistics kernel writes y itself (one invocation per channel, y in a buffer of its own, planes that merge). */
+  private appliesBatchNorm(x: Tensor, y: Tensor): boolean {
+    return channelSplit(this.gpu, x.shape[0], x.shape[2] * x.shape[3]).serial && y.storage !== x.storage && planeStride(x) !== null && planeStride(y) !== null;
   }
 
   private batchNormKernel(
@@ -482,7 +486,8 @@ export class GpuBackend implements Backend {
       training,
       g: planeView(g, op),
       x: planeView(x, op),
-      y: y && planeView(y, op),
+      // A ReLU's mask from x where the statistics kernel wrote y (bit for bit the same: ReluMask).
+      relu: y === null ? null : this.appliesBatchNorm(x, y) ? ('affine' as const) : { y: planeView(y, op) },
       stats: strided(stats),
       dWeight: strided(dWeight),
       dBias: strided(dBias),

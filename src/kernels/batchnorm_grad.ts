@@ -54,25 +54,42 @@ const COEF = channelRowsOperand('coef');
 const D_WEIGHT = channelOperand('dWeight');
 const D_BIAS = channelOperand('dBias');
 
-/** The plane operands a kernel reads: g and x, and y with a fused ReLU. */
-const inputs = (relu: boolean) => (relu ? [G, X, Y] : [G, X]);
-const inputNames = (relu: boolean) => (relu ? ['g', 'x', 'y'] : ['g', 'x']);
+/**
+ * The ReLU mask of a ReLU fused into the forward pass: none, y > 0 (y read), or 'affine':
+ * fma(x, scale, shift) > 0 with the stats' scale and shift, which is y > 0 bit for bit where the
+ * serial statistics kernel wrote y (batchnorm_stats.ts computes y = max(fma(x, scale, shift), 0)
+ * from the very numbers it stores), so y is not read: two loads per position instead of three.
+ */
+export type ReluMask = 'none' | 'y' | 'affine';
+
+/** The plane operands a kernel reads: g and x, and y when it masks by y. */
+const inputs = (mask: ReluMask) => (mask === 'y' ? [G, X, Y] : [G, X]);
+const inputNames = (mask: ReluMask) => (mask === 'y' ? ['g', 'x', 'y'] : ['g', 'x']);
 
 /** The masked gradient at the current position. */
-const maskedGrad = (relu: boolean) => (relu ? 'let grad = select(0.0, g[gI], y[yI] > 0.0);' : 'let grad = g[gI];');
+function maskedGrad(mask: ReluMask): string {
+  if (mask === 'y') return 'let grad = select(0.0, g[gI], y[yI] > 0.0);';
+  return mask === 'affine' ? 'let grad = select(0.0, g[gI], fma(x[xI], scale, shift) > 0.0);' : 'let grad = g[gI];';
+}
+
+/** WGSL reading the channel's forward numbers every phase uses. */
+const channelStats = `let mean = ${channelAt('stats', '0u')};
+  let invStd = ${channelAt('stats', '1u')};
+  let scale = ${channelAt('stats', '2u')};
+  let shift = ${channelAt('stats', '3u')};`;
 
 /** This invocation's sums of g' and g' (x - mean) over its positions. */
-function ownSums(walk: ChannelWalk, relu: boolean): string {
-  return channelSums(walk, inputNames(relu), maskedGrad(relu), [
+function ownSums(walk: ChannelWalk, mask: ReluMask): string {
+  return channelSums(walk, inputNames(mask), maskedGrad(mask), [
     { name: 'sg', add: (acc) => `${acc} += grad;` },
     { name: 'sgx', add: (acc) => `${acc} = fma(grad, x[xI] - mean, ${acc});` },
   ]);
 }
 
 /** The partial phase (serial, several slices): each slice's sums. */
-const partialKernel = memoKernel('batchnorm_grad_partial', (relu: boolean, workgroup: number) => {
+const partialKernel = memoKernel('batchnorm_grad_partial', (mask: ReluMask, workgroup: number) => {
   const walk = { serial: true, workgroup };
-  const views = [...inputs(relu), STATS, PARTIAL];
+  const views = [...inputs(mask), STATS, PARTIAL];
   return {
     params: ['N', 'HW', 'C', ...SPLIT_PARAMS, ...views.flatMap((v) => v.params)],
     wgsl: /* wgsl */ `
@@ -80,10 +97,10 @@ const partialKernel = memoKernel('batchnorm_grad_partial', (relu: boolean, workg
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
 @group(0) @binding(4) var<storage, read_write> partial: array<f32>;
-${relu ? '@group(0) @binding(5) var<storage, read> y: array<f32>;' : ''}
+${mask === 'y' ? '@group(0) @binding(5) var<storage, read> y: array<f32>;' : ''}
 
 ${views.map((v) => v.wgsl).join('')}
-${channelMain(walk, `let mean = ${channelAt('stats', '0u')};\n  ${ownSums(walk, relu)}\n  ${storePartials(['sg', 'sgx'])}`)}
+${channelMain(walk, `${channelStats}\n  ${ownSums(walk, mask)}\n  ${storePartials(['sg', 'sgx'])}`)}
 `,
   };
 });
@@ -95,12 +112,13 @@ ${channelMain(walk, `let mean = ${channelAt('stats', '0u')};\n  ${ownSums(walk, 
  */
 const kernel = memoKernel(
   'batchnorm_grad',
-  (training: boolean, relu: boolean, out: 'dx' | 'coef', shared: boolean, serial: boolean, workgroup: number, phase: 'whole' | 'finish') => {
+  (training: boolean, mask: ReluMask, out: 'dx' | 'coef', shared: boolean, serial: boolean, workgroup: number, phase: 'whole' | 'finish') => {
     const walk = { serial, workgroup };
-    const grad = maskedGrad(relu);
+    const grad = maskedGrad(mask);
+    const readsY = mask === 'y';
     // b = d = 0 in evaluation (x is read all the same: every phase binds it).
     const dxValue = 'fma(scale, grad, fma(b, x[xI], d))';
-    const views = [...inputs(relu), STATS, D_WEIGHT, D_BIAS, out === 'dx' ? DX : COEF, ...(phase === 'finish' ? [PARTIAL] : [])];
+    const views = [...inputs(mask), STATS, D_WEIGHT, D_BIAS, out === 'dx' ? DX : COEF, ...(phase === 'finish' ? [PARTIAL] : [])];
     return {
       params: ['N', 'HW', 'C', 'count', ...SPLIT_PARAMS, ...views.flatMap((v) => v.params)],
       wgsl: /* wgsl */ `
@@ -110,20 +128,18 @@ const kernel = memoKernel(
 @group(0) @binding(4) var<storage, read_write> dWeight: array<f32>;
 ${shared ? '' : '@group(0) @binding(5) var<storage, read_write> dBias: array<f32>;'}
 @group(0) @binding(${6 - Number(shared)}) var<storage, read_write> ${out}: array<f32>;
-${relu ? `@group(0) @binding(${7 - Number(shared)}) var<storage, read> y: array<f32>;` : ''}
-${phase === 'finish' ? `@group(0) @binding(${7 + Number(relu) - Number(shared)}) var<storage, read> partial: array<f32>;` : ''}
+${readsY ? `@group(0) @binding(${7 - Number(shared)}) var<storage, read> y: array<f32>;` : ''}
+${phase === 'finish' ? `@group(0) @binding(${7 + Number(readsY) - Number(shared)}) var<storage, read> partial: array<f32>;` : ''}
 
 ${views.map((v) => v.wgsl).join('')}
 ${phase === 'whole' ? channelSumDeclarations(walk, 2) : ''}
 ${channelMain(
   walk,
-  `let mean = ${channelAt('stats', '0u')};
-  ${phase === 'whole' ? ownSums(walk, relu) : ''}
+  `${channelStats}
+  ${phase === 'whole' ? ownSums(walk, mask) : ''}
   ${channelTotals(walk, phase, 'sums', ['sg', 'sgx'])}
   let sumG = sums[0];
   let sumGx = sums[1];
-  let invStd = ${channelAt('stats', '1u')};
-  let scale = ${channelAt('stats', '2u')};
   ${
     training
       ? `let count = f32(P.count);
@@ -143,7 +159,7 @@ ${channelMain(
         : ''
     }
   }
-  ${out === 'dx' ? channelPositions(walk, [...inputNames(relu), 'dx'], `${grad}\n      dx[dxI] = ${dxValue};`) : ''}`,
+  ${out === 'dx' ? channelPositions(walk, [...inputNames(mask), 'dx'], `${grad}\n      dx[dxI] = ${dxValue};`) : ''}`,
 )}
 `,
     };
@@ -158,8 +174,8 @@ export interface BatchNormGradArgs {
   /** [N, C, S] each (H and W merged). */
   g: View;
   x: View;
-  /** The forward output, whose sign masks g when a ReLU was fused in; null without ReLU. */
-  y: View | null;
+  /** With a ReLU fused into the forward pass, how g is masked: by y > 0 (the forward output), or 'affine' (see ReluMask); null without ReLU. */
+  relu: { y: View } | 'affine' | null;
   /** [4, C]: the forward's mean, invstd, scale, shift. */
   stats: View;
   /** Either dx (in a buffer of its own), or [3, C]: a, b, d of dx = a g' + b x + d. */
@@ -173,7 +189,8 @@ export function batchNormGrad(gpu: Gpu, a: BatchNormGradArgs): void {
   const split = channelSplit(gpu, a.N, a.HW);
   const dx = 'dx' in a.out ? a.out.dx : null;
   const coef = 'coef' in a.out ? a.out.coef : null;
-  const relu = a.y !== null;
+  const y = a.relu !== null && a.relu !== 'affine' ? a.relu.y : null;
+  const mask: ReluMask = a.relu === null ? 'none' : y ? 'y' : 'affine';
   const shared = a.dWeight.binding.buffer === a.dBias.binding.buffer;
   const steps = phases(split);
   const partial = steps.length > 1 ? gpu.pool.acquire(a.C * split.slices * 2 * 4) : null;
@@ -185,7 +202,7 @@ export function batchNormGrad(gpu: Gpu, a: BatchNormGradArgs): void {
     ...splitValues(split),
     ...G.values(a.g),
     ...X.values(a.x),
-    ...(a.y ? Y.values(a.y) : {}),
+    ...(y ? Y.values(y) : {}),
     ...(dx ? DX.values(dx) : {}),
     ...(coef ? COEF.values(coef) : {}),
     ...STATS.values(a.stats),
@@ -196,12 +213,12 @@ export function batchNormGrad(gpu: Gpu, a: BatchNormGradArgs): void {
   const groups: [number] = [channelGroups(split, a.C)];
   for (const phase of steps) {
     const k =
-      phase === 'partial' ? partialKernel(relu, split.workgroup) : kernel(a.training, relu, dx ? 'dx' : 'coef', shared, split.serial, split.workgroup, phase);
+      phase === 'partial' ? partialKernel(mask, split.workgroup) : kernel(a.training, mask, dx ? 'dx' : 'coef', shared, split.serial, split.workgroup, phase);
     const bindings =
       phase === 'partial'
         ? [a.g.binding, a.x.binding, a.stats.binding, { buffer: partial! }]
         : [a.g.binding, a.x.binding, a.stats.binding, a.dWeight.binding, ...(shared ? [] : [a.dBias.binding]), dx?.binding ?? coef!.binding];
-    if (a.y) bindings.push(a.y.binding);
+    if (y) bindings.push(y.binding);
     if (phase === 'finish') bindings.push({ buffer: partial! });
     gpu.run(k, bindings, groups, phaseValues(k, values));
   }
