@@ -59,12 +59,12 @@ const STATS = channelRowsOperand('stats');
 /** What a kernel writes besides the statistics: nothing, y = x * scale + shift, or its ReLU. */
 type Apply = 'none' | 'affine' | 'relu';
 
-/** This invocation's sums of x - first over its positions (first: the channel's first value). */
-function ownSums(walk: ChannelWalk): string {
+/** This invocation's sums of x - first over its positions (first: the channel's first value), and of their squares unless `squares` is false. */
+function ownSums(walk: ChannelWalk, squares = true): string {
   return /* wgsl */ `let first = x[xAt(xBase(0u, c), 0u)];
   ${channelSums(walk, ['x'], 'let d = x[xI] - first;', [
     { name: 'sum', add: (acc) => `${acc} += d;` },
-    { name: 'squares', add: (acc) => `${acc} = fma(d, d, ${acc});` },
+    ...(squares ? [{ name: 'squares', add: (acc: string) => `${acc} = fma(d, d, ${acc});` }] : []),
   ])}`;
 }
 
@@ -84,16 +84,17 @@ ${channelMain({ serial: true, workgroup }, `${ownSums({ serial: true, workgroup 
 const kernel = memoKernel('batchnorm_stats', (training: boolean, apply: Apply, serial: boolean, workgroup: number, phase: 'whole' | 'finish') => {
   const walk = { serial, workgroup };
   const readsX = training || apply !== 'none';
+  // One invocation holds the channel in its cache: the variance from a second pass over the squared deviations.
+  const twoPass = serial && phase === 'whole';
   const moments = training
     ? /* wgsl */ `
-  ${phase === 'finish' ? 'let first = x[xAt(xBase(0u, c), 0u)];' : ownSums(walk)}
-  ${channelTotals(walk, phase, 'sums', ['sum', 'squares'])}
+  ${phase === 'finish' ? 'let first = x[xAt(xBase(0u, c), 0u)];' : ownSums(walk, !twoPass)}
+  ${channelTotals(walk, phase, 'sums', twoPass ? ['sum'] : ['sum', 'squares'])}
   let total = f32(P.N * P.HW);
   let mean = first + sums[0] / total;
   ${
-    serial && phase === 'whole'
-      ? `// One invocation holds the channel in its cache: a second pass for the squared deviations.
-  ${channelSums(walk, ['x'], 'let e = x[xI] - mean;', [{ name: 'deviations', add: (acc) => `${acc} = fma(e, e, ${acc});` }])}
+    twoPass
+      ? `${channelSums(walk, ['x'], 'let e = x[xI] - mean;', [{ name: 'deviations', add: (acc) => `${acc} = fma(e, e, ${acc});` }])}
   let variance = deviations / total;`
       : 'let variance = max((sums[1] - sums[0] * sums[0] / total) / total, 0.0);'
   }`
