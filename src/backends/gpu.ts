@@ -6,7 +6,7 @@
 import type { Binding, Gpu } from '../gpu/context.js';
 import { adamStep } from '../kernels/adam.js';
 import { batchNormGrad, batchNormInputGrad } from '../kernels/batchnorm_grad.js';
-import { channelSplit, type PlaneView } from '../kernels/batchnorm_common.js';
+import { channelSplit } from '../kernels/batchnorm_common.js';
 import { batchNormAffine, batchNormStats } from '../kernels/batchnorm_stats.js';
 import { conv2dGradInput } from '../kernels/conv2d_grad_input.js';
 import { type ConvGeometry, EpilogueBindings } from '../kernels/conv_common.js';
@@ -76,11 +76,11 @@ function planeStride(t: Tensor): number | null {
   return t.strides[2] === W * t.strides[3] ? t.strides[3] : null;
 }
 
-/** An NCHW view as (offset, image stride, channel stride, merged plane stride). */
-function planeView(t: Tensor, op: string): PlaneView {
+/** An NCHW view as [N, C, S] with H and W merged into S. */
+function planeView(t: Tensor, op: string): View {
   const p = planeStride(t);
   if (p === null) throw new Error(`${op}: a view of shape [${t.shape}] with strides [${t.strides}] is not supported (height and width must merge)`);
-  return { binding: binding(t), off: t.offset, n: t.strides[0], c: t.strides[1], p };
+  return { binding: binding(t), offset: t.offset, strides: [t.strides[0], t.strides[1], p] };
 }
 
 /** An NCHW tensor as the matrix [channel][position] of each image (H and W must merge). */
@@ -433,13 +433,17 @@ export class GpuBackend implements Backend {
     out: Tensor,
     o: { training: boolean; relu: boolean; momentum: number; eps: number },
   ): void {
-    const fuse =
-      channelSplit(this.gpu, x.shape[0], x.shape[2] * x.shape[3]).serial && out.storage !== x.storage && planeStride(x) !== null && planeStride(out) !== null;
+    const fuse = this.appliesBatchNorm(x, out);
     this.batchNormKernel(o.training || fuse ? x : null, fuse ? out : null, o.relu, weight, bias, runningMean, runningVar, stats, o);
     if (fuse) return;
     const rows = [2, 3].map((i) => channelRow(stats, i, x.shape));
     this.map(batchNormAffine(o.relu), [x, ...rows], out);
     for (const r of rows) r.dispose();
+  }
+
+  /** Whether the statistics kernel writes y itself (one invocation per channel, y in a buffer of its own, planes that merge). */
+  private appliesBatchNorm(x: Tensor, y: Tensor): boolean {
+    return channelSplit(this.gpu, x.shape[0], x.shape[2] * x.shape[3]).serial && y.storage !== x.storage && planeStride(x) !== null && planeStride(y) !== null;
   }
 
   private batchNormKernel(
@@ -461,11 +465,11 @@ export class GpuBackend implements Backend {
       x: x && planeView(x, 'batch_norm'),
       y: y && planeView(y, 'batch_norm'),
       relu,
-      weight: flat(weight),
-      bias: flat(bias),
-      runningMean: flat(runningMean),
-      runningVar: flat(runningVar),
-      stats: flat(stats),
+      weight: strided(weight),
+      bias: strided(bias),
+      runningMean: strided(runningMean),
+      runningVar: strided(runningVar),
+      stats: strided(stats),
       momentum: o.momentum,
       eps: o.eps,
     });
@@ -482,10 +486,11 @@ export class GpuBackend implements Backend {
       training,
       g: planeView(g, op),
       x: planeView(x, op),
-      y: y && planeView(y, op),
-      stats: flat(stats),
-      dWeight: flat(dWeight),
-      dBias: flat(dBias),
+      // A ReLU's mask from x where the statistics kernel wrote y (bit for bit the same: ReluMask).
+      relu: y === null ? null : this.appliesBatchNorm(x, y) ? ('affine' as const) : { y: planeView(y, op) },
+      stats: strided(stats),
+      dWeight: strided(dWeight),
+      dBias: strided(dBias),
     };
     const own = (t: Tensor) => [g, x, y].every((u) => u?.storage !== t.storage);
     if (dx && channelSplit(this.gpu, N, H * W).serial && own(dx) && planeStride(dx) !== null) {
@@ -493,7 +498,7 @@ export class GpuBackend implements Backend {
       return;
     }
     const coef = new Tensor(this.alloc(3 * C, 'float32'), [3, C]);
-    batchNormGrad(this.gpu, { ...args, out: { coef: flat(coef) } });
+    batchNormGrad(this.gpu, { ...args, out: { coef: strided(coef) } });
     const rows = [0, 1, 2].map((i) => channelRow(coef, i, x.shape));
     if (dx) this.map(batchNormInputGrad(y !== null), [g, x, ...rows, ...(y ? [y] : [])], dx);
     for (const t of [...rows, coef]) t.dispose();

@@ -69,7 +69,7 @@ export interface GpuOptions {
   maxGroups?: number;
   /** Bytes one tensor or scratch buffer may take (at most the device's binding limit). */
   largestBinding?: number;
-  /** The profile's serialBatchNormUpTo instead (the kernel tests keep the serial batch norm, off by default, checked). */
+  /** The profile's serialBatchNormUpTo instead (the kernel tests check the workgroup batch norm on the software profile with 0). */
   serialBatchNormUpTo?: number;
   /** The profile's directBlocks instead (the kernel tests run each adapter's register blocks on both adapters). */
   directBlocks?: DirectBlocks;

@@ -77,11 +77,9 @@ export interface DeviceProfile {
   serialChannelWorkgroup: number;
   /**
    * The same for batch norm, where that invocation also applies what it computed (y, dx) from its
-   * cache instead of an element-wise dispatch after the kernel. 0 (off) on both profiles for now:
-   * its float32 sums pass every kernel check, but land a ReLU-sensitive model gradient check 1.2e-3
-   * (relative) from PyTorch where its limit is 1e-3 (two-pass variance), or a training-parity epoch
-   * loss 2% past its tolerance (shifted sums); the workgroup tree's sums pass both. The kernel tests
-   * check the serial form with GpuOptions.serialBatchNormUpTo.
+   * cache instead of an element-wise dispatch after the kernel (longer channels in slices of images,
+   * batchnorm_common.ts). Its sums are pairwise (blocks of 8, then a cascade), as accurate as the
+   * workgroup tree's. Off in the gpu profile.
    */
   serialBatchNormUpTo: number;
 }
@@ -125,7 +123,7 @@ export function deviceProfile(
     reductionTarget: 256,
     serialChannelsUpTo: software ? 8192 : 0,
     serialChannelWorkgroup: software ? 8 : 64,
-    serialBatchNormUpTo: 0,
+    serialBatchNormUpTo: software ? 8192 : 0,
   };
 }
 

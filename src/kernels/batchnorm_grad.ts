@@ -13,29 +13,31 @@
 // coefficients, the first writes the channel's numbers, and with `dx` all of them walk their
 // positions again (from cache: a channel of a batch is small) writing dx.
 
-import type { Gpu, Kernel } from '../gpu/context.js';
+import { type Gpu, memoKernel } from '../gpu/context.js';
 import {
-  type ChannelSplit,
-  type ChannelView,
+  type ChannelWalk,
+  channelAt,
   channelGroups,
   channelLeader,
   channelMain,
+  channelOperand,
   channelPositions,
+  channelRowsOperand,
   channelSplit,
   channelSums,
   channelSumDeclarations,
   channelTotals,
-  type Phase,
-  type PlaneView,
+  PARTIAL,
+  partialView,
   phases,
   phaseValues,
-  planeParams,
-  planeValues,
+  planeOperand,
   SPLIT_PARAMS,
   splitValues,
   storePartials,
 } from './batchnorm_common.js';
 import { E, type Expr } from './expr.js';
+import type { View } from './view.js';
 
 /** dx over inputs g, x, a, b, d (and y with relu): for backends that apply the coefficients separately. */
 export function batchNormInputGrad(relu: boolean): Expr {
@@ -43,77 +45,101 @@ export function batchNormInputGrad(relu: boolean): Expr {
   return E.add(E.add(E.mul(E.in(2), g), E.mul(E.in(3), E.in(1))), E.in(4));
 }
 
-interface Variant {
-  training: boolean;
-  relu: boolean;
-  /** What the kernel writes besides dWeight and dBias: dx itself, or its coefficients. */
-  out: 'dx' | 'coef';
-  split: ChannelSplit;
-  phase: Phase;
-  /** dWeight and dBias are views of one buffer (an optimizer's gradient arena), bound once: writable bindings must not alias. */
-  shared: boolean;
-}
+const G = planeOperand('g');
+const X = planeOperand('x');
+const Y = planeOperand('y');
+const DX = planeOperand('dx');
+const STATS = channelRowsOperand('stats');
+const COEF = channelRowsOperand('coef');
+const D_WEIGHT = channelOperand('dWeight');
+const D_BIAS = channelOperand('dBias');
 
-const PARAMS = ['N', 'HW', 'C', 'count', ...SPLIT_PARAMS, ...planeParams('g'), ...planeParams('x'), ...planeParams('y'), ...planeParams('dx')];
+/**
+ * The ReLU mask of a ReLU fused into the forward pass: none, y > 0 (y read), or 'affine':
+ * fma(x, scale, shift) > 0 with the stats' scale and shift, which is y > 0 bit for bit where the
+ * serial statistics kernel wrote y (batchnorm_stats.ts computes y = max(fma(x, scale, shift), 0)
+ * from the very numbers it stores), so y is not read: two loads per position instead of three.
+ */
+export type ReluMask = 'none' | 'y' | 'affine';
+
+/** The plane operands a kernel reads: g and x, and y when it masks by y. */
+const inputs = (mask: ReluMask) => (mask === 'y' ? [G, X, Y] : [G, X]);
+const inputNames = (mask: ReluMask) => (mask === 'y' ? ['g', 'x', 'y'] : ['g', 'x']);
 
 /** The masked gradient at the current position. */
-const maskedGrad = (relu: boolean) => (relu ? 'let grad = select(0.0, g[gAt], y[yAt] > 0.0);' : 'let grad = g[gAt];');
+function maskedGrad(mask: ReluMask): string {
+  if (mask === 'y') return 'let grad = select(0.0, g[gI], y[yI] > 0.0);';
+  return mask === 'affine' ? 'let grad = select(0.0, g[gI], fma(x[xI], scale, shift) > 0.0);' : 'let grad = g[gI];';
+}
+
+/** WGSL reading the channel's forward numbers every phase uses. */
+const channelStats = `let mean = ${channelAt('stats', '0u')};
+  let invStd = ${channelAt('stats', '1u')};
+  let scale = ${channelAt('stats', '2u')};
+  let shift = ${channelAt('stats', '3u')};`;
 
 /** This invocation's sums of g' and g' (x - mean) over its positions. */
-function ownSums(split: ChannelSplit, relu: boolean): string {
-  return channelSums(split, relu ? ['g', 'x', 'y'] : ['g', 'x'], maskedGrad(relu), [
+function ownSums(walk: ChannelWalk, mask: ReluMask): string {
+  return channelSums(walk, inputNames(mask), maskedGrad(mask), [
     { name: 'sg', add: (acc) => `${acc} += grad;` },
-    { name: 'sgx', add: (acc) => `${acc} = fma(grad, x[xAt] - mean, ${acc});` },
+    { name: 'sgx', add: (acc) => `${acc} = fma(grad, x[xI] - mean, ${acc});` },
   ]);
 }
 
-/** The partial phase: each slice's sums. */
-function partialKernel(split: ChannelSplit, relu: boolean): Kernel {
+/** The partial phase (serial, several slices): each slice's sums. */
+const partialKernel = memoKernel('batchnorm_grad_partial', (mask: ReluMask, workgroup: number) => {
+  const walk = { serial: true, workgroup };
+  const views = [...inputs(mask), STATS, PARTIAL];
   return {
-    name: `batchnorm_grad${relu ? '_relu' : ''}_partial_serial`,
-    params: [...PARAMS, 'statsOff'],
+    params: ['N', 'HW', 'C', ...SPLIT_PARAMS, ...views.flatMap((v) => v.params)],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
 @group(0) @binding(4) var<storage, read_write> partial: array<f32>;
-${relu ? '@group(0) @binding(5) var<storage, read> y: array<f32>;' : ''}
+${mask === 'y' ? '@group(0) @binding(5) var<storage, read> y: array<f32>;' : ''}
 
-${channelMain(split, `let mean = stats[P.statsOff + c];\n  ${ownSums(split, relu)}\n  ${storePartials(['sg', 'sgx'])}`)}
+${views.map((v) => v.wgsl).join('')}
+${channelMain(walk, `${channelStats}\n  ${ownSums(walk, mask)}\n  ${storePartials(['sg', 'sgx'])}`)}
 `,
   };
-}
+});
 
-function kernel(v: Variant): Kernel {
-  const { training, relu, out, split, phase, shared } = v;
-  if (phase === 'partial') return partialKernel(split, relu);
-  const views = relu ? ['g', 'x', 'y'] : ['g', 'x'];
-  const grad = maskedGrad(relu);
-  // b = d = 0 in evaluation (x is read all the same: every phase binds it).
-  const dxValue = 'fma(scale, grad, fma(b, x[xAt], d))';
-  return {
-    name: `batchnorm_grad${relu ? '_relu' : ''}${training ? '' : '_eval'}${out === 'dx' ? '_dx' : ''}${split.serial ? '_serial' : ''}${phase === 'finish' ? '_finish' : ''}`,
-    params: [...PARAMS, 'statsOff', 'coefOff', 'dwOff', 'dbOff'],
-    wgsl: /* wgsl */ `
+/**
+ * The sums (or, in the finish phase, the slices' partial sums), dWeight and dBias, and dx or its
+ * coefficients. `shared`: dWeight and dBias are views of one buffer (an optimizer's gradient arena),
+ * bound once, since writable bindings must not alias.
+ */
+const kernel = memoKernel(
+  'batchnorm_grad',
+  (training: boolean, mask: ReluMask, out: 'dx' | 'coef', shared: boolean, serial: boolean, workgroup: number, phase: 'whole' | 'finish') => {
+    const walk = { serial, workgroup };
+    const grad = maskedGrad(mask);
+    const readsY = mask === 'y';
+    // b = d = 0 in evaluation (x is read all the same: every phase binds it).
+    const dxValue = 'fma(scale, grad, fma(b, x[xI], d))';
+    const views = [...inputs(mask), STATS, D_WEIGHT, D_BIAS, out === 'dx' ? DX : COEF, ...(phase === 'finish' ? [PARTIAL] : [])];
+    return {
+      params: ['N', 'HW', 'C', 'count', ...SPLIT_PARAMS, ...views.flatMap((v) => v.params)],
+      wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read> stats: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dWeight: array<f32>;
 ${shared ? '' : '@group(0) @binding(5) var<storage, read_write> dBias: array<f32>;'}
 @group(0) @binding(${6 - Number(shared)}) var<storage, read_write> ${out}: array<f32>;
-${relu ? `@group(0) @binding(${7 - Number(shared)}) var<storage, read> y: array<f32>;` : ''}
-${phase === 'finish' ? `@group(0) @binding(${7 + Number(relu) - Number(shared)}) var<storage, read> partial: array<f32>;` : ''}
+${readsY ? `@group(0) @binding(${7 - Number(shared)}) var<storage, read> y: array<f32>;` : ''}
+${phase === 'finish' ? `@group(0) @binding(${7 + Number(readsY) - Number(shared)}) var<storage, read> partial: array<f32>;` : ''}
 
-${phase === 'whole' ? channelSumDeclarations(split, 2) : ''}
+${views.map((v) => v.wgsl).join('')}
+${phase === 'whole' ? channelSumDeclarations(walk, 2) : ''}
 ${channelMain(
-  split,
-  `let mean = stats[P.statsOff + c];
-  ${phase === 'whole' ? ownSums(split, relu) : ''}
-  ${channelTotals(split, phase, 'sums', ['sg', 'sgx'])}
+  walk,
+  `${channelStats}
+  ${phase === 'whole' ? ownSums(walk, mask) : ''}
+  ${channelTotals(walk, phase, 'sums', ['sg', 'sgx'])}
   let sumG = sums[0];
   let sumGx = sums[1];
-  let invStd = stats[P.statsOff + P.C + c];
-  let scale = stats[P.statsOff + 2u * P.C + c];
   ${
     training
       ? `let count = f32(P.count);
@@ -122,72 +148,78 @@ ${channelMain(
       : `let b = 0.0;
   let d = 0.0;`
   }
-  if (${channelLeader(split)}) {
-    ${shared ? 'dWeight' : 'dBias'}[P.dbOff + c] = sumG;
-    dWeight[P.dwOff + c] = sumGx * invStd;
+  if (${channelLeader(walk)}) {
+    ${shared ? 'dWeight[dBiasAt(dBiasBase(), c)]' : channelAt('dBias')} = sumG;
+    ${channelAt('dWeight')} = sumGx * invStd;
     ${
       out === 'coef'
-        ? `coef[P.coefOff + c] = scale;
-    coef[P.coefOff + P.C + c] = b;
-    coef[P.coefOff + 2u * P.C + c] = d;`
+        ? `${channelAt('coef', '0u')} = scale;
+    ${channelAt('coef', '1u')} = b;
+    ${channelAt('coef', '2u')} = d;`
         : ''
     }
   }
-  ${out === 'dx' ? channelPositions(split, [...views, 'dx'], `${grad}\n      dx[dxAt] = ${dxValue};`) : ''}`,
+  ${out === 'dx' ? channelPositions(walk, [...inputNames(mask), 'dx'], `${grad}\n      dx[dxI] = ${dxValue};`) : ''}`,
 )}
 `,
-  };
-}
+    };
+  },
+);
 
 export interface BatchNormGradArgs {
   N: number;
   C: number;
   HW: number;
   training: boolean;
-  g: PlaneView;
-  x: PlaneView;
-  /** The forward output, whose sign masks g when a ReLU was fused in; null without ReLU. */
-  y: PlaneView | null;
-  stats: ChannelView;
+  /** [N, C, S] each (H and W merged). */
+  g: View;
+  x: View;
+  /** With a ReLU fused into the forward pass, how g is masked: by y > 0 (the forward output), or 'affine' (see ReluMask); null without ReLU. */
+  relu: { y: View } | 'affine' | null;
+  /** [4, C]: the forward's mean, invstd, scale, shift. */
+  stats: View;
   /** Either dx (in a buffer of its own), or [3, C]: a, b, d of dx = a g' + b x + d. */
-  out: { dx: PlaneView } | { coef: ChannelView };
-  dWeight: ChannelView;
-  dBias: ChannelView;
+  out: { dx: View } | { coef: View };
+  /** [C] each. */
+  dWeight: View;
+  dBias: View;
 }
 
 export function batchNormGrad(gpu: Gpu, a: BatchNormGradArgs): void {
   const split = channelSplit(gpu, a.N, a.HW);
   const dx = 'dx' in a.out ? a.out.dx : null;
   const coef = 'coef' in a.out ? a.out.coef : null;
-  const relu = a.y !== null;
+  const y = a.relu !== null && a.relu !== 'affine' ? a.relu.y : null;
+  const mask: ReluMask = a.relu === null ? 'none' : y ? 'y' : 'affine';
   const shared = a.dWeight.binding.buffer === a.dBias.binding.buffer;
+  const steps = phases(split);
+  const partial = steps.length > 1 ? gpu.pool.acquire(a.C * split.slices * 2 * 4) : null;
   const values = {
     N: a.N,
     HW: a.HW,
     C: a.C,
     count: a.N * a.HW,
     ...splitValues(split),
-    ...planeValues('g', a.g),
-    ...planeValues('x', a.x),
-    ...planeValues('y', a.y),
-    ...planeValues('dx', dx),
-    statsOff: a.stats.off,
-    coefOff: coef?.off ?? 0,
-    dwOff: a.dWeight.off,
-    dbOff: a.dBias.off,
+    ...G.values(a.g),
+    ...X.values(a.x),
+    ...(y ? Y.values(y) : {}),
+    ...(dx ? DX.values(dx) : {}),
+    ...(coef ? COEF.values(coef) : {}),
+    ...STATS.values(a.stats),
+    ...D_WEIGHT.values(a.dWeight),
+    ...D_BIAS.values(a.dBias),
+    ...(partial ? PARTIAL.values(partialView(partial, a.C, 2)) : {}),
   };
   const groups: [number] = [channelGroups(split, a.C)];
-  const steps = phases(split);
-  const partial = steps.length > 1 ? gpu.pool.acquire(a.C * split.slices * 2 * 4) : null;
   for (const phase of steps) {
-    const variant: Variant = { training: a.training, relu, out: dx ? 'dx' : 'coef', split, phase, shared };
+    const k =
+      phase === 'partial' ? partialKernel(mask, split.workgroup) : kernel(a.training, mask, dx ? 'dx' : 'coef', shared, split.serial, split.workgroup, phase);
     const bindings =
       phase === 'partial'
         ? [a.g.binding, a.x.binding, a.stats.binding, { buffer: partial! }]
         : [a.g.binding, a.x.binding, a.stats.binding, a.dWeight.binding, ...(shared ? [] : [a.dBias.binding]), dx?.binding ?? coef!.binding];
-    if (a.y) bindings.push(a.y.binding);
+    if (y) bindings.push(y.binding);
     if (phase === 'finish') bindings.push({ buffer: partial! });
-    const k = kernel(variant);
     gpu.run(k, bindings, groups, phaseValues(k, values));
   }
   if (partial) gpu.pool.release(partial);

@@ -11,33 +11,36 @@
 // adapters and for evaluation statistics alone (batchnorm_common.ts). In training each invocation
 // sums its positions relative to the channel's first value, which keeps the squares small without a
 // division per element; the channel's totals (a workgroup sum where a workgroup shares the channel)
-// give every invocation the statistics, the first writes them, and with `apply` all of them then
-// walk their positions again (from cache: a channel of a batch is small) writing y.
+// give every invocation the statistics (one invocation holding a whole channel takes the variance
+// from a second pass over the squared deviations from the mean instead, from its cache), the first
+// writes them, and with `apply` all of them then walk their positions again writing y.
 
-import type { Gpu, Kernel } from '../gpu/context.js';
-import { f32bits } from '../gpu/context.js';
+import { f32bits, type Gpu, memoKernel } from '../gpu/context.js';
 import {
   type ChannelSplit,
-  type ChannelView,
+  type ChannelWalk,
+  channelAt,
   channelGroups,
   channelLeader,
   channelMain,
+  channelOperand,
   channelPositions,
+  channelRowsOperand,
   channelSplit,
   channelSums,
   channelSumDeclarations,
   channelTotals,
-  type Phase,
-  type PlaneView,
+  PARTIAL,
+  partialView,
   phases,
   phaseValues,
-  planeParams,
-  planeValues,
+  planeOperand,
   SPLIT_PARAMS,
   splitValues,
   storePartials,
 } from './batchnorm_common.js';
 import { E, type Expr } from './expr.js';
+import type { View } from './view.js';
 
 /** y of the affine the stats define, over inputs x, scale, shift: for backends that apply it separately. */
 export function batchNormAffine(relu: boolean): Expr {
@@ -45,150 +48,164 @@ export function batchNormAffine(relu: boolean): Expr {
   return relu ? E.relu(affine) : affine;
 }
 
-interface Variant {
-  training: boolean;
-  /** Write y (ReLU or not); null for the statistics alone. */
-  apply: { relu: boolean } | null;
-  split: ChannelSplit;
-  phase: Phase;
-}
+const X = planeOperand('x');
+const Y = planeOperand('y');
+const WEIGHT = channelOperand('weight');
+const BIAS = channelOperand('bias');
+const RUNNING_MEAN = channelOperand('runningMean');
+const RUNNING_VAR = channelOperand('runningVar');
+const STATS = channelRowsOperand('stats');
 
-/** This invocation's sums of x - first over its positions (first: the channel's first value). */
-function ownSums(split: ChannelSplit): string {
-  return /* wgsl */ `let first = x[P.xOff + c * P.xC];
-  ${channelSums(split, ['x'], 'let d = x[xAt] - first;', [
+/** What a kernel writes besides the statistics: nothing, y = x * scale + shift, or its ReLU. */
+type Apply = 'none' | 'affine' | 'relu';
+
+/** This invocation's sums of x - first over its positions (first: the channel's first value), and of their squares unless `squares` is false. */
+function ownSums(walk: ChannelWalk, squares = true): string {
+  return /* wgsl */ `let first = x[xAt(xBase(0u, c), 0u)];
+  ${channelSums(walk, ['x'], 'let d = x[xI] - first;', [
     { name: 'sum', add: (acc) => `${acc} += d;` },
-    { name: 'squares', add: (acc) => `${acc} = fma(d, d, ${acc});` },
+    ...(squares ? [{ name: 'squares', add: (acc: string) => `${acc} = fma(d, d, ${acc});` }] : []),
   ])}`;
 }
 
-/** The partial phase: each slice's sums. */
-function partialKernel(split: ChannelSplit): Kernel {
-  return {
-    name: 'batchnorm_train_partial_serial',
-    params: ['N', 'HW', 'C', ...SPLIT_PARAMS, ...planeParams('x')],
-    wgsl: /* wgsl */ `
+/** The partial phase (serial, several slices): each slice's sums. */
+const partialKernel = memoKernel('batchnorm_stats_partial', (workgroup: number) => ({
+  params: ['N', 'HW', 'C', ...SPLIT_PARAMS, ...X.params, ...PARTIAL.params],
+  wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> partial: array<f32>;
 
-${channelMain(split, `${ownSums(split)}\n  ${storePartials(['sum', 'squares'])}`)}
+${X.wgsl}${PARTIAL.wgsl}
+${channelMain({ serial: true, workgroup }, `${ownSums({ serial: true, workgroup })}\n  ${storePartials(['sum', 'squares'])}`)}
 `,
-  };
-}
+}));
 
-function kernel(v: Variant): Kernel {
-  const { training, apply, split, phase } = v;
-  if (phase === 'partial') return partialKernel(split);
+/** The statistics (from the data, or from the partial sums in the finish phase), the running statistics, and y with `apply`. */
+const kernel = memoKernel('batchnorm_stats', (training: boolean, apply: Apply, serial: boolean, workgroup: number, phase: 'whole' | 'finish') => {
+  const walk = { serial, workgroup };
+  const readsX = training || apply !== 'none';
+  // One invocation holds the channel in its cache: the variance from a second pass over the squared deviations.
+  const twoPass = serial && phase === 'whole';
   const moments = training
     ? /* wgsl */ `
-  ${phase === 'finish' ? 'let first = x[P.xOff + c * P.xC];' : ownSums(split)}
-  ${channelTotals(split, phase, 'sums', ['sum', 'squares'])}
+  ${phase === 'finish' ? 'let first = x[xAt(xBase(0u, c), 0u)];' : ownSums(walk, !twoPass)}
+  ${channelTotals(walk, phase, 'sums', twoPass ? ['sum'] : ['sum', 'squares'])}
   let total = f32(P.N * P.HW);
   let mean = first + sums[0] / total;
   ${
-    split.serial && phase === 'whole'
-      ? `// One invocation holds the channel in its cache: a second pass for the squared deviations.
-  ${channelSums(split, ['x'], 'let e = x[xAt] - mean;', [{ name: 'deviations', add: (acc) => `${acc} = fma(e, e, ${acc});` }])}
+    twoPass
+      ? `${channelSums(walk, ['x'], 'let e = x[xI] - mean;', [{ name: 'deviations', add: (acc) => `${acc} = fma(e, e, ${acc});` }])}
   let variance = deviations / total;`
       : 'let variance = max((sums[1] - sums[0] * sums[0] / total) / total, 0.0);'
   }`
     : /* wgsl */ `
-  let mean = runningMean[P.rmOff + c];
-  let variance = runningVar[P.rvOff + c];`;
+  let mean = ${channelAt('runningMean')};
+  let variance = ${channelAt('runningVar')};`;
   const runningUpdate = /* wgsl */ `
     let momentum = bitcast<f32>(P.momentum);
-    runningMean[P.rmOff + c] = (1.0 - momentum) * runningMean[P.rmOff + c] + momentum * mean;
-    runningVar[P.rvOff + c] = (1.0 - momentum) * runningVar[P.rvOff + c] + momentum * variance * total / (total - 1.0);`;
-  const value = apply?.relu ? 'max(fma(x[xAt], scale, shift), 0.0)' : 'fma(x[xAt], scale, shift)';
-  const serial = split.serial && (training || apply) ? '_serial' : '';
-  const name = `batchnorm_${training ? 'train' : 'eval'}${apply ? `_apply${apply.relu ? '_relu' : ''}` : '_stats'}${serial}${phase === 'finish' ? '_finish' : ''}`;
-  const partialBinding = 6 + (training || apply ? 1 : 0) + (apply ? 1 : 0);
+    ${channelAt('runningMean')} = (1.0 - momentum) * ${channelAt('runningMean')} + momentum * mean;
+    ${channelAt('runningVar')} = (1.0 - momentum) * ${channelAt('runningVar')} + momentum * variance * total / (total - 1.0);`;
+  const value = apply === 'relu' ? 'max(fma(x[xI], scale, shift), 0.0)' : 'fma(x[xI], scale, shift)';
+  const views = [
+    WEIGHT,
+    BIAS,
+    RUNNING_MEAN,
+    RUNNING_VAR,
+    STATS,
+    ...(readsX ? [X] : []),
+    ...(apply !== 'none' ? [Y] : []),
+    ...(phase === 'finish' ? [PARTIAL] : []),
+  ];
+  const partialBinding = 6 + Number(readsX) + Number(apply !== 'none');
   return {
-    name,
-    params: ['N', 'HW', 'C', ...SPLIT_PARAMS, ...planeParams('x'), ...planeParams('y'), 'wOff', 'bOff', 'rmOff', 'rvOff', 'statsOff', 'momentum', 'eps'],
+    params: ['N', 'HW', 'C', ...SPLIT_PARAMS, ...views.flatMap((v) => v.params), 'momentum', 'eps'],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> runningMean: array<f32>;
 @group(0) @binding(4) var<storage, read_write> runningVar: array<f32>;
 @group(0) @binding(5) var<storage, read_write> stats: array<f32>;
-${training || apply ? '@group(0) @binding(6) var<storage, read> x: array<f32>;' : ''}
-${apply ? '@group(0) @binding(7) var<storage, read_write> y: array<f32>;' : ''}
+${readsX ? '@group(0) @binding(6) var<storage, read> x: array<f32>;' : ''}
+${apply !== 'none' ? '@group(0) @binding(7) var<storage, read_write> y: array<f32>;' : ''}
 ${phase === 'finish' ? `@group(0) @binding(${partialBinding}) var<storage, read> partial: array<f32>;` : ''}
 
-${training && phase === 'whole' ? channelSumDeclarations(split, 2) : ''}
+${views.map((v) => v.wgsl).join('')}
+${training && phase === 'whole' ? channelSumDeclarations(walk, 2) : ''}
 
 ${channelMain(
-  split,
+  walk,
   `${moments}
   let invStd = inverseSqrt(variance + bitcast<f32>(P.eps));
-  let scale = weight[P.wOff + c] * invStd;
-  let shift = bias[P.bOff + c] - mean * scale;
-  if (${channelLeader(split)}) {
-    stats[P.statsOff + c] = mean;
-    stats[P.statsOff + P.C + c] = invStd;
-    stats[P.statsOff + 2u * P.C + c] = scale;
-    stats[P.statsOff + 3u * P.C + c] = shift;${training ? runningUpdate : ''}
+  let scale = ${channelAt('weight')} * invStd;
+  let shift = ${channelAt('bias')} - mean * scale;
+  if (${channelLeader(walk)}) {
+    ${channelAt('stats', '0u')} = mean;
+    ${channelAt('stats', '1u')} = invStd;
+    ${channelAt('stats', '2u')} = scale;
+    ${channelAt('stats', '3u')} = shift;${training ? runningUpdate : ''}
   }
-  ${apply ? channelPositions(split, ['x', 'y'], `y[yAt] = ${value};`) : ''}`,
+  ${apply !== 'none' ? channelPositions(walk, ['x', 'y'], `y[yI] = ${value};`) : ''}`,
 )}
 `,
   };
-}
+});
 
 export interface BatchNormStatsArgs {
   N: number;
   C: number;
   HW: number;
   training: boolean;
-  /** The input (needed in training and with y). */
-  x: PlaneView | null;
+  /** The input [N, C, S] (H and W merged; needed in training and with y). */
+  x: View | null;
   /** The output y = relu?(x * scale + shift), in another buffer than x; null for the statistics alone. */
-  y: PlaneView | null;
+  y: View | null;
   relu: boolean;
-  weight: ChannelView;
-  bias: ChannelView;
-  runningMean: ChannelView;
-  runningVar: ChannelView;
-  /** [4, C] contiguous: mean, invstd, scale, shift. */
-  stats: ChannelView;
+  /** [C] each. */
+  weight: View;
+  bias: View;
+  runningMean: View;
+  runningVar: View;
+  /** [4, C]: mean, invstd, scale, shift. */
+  stats: View;
   momentum: number;
   eps: number;
 }
 
 export function batchNormStats(gpu: Gpu, a: BatchNormStatsArgs): void {
-  const apply = a.y ? { relu: a.relu } : null;
-  if ((a.training || apply) && !a.x) throw new Error('batchNormStats: training statistics and the affine need the input');
+  const apply: Apply = a.y ? (a.relu ? 'relu' : 'affine') : 'none';
+  if ((a.training || a.y) && !a.x) throw new Error('batchNormStats: training statistics and the affine need the input');
   if (a.y && a.x && a.y.binding.buffer === a.x.binding.buffer) throw new Error('batchNormStats: the output must not share the input buffer');
   // Evaluation statistics alone read no data: one invocation per channel.
   const split: ChannelSplit =
-    a.training || apply ? channelSplit(gpu, a.N, a.HW) : { serial: true, workgroup: gpu.profile.workgroup, slices: 1, imagesPerSlice: a.N };
+    a.training || a.y ? channelSplit(gpu, a.N, a.HW) : { serial: true, workgroup: gpu.profile.workgroup, slices: 1, imagesPerSlice: a.N };
+  const steps = a.training ? phases(split) : ['whole' as const];
+  const partial = steps.length > 1 ? gpu.pool.acquire(a.C * split.slices * 2 * 4) : null;
   const values = {
     N: a.N,
     HW: a.HW,
     C: a.C,
     ...splitValues(split),
-    ...planeValues('x', a.x),
-    ...planeValues('y', a.y),
-    wOff: a.weight.off,
-    bOff: a.bias.off,
-    rmOff: a.runningMean.off,
-    rvOff: a.runningVar.off,
-    statsOff: a.stats.off,
+    ...(a.x ? X.values(a.x) : {}),
+    ...(a.y ? Y.values(a.y) : {}),
+    ...WEIGHT.values(a.weight),
+    ...BIAS.values(a.bias),
+    ...RUNNING_MEAN.values(a.runningMean),
+    ...RUNNING_VAR.values(a.runningVar),
+    ...STATS.values(a.stats),
+    ...(partial ? PARTIAL.values(partialView(partial, a.C, 2)) : {}),
     momentum: f32bits(a.momentum),
     eps: f32bits(a.eps),
   };
   const groups: [number] = [channelGroups(split, a.C)];
-  const steps = a.training ? phases(split) : ['whole' as const];
-  const partial = steps.length > 1 ? gpu.pool.acquire(a.C * split.slices * 2 * 4) : null;
   for (const phase of steps) {
-    const k = kernel({ training: a.training, apply, split, phase });
     if (phase === 'partial') {
+      const k = partialKernel(split.workgroup);
       gpu.run(k, [a.x!.binding, { buffer: partial! }], groups, phaseValues(k, values));
       continue;
     }
+    const k = kernel(a.training, apply, split.serial, split.workgroup, phase);
     const bindings = [a.weight.binding, a.bias.binding, a.runningMean.binding, a.runningVar.binding, a.stats.binding];
-    if (a.x && (a.training || apply)) bindings.push(a.x.binding);
+    if (a.x && (a.training || a.y)) bindings.push(a.x.binding);
     if (a.y) bindings.push(a.y.binding);
     if (partial) bindings.push({ buffer: partial });
     gpu.run(k, bindings, groups, phaseValues(k, values));
