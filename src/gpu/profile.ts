@@ -22,6 +22,9 @@ export interface MatmulTiling {
   RN: number;
 }
 
+/** How the depthwise forward hands out its runs of outputs: one flat range, or a workgroup per channel (depthwise.ts). */
+export type DepthwiseTiling = 'flat' | 'channel';
+
 export interface DeviceProfile {
   name: ProfileName;
   /** Matrix products: register blocks straight from the operands (matmul_direct.ts) or workgroup-memory tiles (matmul.ts). */
@@ -66,6 +69,13 @@ export interface DeviceProfile {
    * check the serial form with GpuOptions.serialBatchNormUpTo.
    */
   serialBatchNormUpTo: number;
+  /**
+   * The depthwise forward's tiling: 'channel' (a workgroup per channel, of depthwiseChannelWorkgroup
+   * invocations, the taps read once per invocation) where storage loads are dear (software adapters),
+   * 'flat' (a flat range of runs, many workgroups) on hardware.
+   */
+  depthwiseTiling: DepthwiseTiling;
+  depthwiseChannelWorkgroup: number;
 }
 
 function powerOfTwoAtMost(n: number): number {
@@ -107,6 +117,8 @@ export function deviceProfile(
     serialChannelsUpTo: software ? 8192 : 0,
     serialChannelWorkgroup: software ? 8 : 64,
     serialBatchNormUpTo: 0,
+    depthwiseTiling: software ? 'channel' : 'flat',
+    depthwiseChannelWorkgroup: Math.min(32, most),
   };
 }
 

@@ -3,6 +3,11 @@
 // that lets evaluation-mode batch norm and activation ride along with the convolution's store.
 
 import type { Binding } from '../gpu/context.js';
+import { type View, view } from './view.js';
+
+/** A convolution's input and output as the kernels address them: a row base per (n, c, h), then w along it. */
+export const CONV_X = view('x', ['N', 'C', 'H'], ['W']);
+export const CONV_Y = view('y', ['N', 'C', 'H'], ['W']);
 
 export interface ConvGeometry {
   N: number;
@@ -16,14 +21,21 @@ export interface ConvGeometry {
   stride: [number, number];
   padding: [number, number];
   groups: number;
-  /** Offset and strides of the input view (xOff, xN, xC, xH, xW) and output view (yOff, ...). */
-  xStrides: Record<'xOff' | 'xN' | 'xC' | 'xH' | 'xW', number>;
-  yStrides: Record<'yOff' | 'yN' | 'yC' | 'yH' | 'yW', number>;
+  /** The input and output (NCHW views; for the input gradients, x is dx and y is dy). */
+  x: View;
+  y: View;
 }
 
 export interface ChannelVector {
   binding: Binding;
   off: number;
+}
+
+/** What an epilogue's code depends on: which vectors it applies, and the ReLU (a variant's key). */
+export interface EpilogueFlags {
+  readonly scale?: unknown;
+  readonly shift?: unknown;
+  readonly relu: boolean;
 }
 
 export class EpilogueBindings {
@@ -47,18 +59,45 @@ export class EpilogueBindings {
 
   /** Storage declarations of the scale and shift vectors from binding `first` on. */
   declarations(first: number): string {
-    const lines: string[] = [];
-    if (this.scale) lines.push(`@group(0) @binding(${first++}) var<storage, read> scale: array<f32>;`);
-    if (this.shift) lines.push(`@group(0) @binding(${first++}) var<storage, read> shift: array<f32>;`);
-    return lines.join('\n');
+    return epilogueDeclarations(this, first);
+  }
+
+  /** The flags as a memoKernel key: scale, shift, relu. */
+  get flags(): [boolean, boolean, boolean] {
+    return [this.scale !== undefined, this.shift !== undefined, this.relu];
   }
 }
 
+/** Storage declarations of the scale and shift vectors from binding `first` on. */
+export function epilogueDeclarations(epi: EpilogueFlags, first: number): string {
+  const lines: string[] = [];
+  if (epi.scale) lines.push(`@group(0) @binding(${first++}) var<storage, read> scale: array<f32>;`);
+  if (epi.shift) lines.push(`@group(0) @binding(${first++}) var<storage, read> shift: array<f32>;`);
+  return lines.join('\n');
+}
+
 /** WGSL statements applying the epilogue to variable `acc` (of type `t`) of output channel `channel`. */
-export function epilogueCode(epi: EpilogueBindings, acc: string, channel: string, t = 'f32'): string {
+export function epilogueCode(epi: EpilogueFlags, acc: string, channel: string, t = 'f32'): string {
   const lines: string[] = [];
   if (epi.scale) lines.push(`${acc} = ${acc} * ${t}(scale[P.scaleOff + ${channel}]);`);
   if (epi.shift) lines.push(`${acc} = ${acc} + ${t}(shift[P.shiftOff + ${channel}]);`);
   if (epi.relu) lines.push(`${acc} = max(${acc}, ${t}(0.0));`);
+  return lines.join('\n  ');
+}
+
+/** WGSL `let`s of channel `channel`'s scale and shift (channelScale, channelShift), read once for many outputs of it. */
+export function channelEpilogueLoads(epi: EpilogueFlags, channel: string): string {
+  const lines: string[] = [];
+  if (epi.scale) lines.push(`let channelScale = scale[P.scaleOff + ${channel}];`);
+  if (epi.shift) lines.push(`let channelShift = shift[P.shiftOff + ${channel}];`);
+  return lines.join('\n  ');
+}
+
+/** The epilogue on `acc` from the `let`s of channelEpilogueLoads. */
+export function channelEpilogue(epi: EpilogueFlags, acc: string): string {
+  const lines: string[] = [];
+  if (epi.scale) lines.push(`${acc} = ${acc} * channelScale;`);
+  if (epi.shift) lines.push(`${acc} = ${acc} + channelShift;`);
+  if (epi.relu) lines.push(`${acc} = max(${acc}, 0.0);`);
   return lines.join('\n  ');
 }

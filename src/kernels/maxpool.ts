@@ -7,13 +7,16 @@
 // windows share (K + 3*stride values) is read once per window row; the comparisons are generated,
 // unrolled over named scalars (window_common.ts).
 
-import type { Binding, Gpu, Kernel } from '../gpu/context.js';
+import { type Gpu, memoKernel } from '../gpu/context.js';
+import { type View, view } from './view.js';
 import { type PoolGeometry, unrolled } from './window_common.js';
 
 const RUN = 4;
+const X = view('x', ['N', 'C', 'H'], ['W']);
+/** The output's layout, which argmax shares. */
+const Y = view('y', ['N', 'C', 'H'], ['W']);
 
-function kernel(g: PoolGeometry, workgroup: number): Kernel {
-  const { kernel: K, stride: S, padding } = g;
+const kernel = memoKernel('maxpool', (K: number, S: number, padding: number, workgroup: number) => {
   const span = K + (RUN - 1) * S;
   const updates = Array.from({ length: RUN }, (_, j) =>
     Array.from({ length: K }, (_, kw) => {
@@ -22,52 +25,46 @@ function kernel(g: PoolGeometry, workgroup: number): Kernel {
     }),
   ).flat();
   return {
-    name: `maxpool_${K}_s${S}`,
-    params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', 'xOff', 'xN', 'xC', 'xH', 'xW'],
+    params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', ...X.params, ...Y.params],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> argmax: array<i32>;
 
+${X.wgsl}${Y.wgsl}
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var item = gid.x; item < P.total; item += groups.x * ${workgroup}u) {
     let ow0 = (item % P.runs) * ${RUN}u;
     let oh = (item / P.runs) % P.OH;
-    let plane = item / (P.runs * P.OH);
-    let base = P.xOff + (plane / P.C) * P.xN + (plane % P.C) * P.xC;
+    let c = (item / (P.runs * P.OH)) % P.C;
+    let n = item / (P.runs * P.OH * P.C);
     let first = i32(ow0 * ${S}u) - ${padding};
-    ${unrolled(span, (i) => `let w${i} = first + ${i};\n    let ok${i} = w${i} >= 0 && w${i} < i32(P.W);\n    let col${i} = u32(clamp(w${i}, 0, i32(P.W) - 1)) * P.xW;`, '\n    ')}
+    ${unrolled(span, (i) => `let w${i} = first + ${i};\n    let ok${i} = w${i} >= 0 && w${i} < i32(P.W);\n    let col${i} = u32(clamp(w${i}, 0, i32(P.W) - 1));`, '\n    ')}
     ${unrolled(RUN, (j) => `var best${j} = 0.0;\n    var at${j} = -1;`, '\n    ')}
     for (var kh = 0; kh < ${K}; kh++) {
       let h = i32(oh * ${S}u) - ${padding} + kh;
       if (h < 0 || h >= i32(P.H)) { continue; }
-      let row = base + u32(h) * P.xH;
+      let row = xBase(n, c, u32(h));
       let rowAt = h * i32(P.W);
-      ${unrolled(span, (i) => `let v${i} = x[row + col${i}];`)}
+      ${unrolled(span, (i) => `let v${i} = x[xAt(row, col${i})];`)}
       ${updates.join('\n      ')}
     }
-    let out = plane * P.OH * P.OW + oh * P.OW + ow0;
-    ${unrolled(RUN, (j) => `if (ow0 + ${j}u < P.OW) {\n      y[out + ${j}u] = best${j};\n      argmax[out + ${j}u] = at${j};\n    }`, '\n    ')}
+    let out = yBase(n, c, oh);
+    ${unrolled(RUN, (j) => `if (ow0 + ${j}u < P.OW) {\n      let o = yAt(out, ow0 + ${j}u);\n      y[o] = best${j};\n      argmax[o] = at${j};\n    }`, '\n    ')}
   }
 }
 `,
   };
-}
+});
 
-/** x is a strided NCHW view; y and argmax are contiguous [N, C, OH, OW]. */
-export function maxPool(
-  gpu: Gpu,
-  g: PoolGeometry,
-  x: Binding,
-  xStrides: Record<'xOff' | 'xN' | 'xC' | 'xH' | 'xW', number>,
-  y: Binding,
-  argmax: Binding,
-): void {
+/** x, y and argmax are NCHW views; argmax has y's strides. */
+export function maxPool(gpu: Gpu, g: PoolGeometry, x: View, y: View, argmax: View): void {
+  if (argmax.offset !== y.offset || argmax.strides.some((s, d) => s !== y.strides[d])) throw new Error('max_pool2d: argmax must have the layout of the output');
   const workgroup = gpu.profile.workgroup;
   const runs = Math.ceil(g.OW / RUN);
   const total = g.N * g.C * g.OH * runs;
-  gpu.run(kernel(g, workgroup), [x, y, argmax], [gpu.groupsFor(total, workgroup)], {
+  gpu.run(kernel(g.kernel, g.stride, g.padding, workgroup), [x.binding, y.binding, argmax.binding], [gpu.groupsFor(total, workgroup)], {
     H: g.H,
     W: g.W,
     OH: g.OH,
@@ -75,6 +72,7 @@ export function maxPool(
     C: g.C,
     runs,
     total,
-    ...xStrides,
+    ...X.values(x),
+    ...Y.values(y),
   });
 }
