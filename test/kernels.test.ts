@@ -50,7 +50,31 @@ function viewChecks(s: CheckShapes): Check[] {
     opChecks(`batchnorm${relu ? '_relu' : ''}.${training ? 'train' : 'eval'} [3, 2, 60, 60]`, bnMany, (x) =>
       batchNorm2d(x.x, x.weight, x.bias, x.rm, x.rv, { training, relu }),
     );
+  // The stem's direct convolution and the max pool on rows that are read and written as aligned
+  // quads (W a multiple of 4, window_common.ts), with and without the epilogue, and the max pool
+  // without its argmax (inference); odd widths and channel slices above take the scalar paths.
+  const plain = (shape: number[]) => ({ shape });
+  const stemQuads = { x: plain([N, 3, 2 * H, 16]), w: plain([C, 3, 3, 3]), scale: plain([C]), shift: plain([C]) };
+  const stemSlice = { x: plain([N, 5, H, W]), w: plain([C, 3, 3, 3]), scale: plain([C]), shift: plain([C]) };
+  const pool = { kernel: 3, stride: 2, padding: 1 };
+  const quads: Check[] = [
+    ...opChecks('conv2d.stem.quads', { x: grad([N, 3, 2 * H, 16]), w: grad([C, 3, 3, 3]) }, (x) => conv2d(x.x, x.w, { stride: 2, padding: 1 })),
+    {
+      name: 'conv2d.stem.quads.fused_epilogue',
+      inputs: stemQuads,
+      run: (x) => noGrad(() => conv2dFused(x.x, x.w, { stride: 2, padding: 1 }, { scale: x.scale, shift: x.shift, relu: true })),
+    },
+    {
+      name: 'conv2d.stem.channel_slice.fused_epilogue',
+      inputs: stemSlice,
+      run: (x) => noGrad(() => conv2dFused(narrow(x.x, 1, 1, 3), x.w, { stride: 2, padding: 1 }, { scale: x.scale, shift: x.shift })),
+    },
+    ...opChecks('maxpool.quads', { x: grad([N, C, 2 * H, 16]) }, (x) => maxPool2d(x.x, pool)),
+    { name: 'maxpool.quads.no_grad', inputs: { x: plain([N, C, 2 * H, 16]) }, run: (x) => noGrad(() => maxPool2d(x.x, pool)) },
+    { name: 'maxpool.no_grad', inputs: { x: plain([N, C, H, W]) }, run: (x) => noGrad(() => maxPool2d(x.x, pool)) },
+  ];
   return [
+    ...quads,
     ...depthwise(1),
     ...depthwise(2),
     ...manyPositions.filter((c) => c.wrt === 'w'),

@@ -8,6 +8,7 @@ import { adamStep } from '../kernels/adam.js';
 import { batchNormGrad, batchNormInputGrad } from '../kernels/batchnorm_grad.js';
 import { channelSplit, type PlaneView } from '../kernels/batchnorm_common.js';
 import { batchNormAffine, batchNormStats } from '../kernels/batchnorm_stats.js';
+import { conv2dDirect } from '../kernels/conv2d_direct.js';
 import { conv2dGradInput } from '../kernels/conv2d_grad_input.js';
 import { type ConvGeometry, EpilogueBindings } from '../kernels/conv_common.js';
 import { crossEntropy } from '../kernels/cross_entropy.js';
@@ -291,6 +292,10 @@ export class GpuBackend implements Backend {
       depthwiseForward(this.gpu, g, this.weight(w), epi);
       return;
     }
+    if (p.groups === 1 && g.C <= this.gpu.profile.directConvChannels && !isPointwise(w, p)) {
+      conv2dDirect(this.gpu, g, this.weight(w), epi);
+      return;
+    }
     // Per group: out[n][k][pos] = sum over r of w[k][r] patches[n][r][pos].
     const kg = g.K / g.groups;
     const c0 = outputPlanes(out, 'conv2d');
@@ -491,9 +496,9 @@ export class GpuBackend implements Backend {
     for (const t of [...rows, coef]) t.dispose();
   }
 
-  maxPool2d(x: Tensor, out: Tensor, argmax: Tensor, p: PoolParams): void {
+  maxPool2d(x: Tensor, out: Tensor, argmax: Tensor | null, p: PoolParams): void {
     const g = poolGeometry(x, out, p);
-    maxPool(this.gpu, g, strided(x), strided(out), strided(argmax));
+    maxPool(this.gpu, g, strided(x), strided(out), argmax && strided(argmax));
   }
 
   maxPool2dGrad(dy: Tensor, argmax: Tensor, dx: Tensor, p: PoolParams): void {

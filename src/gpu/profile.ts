@@ -76,6 +76,12 @@ export interface DeviceProfile {
    */
   depthwiseTiling: DepthwiseTiling;
   depthwiseChannelWorkgroup: number;
+  /**
+   * Convolutions (groups 1, not 1x1) with at most this many input channels computed directly
+   * (conv2d_direct.ts) instead of im2col and a matrix product: the 3-channel stem on software
+   * adapters; 0 (never) on hardware, where the tiled product of the patches serves.
+   */
+  directConvChannels: number;
 }
 
 function powerOfTwoAtMost(n: number): number {
@@ -119,6 +125,7 @@ export function deviceProfile(
     serialBatchNormUpTo: 0,
     depthwiseTiling: software ? 'channel' : 'flat',
     depthwiseChannelWorkgroup: Math.min(32, most),
+    directConvChannels: software ? 4 : 0,
   };
 }
 

@@ -85,19 +85,19 @@ export function epilogueCode(epi: EpilogueFlags, acc: string, channel: string, t
   return lines.join('\n  ');
 }
 
-/** WGSL `let`s of channel `channel`'s scale and shift (channelScale, channelShift), read once for many outputs of it. */
-export function channelEpilogueLoads(epi: EpilogueFlags, channel: string): string {
+/** WGSL `let`s of channel `channel`'s scale and shift (channelScale${suffix}, channelShift${suffix}), read once for many outputs of it. */
+export function channelEpilogueLoads(epi: EpilogueFlags, channel: string, suffix = ''): string {
   const lines: string[] = [];
-  if (epi.scale) lines.push(`let channelScale = scale[P.scaleOff + ${channel}];`);
-  if (epi.shift) lines.push(`let channelShift = shift[P.shiftOff + ${channel}];`);
+  if (epi.scale) lines.push(`let channelScale${suffix} = scale[P.scaleOff + ${channel}];`);
+  if (epi.shift) lines.push(`let channelShift${suffix} = shift[P.shiftOff + ${channel}];`);
   return lines.join('\n  ');
 }
 
-/** The epilogue on `acc` from the `let`s of channelEpilogueLoads. */
-export function channelEpilogue(epi: EpilogueFlags, acc: string): string {
+/** The epilogue on `acc` (of type `t`) from the `let`s of channelEpilogueLoads with the same suffix. */
+export function channelEpilogue(epi: EpilogueFlags, acc: string, t = 'f32', suffix = ''): string {
   const lines: string[] = [];
-  if (epi.scale) lines.push(`${acc} = ${acc} * channelScale;`);
-  if (epi.shift) lines.push(`${acc} = ${acc} + channelShift;`);
-  if (epi.relu) lines.push(`${acc} = max(${acc}, 0.0);`);
+  if (epi.scale) lines.push(`${acc} = ${acc} * channelScale${suffix};`);
+  if (epi.shift) lines.push(`${acc} = ${acc} + channelShift${suffix};`);
+  if (epi.relu) lines.push(`${acc} = max(${acc}, ${t}(0.0));`);
   return lines.join('\n  ');
 }
