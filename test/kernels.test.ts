@@ -121,6 +121,20 @@ for (const target of TEST_TARGETS.filter((t) => t.profile === 'software')) {
   }
 }
 
+// The quad rows of the max pool and the direct stem (DeviceProfile.windowQuads: on for llvmpipe
+// alone), forced on every adapter and profile, on the checks whose rows allow them.
+for (const target of TEST_TARGETS) {
+  describe(`${target.label}: quad rows (windowQuads) vs CPU reference`, () => {
+    for (const check of viewChecks(SMALL).filter((c) => c.name.includes('quads'))) {
+      it(check.name, async () => {
+        const result = await compareCheck(check, await targetBackend(target, { windowQuads: true }), cpu);
+        expect(result.error).toBeUndefined();
+        expect(result.ok, `max abs error ${result.maxAbsError}`).toBe(true);
+      });
+    }
+  });
+}
+
 // Shapes past the device's limits, at their real sizes: a depthwise layer whose flat grid passes
 // 65535 workgroups (the input gradient of stride 2, the forward of stride 1), and a convolution whose
 // im2col scratch exceeds the adapter's largest storage binding (so it runs in chunks of images).

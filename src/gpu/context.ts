@@ -71,6 +71,8 @@ export interface GpuOptions {
   largestBinding?: number;
   /** The profile's serialBatchNormUpTo instead (the kernel tests keep the serial batch norm, off by default, checked). */
   serialBatchNormUpTo?: number;
+  /** The profile's windowQuads instead (the kernel tests check the quad paths on every adapter). */
+  windowQuads?: boolean;
 }
 
 const UNIFORM_ARENA_BYTES = 1 << 18;
@@ -124,7 +126,11 @@ export class Gpu {
   ) {
     this.limits = device.limits;
     const profile = deviceProfile(adapter, device.limits, options.profile ?? profileFromEnvironment());
-    this.profile = { ...profile, serialBatchNormUpTo: options.serialBatchNormUpTo ?? profile.serialBatchNormUpTo };
+    this.profile = {
+      ...profile,
+      serialBatchNormUpTo: options.serialBatchNormUpTo ?? profile.serialBatchNormUpTo,
+      windowQuads: options.windowQuads ?? profile.windowQuads,
+    };
     this.maxGroups = Math.min(options.maxGroups ?? Infinity, device.limits.maxComputeWorkgroupsPerDimension);
     this.largestBinding = Math.min(options.largestBinding ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) - 256;
     this.uniformSlot = Math.max(256, device.limits.minUniformBufferOffsetAlignment);

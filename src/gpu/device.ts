@@ -53,6 +53,8 @@ export function isSoftware(d: AdapterDescription): boolean {
   return d.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|softpipe/.test(text);
 }
 
+export const isLlvmpipe = (d: AdapterDescription): boolean => /llvmpipe/.test(`${d.vendor} ${d.architecture} ${d.device} ${d.description}`.toLowerCase());
+
 export function matchesFilter(d: AdapterDescription, filter: string): boolean {
   const needle = filter.toLowerCase();
   return [d.vendor, d.architecture, d.device, d.description, d.backend].some((s) => s.toLowerCase().includes(needle));

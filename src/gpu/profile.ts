@@ -5,7 +5,7 @@
 // variable SHUFFLENET_PROFILE=gpu|software forces either on any adapter (the tests run both
 // everywhere, so the hardware kernels are checked on machines without a GPU).
 
-import { type AdapterDescription, isSoftware } from './device.js';
+import { type AdapterDescription, isLlvmpipe, isSoftware } from './device.js';
 
 export type ProfileName = 'gpu' | 'software';
 
@@ -82,6 +82,13 @@ export interface DeviceProfile {
    * adapters; 0 (never) on hardware, where the tiled product of the patches serves.
    */
   directConvChannels: number;
+  /**
+   * Rows of a multiple of 4 read and written as aligned quads (vec4) by the max pool and the direct
+   * convolution (window_common.ts): on llvmpipe a quad costs one loop over the lanes where 4 scalars
+   * cost 4; on SwiftShader a per-invocation vec4 is 4 gathers, no cheaper than the scalars (measured
+   * slower in the max pool), so there and on hardware (unchanged) off.
+   */
+  windowQuads: boolean;
 }
 
 function powerOfTwoAtMost(n: number): number {
@@ -126,6 +133,7 @@ export function deviceProfile(
     depthwiseTiling: software ? 'channel' : 'flat',
     depthwiseChannelWorkgroup: Math.min(32, most),
     directConvChannels: software ? 4 : 0,
+    windowQuads: software && isLlvmpipe(adapter),
   };
 }
 

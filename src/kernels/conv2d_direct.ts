@@ -8,8 +8,8 @@
 // row for the KB channels, about 32 runs in all. The block's KB * C * KH * KW weights and its
 // epilogue vectors are read once per invocation, at addresses equal across the workgroup, and held
 // in named scalars; per run, each input row segment (KW + 3*stride values per channel and tap row)
-// is read once and feeds KB * 4 outputs, and where the output's layout allows, each channel's 4
-// outputs are stored as one quad. On llvmpipe, where every storage load or store is a loop over the
+// is read once and feeds KB * 4 outputs, and on llvmpipe (DeviceProfile windowQuads), where the
+// output's layout allows, each channel's 4 outputs are stored as one quad. On llvmpipe, where every storage load or store is a loop over the
 // lanes, 12 channels a block and ~32 runs an invocation took the stem (x0_5, batch 8, 112x112) from
 // 13 ms of CPU time (im2col and the product) to 4-5; SwiftShader ~2.5x. Code generated unrolled
 // over named scalars (SwiftShader keeps per-invocation arrays in memory). Channels, kernel size,
@@ -122,7 +122,7 @@ export function conv2dDirect(gpu: Gpu, g: ConvGeometry, w: Binding, epi: Epilogu
   // Output rows stored as quads where the layout allows (the stem's output): a quarter of the stores.
   // (Reading the input rows as quads as well, as the max pool does, took llvmpipe a further 15% but
   // hangs SwiftShader in this kernel.)
-  const k = kernel(g.C, KH, KW, g.stride[0], g.stride[1], g.padding[0], g.padding[1], quadRows(g.y, g.OW), ...epi.flags, workgroup);
+  const k = kernel(g.C, KH, KW, g.stride[0], g.stride[1], g.padding[0], g.padding[1], gpu.profile.windowQuads && quadRows(g.y, g.OW), ...epi.flags, workgroup);
   // Slices of about RUNS_PER_INVOCATION runs per invocation: the weights read per invocation are
   // spread over several runs, and a block's work still spreads over the device's threads.
   const slices = gpu.groupsFor(total, workgroup * RUNS_PER_INVOCATION);

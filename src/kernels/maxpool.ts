@@ -4,10 +4,10 @@
 //
 // Tiling: one invocation per run of 4 neighbouring outputs of a row, all runs of all planes in one
 // flat range (grid-stride, so any batch fits the dispatch limit). Each input row segment the run's
-// windows share (K + 3*stride values) is read once per window row, as aligned quads where the
-// layout allows (window_common.ts: a quarter of the loads; the stem's output always does), and the
-// run's outputs are stored as one quad where theirs does; the comparisons are generated, unrolled
-// over named scalars.
+// windows share (K + 3*stride values) is read once per window row, on llvmpipe (DeviceProfile
+// windowQuads) as aligned quads where the layout allows (window_common.ts: a quarter of the loads;
+// the stem's output always does), and the run's outputs are stored as one quad where theirs does;
+// the comparisons are generated, unrolled over named scalars.
 
 import { type Gpu, memoKernel } from '../gpu/context.js';
 import { type View, view } from './view.js';
@@ -76,8 +76,9 @@ export function maxPool(gpu: Gpu, g: PoolGeometry, x: View, y: View, argmax: Vie
   const workgroup = gpu.profile.workgroup;
   const runs = Math.ceil(g.OW / RUN);
   const total = g.N * g.C * g.OH * runs;
-  const quadsIn = quadRows(x, g.W) && (RUN * g.stride) % 4 === 0;
-  const k = kernel(g.kernel, g.stride, g.padding, quadsIn, quadRows(y, g.OW), argmax !== null, workgroup);
+  const quads = gpu.profile.windowQuads;
+  const quadsIn = quads && quadRows(x, g.W) && (RUN * g.stride) % 4 === 0;
+  const k = kernel(g.kernel, g.stride, g.padding, quadsIn, quads && quadRows(y, g.OW), argmax !== null, workgroup);
   const bindings = argmax ? [x.binding, y.binding, argmax.binding] : [x.binding, y.binding];
   gpu.run(k, bindings, [gpu.groupsFor(total, workgroup)], {
     H: g.H,
