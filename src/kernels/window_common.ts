@@ -87,8 +87,9 @@ export function quadRows(v: NchwLayout, W: number): boolean {
 /**
  * WGSL of the `span` values v0 ... a run reads from one row, as quads: value i sits at column
  * 4 * q0 + first + i of the row starting at element `row` (a multiple of 4). The quads covering them
- * are read whole (zeros outside the row of `quads` quads, or where `rowOk` is false) and the values
- * taken from their components: span / 4 + 1 loads instead of span.
+ * are read whole (their index clamped into the row of `quads` quads) and each value taken from its
+ * component, 0 where its quad lies outside the row or `rowOk` is false: span / 4 + 1 loads instead
+ * of span.
  */
 export function quadRowLoads(array: string, span: number, first: number, rowOk: string): string {
   const lo = Math.floor(first / 4);
