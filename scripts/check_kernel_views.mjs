@@ -18,21 +18,6 @@ const KERNELS = process.argv[2] ?? 'src/kernels';
 /** The one file that writes offsets and strides: the accessors' generator. */
 const GENERATOR = 'view.ts';
 
-// Kernels that still address their operands by hand, being converted on other branches (issue 15).
-// Each entry is checked to still fail, so a file leaves the list when it is converted; the merge of
-// those branches empties it.
-const NOT_YET_CONVERTED = new Set([
-  // win: the convolution family (conv_common.ts's epilogue is shared with the matrix products)
-  'conv_common.ts',
-  'conv2d_grad_input.ts',
-  'depthwise.ts',
-  'depthwise_grad_input.ts',
-  'depthwise_grad_weight.ts',
-  'im2col.ts',
-  'maxpool.ts',
-  'maxpool_grad.ts',
-]);
-
 const NAME = String.raw`(?:\w|\$\{[^}]*\})+`;
 const UNIFORM = new RegExp(String.raw`P\.(${NAME})`, 'g');
 const STRIDE_PRODUCT = /\*\s*P\.([a-z](?:\w|\$\{[^}]*\})*?(?:N|C|H|W|Row|Col|Batch|Stride|_s\w*|_k\w*))\b/g;
@@ -80,19 +65,11 @@ for (const file of readdirSync(KERNELS)
   .filter((f) => f.endsWith('.ts'))
   .sort()) {
   if (file === GENERATOR) continue;
-  const found = problems(file, readFileSync(join(KERNELS, file), 'utf8'));
-  if (NOT_YET_CONVERTED.has(file)) {
-    if (found.length === 0) failures.push(`${file}: addresses its operands through views now: take it off NOT_YET_CONVERTED in scripts/check_kernel_views.mjs`);
-    continue;
-  }
   checked++;
-  failures.push(...found);
-}
-for (const file of NOT_YET_CONVERTED) {
-  if (!readdirSync(KERNELS).includes(file)) failures.push(`${file}: listed in NOT_YET_CONVERTED but not in ${KERNELS}`);
+  failures.push(...problems(file, readFileSync(join(KERNELS, file), 'utf8')));
 }
 if (failures.length > 0) {
   console.error(failures.join('\n'));
   process.exit(1);
 }
-console.log(`no strided offset spelled out by hand in ${KERNELS} (${checked} files; ${NOT_YET_CONVERTED.size} not yet converted)`);
+console.log(`no strided offset spelled out by hand in ${KERNELS} (${checked} files)`);

@@ -61,7 +61,31 @@ function viewChecks(s: CheckShapes): Check[] {
   const batchNormLong = opChecks('batchnorm_relu.train [4096, 2, 1, 1]', bnLong, (x) =>
     batchNorm2d(x.x, x.weight, x.bias, x.rm, x.rv, { training: true, relu: true }),
   );
+  // The stem's direct convolution and the max pool on rows that are read and written as aligned
+  // quads (W a multiple of 4, window_common.ts), with and without the epilogue, and the max pool
+  // without its argmax (inference); odd widths and channel slices above take the scalar paths.
+  const plain = (shape: number[]) => ({ shape });
+  const stemQuads = { x: plain([N, 3, 2 * H, 16]), w: plain([C, 3, 3, 3]), scale: plain([C]), shift: plain([C]) };
+  const stemSlice = { x: plain([N, 5, H, W]), w: plain([C, 3, 3, 3]), scale: plain([C]), shift: plain([C]) };
+  const pool = { kernel: 3, stride: 2, padding: 1 };
+  const quads: Check[] = [
+    ...opChecks('conv2d.stem.quads', { x: grad([N, 3, 2 * H, 16]), w: grad([C, 3, 3, 3]) }, (x) => conv2d(x.x, x.w, { stride: 2, padding: 1 })),
+    {
+      name: 'conv2d.stem.quads.fused_epilogue',
+      inputs: stemQuads,
+      run: (x) => noGrad(() => conv2dFused(x.x, x.w, { stride: 2, padding: 1 }, { scale: x.scale, shift: x.shift, relu: true })),
+    },
+    {
+      name: 'conv2d.stem.channel_slice.fused_epilogue',
+      inputs: stemSlice,
+      run: (x) => noGrad(() => conv2dFused(narrow(x.x, 1, 1, 3), x.w, { stride: 2, padding: 1 }, { scale: x.scale, shift: x.shift })),
+    },
+    ...opChecks('maxpool.quads', { x: grad([N, C, 2 * H, 16]) }, (x) => maxPool2d(x.x, pool)),
+    { name: 'maxpool.quads.no_grad', inputs: { x: plain([N, C, 2 * H, 16]) }, run: (x) => noGrad(() => maxPool2d(x.x, pool)) },
+    { name: 'maxpool.no_grad', inputs: { x: plain([N, C, H, W]) }, run: (x) => noGrad(() => maxPool2d(x.x, pool)) },
+  ];
   return [
+    ...quads,
     ...depthwise(1),
     ...depthwise(2),
     ...manyPositions.filter((c) => c.wrt === 'w'),
@@ -107,6 +131,20 @@ for (const target of TEST_TARGETS.filter((t) => t.profile === 'software')) {
       }
     });
   }
+}
+
+// The quad rows of the max pool and the direct stem (DeviceProfile.windowQuads: on for llvmpipe
+// alone), forced on every adapter and profile, on the checks whose rows allow them.
+for (const target of TEST_TARGETS) {
+  describe(`${target.label}: quad rows (windowQuads) vs CPU reference`, () => {
+    for (const check of viewChecks(SMALL).filter((c) => c.name.includes('quads'))) {
+      it(check.name, async () => {
+        const result = await compareCheck(check, await targetBackend(target, { windowQuads: true }), cpu);
+        expect(result.error).toBeUndefined();
+        expect(result.ok, `max abs error ${result.maxAbsError}`).toBe(true);
+      });
+    }
+  });
 }
 
 // Shapes past the device's limits, at their real sizes: a depthwise layer whose flat grid passes

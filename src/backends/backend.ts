@@ -91,8 +91,8 @@ export interface Backend {
    * g masked by y > 0 when y is given.
    */
   batchNormGrad(g: Tensor, x: Tensor, y: Tensor | null, stats: Tensor, dx: Tensor | null, dWeight: Tensor, dBias: Tensor, training: boolean): void;
-  /** argmax holds the flat index (h * W + w) of each output's maximum within its input plane. */
-  maxPool2d(x: Tensor, out: Tensor, argmax: Tensor, p: PoolParams): void;
+  /** argmax holds the flat index (h * W + w) of each output's maximum within its input plane; null where no backward pass needs it. */
+  maxPool2d(x: Tensor, out: Tensor, argmax: Tensor | null, p: PoolParams): void;
   maxPool2dGrad(dy: Tensor, argmax: Tensor, dx: Tensor, p: PoolParams): void;
   /** Mean softmax cross-entropy of logits [B, K] against int32 labels [B], into a [1] tensor. */
   crossEntropy(logits: Tensor, labels: Tensor, loss: Tensor): void;

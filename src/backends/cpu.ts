@@ -178,12 +178,12 @@ export class CpuBackend implements Backend {
     for (const t of [...rows, coef]) t.dispose();
   }
 
-  maxPool2d(x: Tensor, out: Tensor, argmax: Tensor, p: PoolParams): void {
+  maxPool2d(x: Tensor, out: Tensor, argmax: Tensor | null, p: PoolParams): void {
     const [N, C, H, W] = x.shape;
     const [, , OH, OW] = out.shape;
     const r = nn.maxPool2d(values(x), N * C, H, W, OH, OW, p.kernel, p.stride, p.padding);
     scatter(r.y, view(out));
-    scatter(r.argmax, view(argmax));
+    if (argmax) scatter(r.argmax, view(argmax));
   }
 
   maxPool2dGrad(dy: Tensor, argmax: Tensor, dx: Tensor): void {

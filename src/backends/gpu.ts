@@ -8,6 +8,7 @@ import { adamStep } from '../kernels/adam.js';
 import { batchNormGrad, batchNormInputGrad } from '../kernels/batchnorm_grad.js';
 import { channelSplit } from '../kernels/batchnorm_common.js';
 import { batchNormAffine, batchNormStats } from '../kernels/batchnorm_stats.js';
+import { conv2dDirect } from '../kernels/conv2d_direct.js';
 import { conv2dGradInput } from '../kernels/conv2d_grad_input.js';
 import { type ConvGeometry, EpilogueBindings } from '../kernels/conv_common.js';
 import { crossEntropy } from '../kernels/cross_entropy.js';
@@ -43,14 +44,6 @@ function fromStart(t: Tensor, alignment: number): Binding {
   if (off === 0) return binding(t);
   if ((off * 4) % alignment !== 0) throw new Error(`a weight at element offset ${off} cannot be bound from its start (alignment ${alignment} bytes)`);
   return { buffer: t.storage.handle as GPUBuffer, offset: off * 4, size: t.size * 4 };
-}
-
-type NchwStrides<P extends string> = Record<`${P}${'Off' | 'N' | 'C' | 'H' | 'W'}`, number>;
-
-/** A 4-d tensor's offset and strides as the uniforms `${p}Off`, `${p}N`, `${p}C`, `${p}H`, `${p}W` a kernel declares. */
-function nchwStrides<P extends string>(p: P, t: Tensor): NchwStrides<P> {
-  const [n, c, h, w] = t.strides;
-  return { [`${p}Off`]: t.offset, [`${p}N`]: n, [`${p}C`]: c, [`${p}H`]: h, [`${p}W`]: w } as NchwStrides<P>;
 }
 
 function strided(t: Tensor): View {
@@ -118,8 +111,8 @@ function geometry(x: Tensor, w: Tensor, y: Tensor, p: Conv2dParams): ConvGeometr
     stride: p.stride,
     padding: p.padding,
     groups: p.groups,
-    xStrides: nchwStrides('x', x),
-    yStrides: nchwStrides('y', y),
+    x: strided(x),
+    y: strided(y),
   };
 }
 
@@ -297,7 +290,11 @@ export class GpuBackend implements Backend {
     const epi = epilogueBindings(epilogue);
     const g = geometry(x, w, out, p);
     if (isDepthwise(x, w, p)) {
-      depthwiseForward(this.gpu, g, binding(x), this.weight(w), binding(out), epi);
+      depthwiseForward(this.gpu, g, this.weight(w), epi);
+      return;
+    }
+    if (p.groups === 1 && g.C <= this.gpu.profile.directConvChannels && !isPointwise(w, p)) {
+      conv2dDirect(this.gpu, g, this.weight(w), epi);
       return;
     }
     // Per group: out[n][k][pos] = sum over r of w[k][r] patches[n][r][pos].
@@ -345,9 +342,9 @@ export class GpuBackend implements Backend {
     const col = this.gpu.pool.acquire(chunk * rows * cols * 4);
     for (let first = 0, index = 0; first < g.N; first += chunk, index++) {
       const count = Math.min(chunk, g.N - first);
-      const part: ConvGeometry = { ...g, N: count, xStrides: { ...g.xStrides, xOff: g.xStrides.xOff + first * g.xStrides.xN } };
+      const part: ConvGeometry = { ...g, N: count, x: { ...g.x, offset: g.x.offset + first * g.x.strides[0] } };
       for (let group = 0; group < g.groups; group++) {
-        im2col(this.gpu, part, group, binding(x), { buffer: col });
+        im2col(this.gpu, part, group, { buffer: col });
         use(group, matrix({ buffer: col }, 0, cols, 1, rows * cols), rows, cols, { first, count, index });
       }
     }
@@ -372,15 +369,15 @@ export class GpuBackend implements Backend {
       return;
     }
     const g = geometry(dx, w, dy, p);
-    if (isDepthwise(dx, w, p)) depthwiseGradInput(this.gpu, g, binding(dy), this.weight(w), binding(dx));
-    else conv2dGradInput(this.gpu, g, binding(dy), this.weight(w), binding(dx));
+    if (isDepthwise(dx, w, p)) depthwiseGradInput(this.gpu, g, this.weight(w));
+    else conv2dGradInput(this.gpu, g, this.weight(w));
   }
 
   conv2dGradWeight(dy: Tensor, x: Tensor, dw: Tensor, p: Conv2dParams): void {
     const { off } = flat(dw);
     const g = geometry(x, dw, dy, p);
     if (isDepthwise(x, dw, p)) {
-      depthwiseGradWeight(this.gpu, g, binding(dy), binding(x), binding(dw), off);
+      depthwiseGradWeight(this.gpu, g, binding(dw), off);
       return;
     }
     // Per group: dw[k][r] = sum over n, pos of dy[n][k][pos] patches[n][r][pos]. Where the patches
@@ -504,14 +501,14 @@ export class GpuBackend implements Backend {
     for (const t of [...rows, coef]) t.dispose();
   }
 
-  maxPool2d(x: Tensor, out: Tensor, argmax: Tensor, p: PoolParams): void {
+  maxPool2d(x: Tensor, out: Tensor, argmax: Tensor | null, p: PoolParams): void {
     const g = poolGeometry(x, out, p);
-    maxPool(this.gpu, g, binding(x), nchwStrides('x', x), flat(out).binding, flat(argmax).binding);
+    maxPool(this.gpu, g, strided(x), strided(out), argmax && strided(argmax));
   }
 
   maxPool2dGrad(dy: Tensor, argmax: Tensor, dx: Tensor, p: PoolParams): void {
     const g = poolGeometry(dx, dy, p);
-    maxPoolGrad(this.gpu, g, binding(dy), nchwStrides('y', dy), flat(argmax).binding, flat(dx).binding);
+    maxPoolGrad(this.gpu, g, strided(dy), strided(argmax), strided(dx));
   }
 
   crossEntropy(logits: Tensor, labels: Tensor, loss: Tensor): void {

@@ -73,6 +73,8 @@ export interface GpuOptions {
   serialBatchNormUpTo?: number;
   /** The profile's directBlocks instead (the kernel tests run each adapter's register blocks on both adapters). */
   directBlocks?: DirectBlocks;
+  /** The profile's windowQuads instead (the kernel tests check the quad paths on every adapter). */
+  windowQuads?: boolean;
 }
 
 const UNIFORM_ARENA_BYTES = 1 << 18;
@@ -126,7 +128,11 @@ export class Gpu {
   ) {
     this.limits = device.limits;
     const profile = deviceProfile(adapter, device.limits, options.profile ?? profileFromEnvironment());
-    this.profile = { ...profile, serialBatchNormUpTo: options.serialBatchNormUpTo ?? profile.serialBatchNormUpTo };
+    this.profile = {
+      ...profile,
+      serialBatchNormUpTo: options.serialBatchNormUpTo ?? profile.serialBatchNormUpTo,
+      windowQuads: options.windowQuads ?? profile.windowQuads,
+    };
     if (options.directBlocks) this.profile.directBlocks = options.directBlocks;
     this.maxGroups = Math.min(options.maxGroups ?? Infinity, device.limits.maxComputeWorkgroupsPerDimension);
     this.largestBinding = Math.min(options.largestBinding ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) - 256;

@@ -54,6 +54,7 @@ export function isSoftware(d: AdapterDescription): boolean {
 }
 
 export const isSwiftShader = (d: AdapterDescription): boolean => /swiftshader/i.test(`${d.vendor} ${d.architecture} ${d.device} ${d.description}`);
+export const isLlvmpipe = (d: AdapterDescription): boolean => /llvmpipe/.test(`${d.vendor} ${d.architecture} ${d.device} ${d.description}`.toLowerCase());
 
 export function matchesFilter(d: AdapterDescription, filter: string): boolean {
   const needle = filter.toLowerCase();

@@ -5,7 +5,7 @@
 // variable SHUFFLENET_PROFILE=gpu|software forces either on any adapter (the tests run both
 // everywhere, so the hardware kernels are checked on machines without a GPU).
 
-import { type AdapterDescription, isSoftware, isSwiftShader } from './device.js';
+import { type AdapterDescription, isLlvmpipe, isSoftware, isSwiftShader } from './device.js';
 
 export type ProfileName = 'gpu' | 'software';
 
@@ -33,6 +33,9 @@ export const DIRECT_BLOCKS: Record<'llvmpipe' | 'swiftshader', DirectBlocks> = {
   llvmpipe: { n: [8, 16], nk: [8, 16] },
   swiftshader: { n: [8, 16], nk: [8, 8] },
 };
+
+/** How the depthwise forward hands out its runs of outputs: one flat range, or a workgroup per channel (depthwise.ts). */
+export type DepthwiseTiling = 'flat' | 'channel';
 
 export interface DeviceProfile {
   name: ProfileName;
@@ -82,6 +85,26 @@ export interface DeviceProfile {
    * workgroup tree's. Off in the gpu profile.
    */
   serialBatchNormUpTo: number;
+  /**
+   * The depthwise forward's tiling: 'channel' (a workgroup per channel, of depthwiseChannelWorkgroup
+   * invocations, the taps read once per invocation) where storage loads are dear (software adapters),
+   * 'flat' (a flat range of runs, many workgroups) on hardware.
+   */
+  depthwiseTiling: DepthwiseTiling;
+  depthwiseChannelWorkgroup: number;
+  /**
+   * Convolutions (groups 1, not 1x1) with at most this many input channels computed directly
+   * (conv2d_direct.ts) instead of im2col and a matrix product: the 3-channel stem on software
+   * adapters; 0 (never) on hardware, where the tiled product of the patches serves.
+   */
+  directConvChannels: number;
+  /**
+   * Rows of a multiple of 4 read and written as aligned quads (vec4) by the max pool and the direct
+   * convolution (window_common.ts): on llvmpipe a quad costs one loop over the lanes where 4 scalars
+   * cost 4; on SwiftShader a per-invocation vec4 is 4 gathers, no cheaper than the scalars (measured
+   * slower in the max pool), so there and on hardware (unchanged) off.
+   */
+  windowQuads: boolean;
 }
 
 function powerOfTwoAtMost(n: number): number {
@@ -124,6 +147,10 @@ export function deviceProfile(
     serialChannelsUpTo: software ? 8192 : 0,
     serialChannelWorkgroup: software ? 8 : 64,
     serialBatchNormUpTo: software ? 8192 : 0,
+    depthwiseTiling: software ? 'channel' : 'flat',
+    depthwiseChannelWorkgroup: Math.min(32, most),
+    directConvChannels: software ? 4 : 0,
+    windowQuads: software && isLlvmpipe(adapter),
   };
 }
 

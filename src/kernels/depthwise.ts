@@ -1,33 +1,93 @@
 // Depthwise convolution (groups = channels, one filter per channel), forward:
 // y[n,c,oh,ow] = epilogue(sum over kh, kw of x[n,c,oh*s-p+kh,ow*s-p+kw] * w[c,kh,kw]).
 //
-// Tiling: one invocation per run of 4 neighbouring outputs of a row, all runs of all planes of the
-// batch in one flat range (small feature maps still fill whole workgroups), walked grid-stride so that
-// any batch fits the dispatch limit. Each input row segment the 4 outputs share is read once
-// (KW + 3*stride values per tap row), the code generated and unrolled over named scalars (no
-// per-invocation arrays: SwiftShader keeps those in memory). Kernel size, stride and padding are baked
-// in. Input and output are strided views (channel slices need no copy).
+// Tiling: one invocation per run of 4 neighbouring outputs of a row; each input row segment the 4
+// outputs share is read once (KW + 3*stride values per tap row), the code generated and unrolled over
+// named scalars (no per-invocation arrays: SwiftShader keeps those in memory). Two ways to hand out
+// the runs (DeviceProfile.depthwiseTiling):
+// - 'flat': all runs of all planes of the batch in one flat range, walked grid-stride (small feature
+//   maps still fill whole workgroups; any batch fits the dispatch limit), the taps read per tap row;
+// - 'channel': one workgroup per channel (grid-stride over the channels), its invocations walking the
+//   runs of that channel in every image. The channel's taps and epilogue vectors are read once per
+//   invocation, at addresses equal across the workgroup, instead of once per run: on the software
+//   adapters, where every storage load costs a per-lane loop or a gather, 1.3-3x the flat form.
+// Kernel size, stride and padding are baked in. Input and output are strided views (channel slices
+// need no copy).
 
-import type { Binding, Gpu, Kernel } from '../gpu/context.js';
-import { type ConvGeometry, type EpilogueBindings, epilogueCode } from './conv_common.js';
+import { type Binding, type Gpu, memoKernel } from '../gpu/context.js';
+import type { DepthwiseTiling } from '../gpu/profile.js';
+import {
+  CONV_X,
+  CONV_Y,
+  type ConvGeometry,
+  channelEpilogue,
+  channelEpilogueLoads,
+  EPILOGUE_PARAMS,
+  type EpilogueBindings,
+  epilogueCode,
+  epilogueDeclarations,
+} from './conv_common.js';
 import { unrolled } from './window_common.js';
 
 const RUN = 4;
 
-function kernel(g: ConvGeometry, epi: EpilogueBindings, workgroup: number): Kernel {
-  const [KH, KW] = g.kernel;
-  const [SH, SW] = g.stride;
-  const span = KW + (RUN - 1) * SW;
-  const products = Array.from({ length: RUN }, (_, j) => unrolled(KW, (kw) => `acc${j} = fma(v${j * SW + kw}, t${kw}, acc${j});`)).join('\n      ');
-  return {
-    name: `depthwise_${KH}x${KW}_s${SH}`,
-    params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW', 'scaleOff', 'shiftOff'],
-    wgsl: /* wgsl */ `
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-${epi.declarations(4)}
-
+const kernel = memoKernel(
+  'depthwise',
+  (
+    tiling: DepthwiseTiling,
+    KH: number,
+    KW: number,
+    SH: number,
+    SW: number,
+    PH: number,
+    PW: number,
+    scale: boolean,
+    shift: boolean,
+    relu: boolean,
+    workgroup: number,
+  ) => {
+    const epi = { scale, shift, relu };
+    const span = KW + (RUN - 1) * SW;
+    const byChannel = tiling === 'channel';
+    const tap = (kh: number | string, kw: number) => (byChannel ? `t${kh}_${kw}` : `t${kw}`);
+    // fma() costs more than a multiply and an add on SwiftShader (no fused multiply-add in its x86 code).
+    const product = (j: number, v: string, t: string) => (byChannel ? `acc${j} += ${v} * ${t};` : `acc${j} = fma(${v}, ${t}, acc${j});`);
+    const products = (kh: number | string) =>
+      Array.from({ length: RUN }, (_, j) => unrolled(KW, (kw) => product(j, `v${j * SW + kw}`, tap(kh, kw)))).join('\n      ');
+    const columns = `let w0 = i32(ow0 * ${SW}u) - ${PW};
+    ${unrolled(span, (i) => `let ok${i} = w0 + ${i} >= 0 && w0 + ${i} < i32(P.W);\n    let col${i} = u32(clamp(w0 + ${i}, 0, i32(P.W) - 1));`, '\n    ')}
+    ${unrolled(RUN, (j) => `var acc${j} = 0.0;`, '\n    ')}`;
+    const loads = (rowOk: string) => unrolled(span, (i) => `let v${i} = select(0.0, x[xAt(row, col${i})], ok${i}${rowOk});`);
+    const store = (epilogue: (acc: string) => string) => `let out = yBase(n, c, oh);
+    ${unrolled(RUN, (j) => `if (ow0 + ${j}u < P.OW) {\n      var v = acc${j};\n      ${epilogue('v')}\n      y[yAt(out, ow0 + ${j}u)] = v;\n    }`, '\n    ')}`;
+    const main = byChannel
+      ? /* wgsl */ `
+@compute @workgroup_size(${workgroup})
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var c = wg.x; c < P.C; c += groups.x) {
+  ${unrolled(KH * KW, (t) => `let ${tap(Math.floor(t / KW), t % KW)} = w[c * ${KH * KW}u + ${t}u];`, '\n  ')}
+  ${channelEpilogueLoads(epi, 'c')}
+  for (var item = lid; item < P.total; item += ${workgroup}u) {
+    let ow0 = (item % P.runs) * ${RUN}u;
+    let oh = (item / P.runs) % P.OH;
+    let n = item / (P.runs * P.OH);
+    ${columns}
+    ${unrolled(
+      KH,
+      (kh) => `{
+      let h = i32(oh * ${SH}u) + ${kh - PH};
+      let row = xBase(n, c, u32(clamp(h, 0, i32(P.H) - 1)));
+      let okRow = h >= 0 && h < i32(P.H);
+      ${loads(' && okRow')}
+      ${products(kh)}
+    }`,
+      '\n    ',
+    )}
+    ${store((v) => channelEpilogue(epi, v))}
+  }
+  }
+}`
+      : /* wgsl */ `
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var item = gid.x; item < P.total; item += groups.x * ${workgroup}u) {
@@ -35,49 +95,61 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     let oh = (item / P.runs) % P.OH;
     let c = (item / (P.runs * P.OH)) % P.C;
     let n = item / (P.runs * P.OH * P.C);
-    let plane = P.xOff + n * P.xN + c * P.xC;
-    let w0 = i32(ow0 * ${SW}u) - ${g.padding[1]};
-    ${unrolled(span, (i) => `let ok${i} = w0 + ${i} >= 0 && w0 + ${i} < i32(P.W);\n    let col${i} = u32(clamp(w0 + ${i}, 0, i32(P.W) - 1)) * P.xW;`, '\n    ')}
-    ${unrolled(RUN, (j) => `var acc${j} = 0.0;`, '\n    ')}
+    ${columns}
     for (var kh = 0u; kh < ${KH}u; kh++) {
-      let h = i32(oh * ${SH}u + kh) - ${g.padding[0]};
+      let h = i32(oh * ${SH}u + kh) - ${PH};
       if (h < 0 || h >= i32(P.H)) { continue; }
-      let row = plane + u32(h) * P.xH;
+      let row = xBase(n, c, u32(h));
       let tapRow = c * ${KH * KW}u + kh * ${KW}u;
-      ${unrolled(KW, (kw) => `let t${kw} = w[tapRow + ${kw}u];`)}
-      ${unrolled(span, (i) => `let v${i} = select(0.0, x[row + col${i}], ok${i});`)}
-      ${products}
+      ${unrolled(KW, (kw) => `let ${tap('kh', kw)} = w[tapRow + ${kw}u];`)}
+      ${loads('')}
+      ${products('kh')}
     }
-    let out = P.yOff + n * P.yN + c * P.yC + oh * P.yH;
-    ${unrolled(
-      RUN,
-      (j) => `if (ow0 + ${j}u < P.OW) {
-      var v = acc${j};
-      ${epilogueCode(epi, 'v', 'c')}
-      y[out + (ow0 + ${j}u) * P.yW] = v;
-    }`,
-      '\n    ',
-    )}
+    ${store((v) => epilogueCode(epi, v, 'c'))}
   }
-}
-`,
-  };
-}
+}`;
+    return {
+      params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', ...CONV_X.params, ...CONV_Y.params, ...EPILOGUE_PARAMS],
+      wgsl: /* wgsl */ `
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+${epilogueDeclarations(epi, 4)}
 
-export function depthwiseForward(gpu: Gpu, g: ConvGeometry, x: Binding, w: Binding, y: Binding, epi: EpilogueBindings): void {
-  const workgroup = gpu.profile.workgroup;
+${CONV_X.wgsl}${CONV_Y.wgsl}${main}
+`,
+    };
+  },
+);
+
+/** w: the weights [C, 1, KH, KW] bound from their first element. */
+export function depthwiseForward(gpu: Gpu, g: ConvGeometry, w: Binding, epi: EpilogueBindings): void {
+  const { depthwiseTiling: tiling, workgroup, depthwiseChannelWorkgroup } = gpu.profile;
   const runs = Math.ceil(g.OW / RUN);
-  const total = g.N * g.C * g.OH * runs;
-  gpu.run(kernel(g, epi, workgroup), [x, w, y, ...epi.bindings], [gpu.groupsFor(total, workgroup)], {
+  const perChannel = g.N * g.OH * runs;
+  const [KH, KW] = g.kernel;
+  const k = kernel(
+    tiling,
+    KH,
+    KW,
+    g.stride[0],
+    g.stride[1],
+    g.padding[0],
+    g.padding[1],
+    ...epi.flags,
+    tiling === 'channel' ? depthwiseChannelWorkgroup : workgroup,
+  );
+  const groups = tiling === 'channel' ? Math.min(g.C, gpu.maxGroups) : gpu.groupsFor(perChannel * g.C, workgroup);
+  gpu.run(k, [g.x.binding, w, g.y.binding, ...epi.bindings], [groups], {
     H: g.H,
     W: g.W,
     OH: g.OH,
     OW: g.OW,
     C: g.C,
     runs,
-    total,
-    ...g.xStrides,
-    ...g.yStrides,
+    total: tiling === 'channel' ? perChannel : perChannel * g.C,
+    ...CONV_X.values(g.x),
+    ...CONV_Y.values(g.y),
     ...epi.offsets,
   });
 }

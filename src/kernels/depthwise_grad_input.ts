@@ -12,35 +12,31 @@
 // SwiftShader keeps those in memory), the dy row segment the run shares read once. Down the column
 // the phase of h picks the first tap row, then every s-th (ceil(K/s) rows at most).
 
-import type { Binding, Gpu, Kernel } from '../gpu/context.js';
-import type { ConvGeometry } from './conv_common.js';
+import { type Binding, type Gpu, memoKernel } from '../gpu/context.js';
+import { CONV_X, CONV_Y, type ConvGeometry } from './conv_common.js';
 import { columnAt, runLength, runTaps, tapRows, unrolled } from './window_common.js';
 
-function kernel(g: ConvGeometry, workgroup: number): Kernel {
-  const [KH, KW] = g.kernel;
-  const [SH, SW] = g.stride;
-  const [PH, PW] = g.padding;
+const kernel = memoKernel('depthwise_grad_input', (KH: number, KW: number, SH: number, SW: number, PH: number, PW: number, workgroup: number) => {
   const R = runLength(SW);
   const { taps, columns } = runTaps(KW, SW, PW, R);
   const products = taps.flatMap((row, j) => row.flatMap((i, kw) => (i === null ? [] : [`acc${j} = fma(d${i}, t${kw}, acc${j});`])));
-  const rowBody = `let row = plane + oh * P.yH;
+  const rowBody = `let row = yBase(n, c, oh);
       let tapRow = c * ${KH * KW}u + kh * ${KW}u;
       ${unrolled(KW, (kw) => `let t${kw} = w[tapRow + ${kw}u];`)}
       ${columns
         .map(
-          (o, i) =>
-            `let d${i} = select(0.0, dy[row + u32(clamp(${columnAt(o)}, 0, i32(P.OW) - 1)) * P.yW], ${columnAt(o)} >= 0 && ${columnAt(o)} < i32(P.OW));`,
+          (o, i) => `let d${i} = select(0.0, dy[yAt(row, u32(clamp(${columnAt(o)}, 0, i32(P.OW) - 1)))], ${columnAt(o)} >= 0 && ${columnAt(o)} < i32(P.OW));`,
         )
         .join('\n      ')}
       ${products.join('\n      ')}`;
   return {
-    name: `depthwise_grad_input_${KH}x${KW}_s${SH}`,
-    params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', 'xOff', 'xN', 'xC', 'xH', 'xW', 'yOff', 'yN', 'yC', 'yH', 'yW'],
+    params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', ...CONV_X.params, ...CONV_Y.params],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
+${CONV_X.wgsl}${CONV_Y.wgsl}
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var item = gid.x; item < P.total; item += groups.x * ${workgroup}u) {
@@ -48,23 +44,24 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     let h = (item / P.runs) % P.H;
     let c = (item / (P.runs * P.H)) % P.C;
     let n = item / (P.runs * P.H * P.C);
-    let plane = P.yOff + n * P.yN + c * P.yC;
     let col0 = i32(w0 / ${SW}u);
     ${unrolled(R, (j) => `var acc${j} = 0.0;`, '\n    ')}
     ${tapRows(KH, SH, PH, rowBody)}
-    let out = P.xOff + n * P.xN + c * P.xC + h * P.xH;
-    ${unrolled(R, (j) => `if (w0 + ${j}u < P.W) { dx[out + (w0 + ${j}u) * P.xW] = acc${j}; }`, '\n    ')}
+    let out = xBase(n, c, h);
+    ${unrolled(R, (j) => `if (w0 + ${j}u < P.W) { dx[xAt(out, w0 + ${j}u)] = acc${j}; }`, '\n    ')}
   }
 }
 `,
   };
-}
+});
 
-export function depthwiseGradInput(gpu: Gpu, g: ConvGeometry, dy: Binding, w: Binding, dx: Binding): void {
+/** The geometry's y is dy, its x is dx; w the weights [C, 1, KH, KW] bound from their first element. */
+export function depthwiseGradInput(gpu: Gpu, g: ConvGeometry, w: Binding): void {
   const workgroup = gpu.profile.workgroup;
   const runs = Math.ceil(g.W / runLength(g.stride[1]));
   const total = g.N * g.C * g.H * runs;
-  gpu.run(kernel(g, workgroup), [dy, w, dx], [gpu.groupsFor(total, workgroup)], {
+  const k = kernel(g.kernel[0], g.kernel[1], g.stride[0], g.stride[1], g.padding[0], g.padding[1], workgroup);
+  gpu.run(k, [g.y.binding, w, g.x.binding], [gpu.groupsFor(total, workgroup)], {
     H: g.H,
     W: g.W,
     OH: g.OH,
@@ -72,7 +69,7 @@ export function depthwiseGradInput(gpu: Gpu, g: ConvGeometry, dy: Binding, w: Bi
     C: g.C,
     runs,
     total,
-    ...g.xStrides,
-    ...g.yStrides,
+    ...CONV_X.values(g.x),
+    ...CONV_Y.values(g.y),
   });
 }

@@ -13,8 +13,8 @@
 
 import { type Gpu, memoKernel } from '../gpu/context.js';
 import type { DeviceProfile, MatmulTiling } from '../gpu/profile.js';
-import { epilogueCode } from './conv_common.js';
-import { A, B, C, epilogueOf, type MatmulArgs, matmulParams, PARAMS, quadsAlongColumns, transposed } from './matmul_common.js';
+import { epilogueCode, epilogueDeclarations } from './conv_common.js';
+import { A, B, C, type MatmulArgs, matmulParams, PARAMS, quadsAlongColumns, transposed } from './matmul_common.js';
 import { matmulDirect } from './matmul_direct.js';
 
 export type { MatmulArgs } from './matmul_common.js';
@@ -45,7 +45,7 @@ const kernel = memoKernel(
     relu: boolean,
     onColumns: boolean,
   ) => {
-    const epi = epilogueOf(scale, shift, relu);
+    const epi = { scale, shift, relu };
     const WX = TN / RN;
     const WY = TM / RM;
     const threads = WX * WY;
@@ -60,7 +60,7 @@ const kernel = memoKernel(
 @group(0) @binding(1) var<storage, read> A: array<${vec4 ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> B: array<${vec4 ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(3) var<storage, read_write> C: array<f32>;
-${epi.declarations(4)}
+${epilogueDeclarations(epi, 4)}
 ${A.wgsl}${B.wgsl}${C.wgsl}
 var<workgroup> As: array<f32, ${TK * TM}>;
 var<workgroup> Bs: array<f32, ${TK * TN}>;

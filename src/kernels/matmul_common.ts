@@ -6,7 +6,7 @@
 
 import type { Binding } from '../gpu/context.js';
 import type { MatmulTiling } from '../gpu/profile.js';
-import { EpilogueBindings } from './conv_common.js';
+import { EPILOGUE_PARAMS, type EpilogueBindings } from './conv_common.js';
 import { type View, view } from './view.js';
 
 export interface MatmulArgs {
@@ -49,15 +49,8 @@ export function quadsAlongColumns(m: View, columns: number): boolean {
   return col === 1 && four(columns) && four(m.offset) && four(row) && four(batch);
 }
 
-const ABSENT = { binding: { buffer: null as unknown as GPUBuffer }, off: 0 };
-
-/** The epilogue a variant's key describes: its code depends only on which vectors it applies and on the ReLU, never on their bindings. */
-export function epilogueOf(scale: boolean, shift: boolean, relu: boolean): EpilogueBindings {
-  return new EpilogueBindings(scale ? ABSENT : undefined, shift ? ABSENT : undefined, relu);
-}
-
 /** The uniform parameters both matrix-multiply kernels take. */
-export const PARAMS = ['M', 'N', 'K', ...A.params, ...B.params, ...C.params, 'batches', 'perSplit', 'scaleOff', 'shiftOff'] as const;
+export const PARAMS = ['M', 'N', 'K', ...A.params, ...B.params, ...C.params, 'batches', 'perSplit', ...EPILOGUE_PARAMS] as const;
 
 /** Their values for a product. */
 export function matmulParams(args: MatmulArgs): Record<string, number> {

@@ -26,8 +26,8 @@
 
 import { type Gpu, memoKernel } from '../gpu/context.js';
 import type { DirectBlocks } from '../gpu/profile.js';
-import { epilogueCode } from './conv_common.js';
-import { A, B, C, epilogueOf, type MatmulArgs, matmulParams, PARAMS, quadsAlongColumns, transposed } from './matmul_common.js';
+import { epilogueCode, epilogueDeclarations } from './conv_common.js';
+import { A, B, C, type MatmulArgs, matmulParams, PARAMS, quadsAlongColumns, transposed } from './matmul_common.js';
 
 type Mode = 'n' | 'nk' | 'k' | 'folded' | 'scalar';
 
@@ -56,7 +56,7 @@ function unroll2(rows: number, cols: number, line: (i: number, j: number) => str
 }
 
 function build(mode: Mode, RM: number, RN: number, vecC: boolean, scale: boolean, shift: boolean, relu: boolean, onColumns: boolean, workgroup: number) {
-  const epi = epilogueOf(scale, shift, relu);
+  const epi = { scale, shift, relu };
   const vecB = mode !== 'folded' && mode !== 'scalar';
   // Columns held per row of the block: RN/4 vec4 accumulators along N in modes 'n' and 'nk', RN scalars otherwise.
   const Q = alongN(mode) ? RN / 4 : RN;
@@ -127,7 +127,7 @@ function build(mode: Mode, RM: number, RN: number, vecC: boolean, scale: boolean
 @group(0) @binding(1) var<storage, read> A: array<${vecA ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> B: array<${vecB ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(3) var<storage, read_write> C: array<${vecC ? 'vec4<f32>' : 'f32'}>;
-${epi.declarations(4)}
+${epilogueDeclarations(epi, 4)}
 ${A.wgsl}${B.wgsl}${C.wgsl}
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {

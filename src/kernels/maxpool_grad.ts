@@ -9,65 +9,62 @@
 // the code is unrolled over named scalars, the dy and argmax row segments the run shares read once;
 // down the column the phase of h picks the first window row.
 
-import type { Binding, Gpu, Kernel } from '../gpu/context.js';
+import { type Gpu, memoKernel } from '../gpu/context.js';
+import { type View, view } from './view.js';
 import { columnAt, type PoolGeometry, runLength, runTaps, tapRows, unrolled } from './window_common.js';
 
-function kernel(g: PoolGeometry, workgroup: number): Kernel {
-  const R = runLength(g.stride);
-  const { taps, columns } = runTaps(g.kernel, g.stride, g.padding, R);
+const DY = view('y', ['N', 'C', 'H'], ['W']);
+const ARGMAX = view('a', ['N', 'C', 'H'], ['W']);
+const DX = view('x', ['N', 'C', 'H'], ['W']);
+
+const kernel = memoKernel('maxpool_grad', (K: number, S: number, padding: number, workgroup: number) => {
+  const R = runLength(S);
+  const { taps, columns } = runTaps(K, S, padding, R);
   const sums = taps.flatMap((row, j) => row.flatMap((i) => (i === null ? [] : [`acc${j} += select(0.0, d${i}, a${i} == me + ${j});`])));
-  const rowBody = `let dyRow = dyPlane + oh * P.yH;
-      let argRow = argPlane + oh * P.OW;
+  const rowBody = `let dyRow = yBase(n, c, oh);
+      let argRow = aBase(n, c, oh);
       ${columns
         .map((o, i) => {
           const col = columnAt(o);
           const at = `u32(clamp(${col}, 0, i32(P.OW) - 1))`;
-          return `let d${i} = dy[dyRow + ${at} * P.yW];\n      let a${i} = select(-1, argmax[argRow + ${at}], ${col} >= 0 && ${col} < i32(P.OW));`;
+          return `let d${i} = dy[yAt(dyRow, ${at})];\n      let a${i} = select(-1, argmax[aAt(argRow, ${at})], ${col} >= 0 && ${col} < i32(P.OW));`;
         })
         .join('\n      ')}
       ${sums.join('\n      ')}`;
   return {
-    name: `maxpool_grad_${g.kernel}_s${g.stride}`,
-    params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', 'yOff', 'yN', 'yC', 'yH', 'yW'],
+    params: ['H', 'W', 'OH', 'OW', 'C', 'runs', 'total', ...DY.params, ...ARGMAX.params, ...DX.params],
     wgsl: /* wgsl */ `
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> argmax: array<i32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
+${DY.wgsl}${ARGMAX.wgsl}${DX.wgsl}
 @compute @workgroup_size(${workgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var item = gid.x; item < P.total; item += groups.x * ${workgroup}u) {
     let w0 = (item % P.runs) * ${R}u;
     let h = (item / P.runs) % P.H;
-    let plane = item / (P.runs * P.H);
-    let dyPlane = P.yOff + (plane / P.C) * P.yN + (plane % P.C) * P.yC;
-    let argPlane = plane * P.OH * P.OW;
-    let col0 = i32(w0 / ${g.stride}u);
+    let c = (item / (P.runs * P.H)) % P.C;
+    let n = item / (P.runs * P.H * P.C);
+    let col0 = i32(w0 / ${S}u);
     // The flat index (h * W + w) of element 0 of the run, as the forward saved it.
     let me = i32(h * P.W + w0);
     ${unrolled(R, (j) => `var acc${j} = 0.0;`, '\n    ')}
-    ${tapRows(g.kernel, g.stride, g.padding, rowBody)}
-    let out = plane * P.H * P.W + h * P.W + w0;
-    ${unrolled(R, (j) => `if (w0 + ${j}u < P.W) { dx[out + ${j}u] = acc${j}; }`, '\n    ')}
+    ${tapRows(K, S, padding, rowBody)}
+    let out = xBase(n, c, h);
+    ${unrolled(R, (j) => `if (w0 + ${j}u < P.W) { dx[xAt(out, w0 + ${j}u)] = acc${j}; }`, '\n    ')}
   }
 }
 `,
   };
-}
+});
 
-/** dy is a strided view; argmax and dx are contiguous. */
-export function maxPoolGrad(
-  gpu: Gpu,
-  g: PoolGeometry,
-  dy: Binding,
-  dyStrides: Record<'yOff' | 'yN' | 'yC' | 'yH' | 'yW', number>,
-  argmax: Binding,
-  dx: Binding,
-): void {
+/** dy, argmax (the output's shape) and dx are NCHW views. */
+export function maxPoolGrad(gpu: Gpu, g: PoolGeometry, dy: View, argmax: View, dx: View): void {
   const workgroup = gpu.profile.workgroup;
   const runs = Math.ceil(g.W / runLength(g.stride));
   const total = g.N * g.C * g.H * runs;
-  gpu.run(kernel(g, workgroup), [dy, argmax, dx], [gpu.groupsFor(total, workgroup)], {
+  gpu.run(kernel(g.kernel, g.stride, g.padding, workgroup), [dy.binding, argmax.binding, dx.binding], [gpu.groupsFor(total, workgroup)], {
     H: g.H,
     W: g.W,
     OH: g.OH,
@@ -75,6 +72,8 @@ export function maxPoolGrad(
     C: g.C,
     runs,
     total,
-    ...dyStrides,
+    ...DY.values(dy),
+    ...ARGMAX.values(argmax),
+    ...DX.values(dx),
   });
 }

@@ -68,3 +68,37 @@ export function tapRows(K: number, stride: number, padding: number, body: string
 export function unrolled(n: number, f: (i: number) => string, separator = '\n      '): string {
   return Array.from({ length: n }, (_, i) => f(i)).join(separator);
 }
+
+/** A view's layout as window kernels address it: offset and strides per dimension, NCHW. */
+interface NchwLayout {
+  offset: number;
+  strides: readonly number[];
+}
+
+/**
+ * Whether an NCHW view's rows of `W` elements can be read or written as aligned quads (vec4): unit
+ * stride along W, the offset, the other strides and W multiples of 4 (a quad is then wholly inside
+ * a row or wholly outside it).
+ */
+export function quadRows(v: NchwLayout, W: number): boolean {
+  return v.strides[3] === 1 && W % 4 === 0 && v.offset % 4 === 0 && v.strides.slice(0, 3).every((s) => s % 4 === 0);
+}
+
+/**
+ * WGSL of the `span` values v0 ... a run reads from one row, as quads: value i sits at column
+ * 4 * q0 + first + i of the row starting at element `row` (a multiple of 4). The quads covering them
+ * are read whole (their index clamped into the row of `quads` quads) and each value taken from its
+ * component, 0 where its quad lies outside the row or `rowOk` is false: span / 4 + 1 loads instead
+ * of span.
+ */
+export function quadRowLoads(array: string, span: number, first: number, rowOk: string): string {
+  const lo = Math.floor(first / 4);
+  const hi = Math.floor((first + span - 1) / 4);
+  const lines = Array.from({ length: hi - lo + 1 }, (_, k) => `let quad${k} = ${array}[(row + 4u * u32(clamp(q0 + ${lo + k}, 0, quads - 1))) / 4u];`);
+  for (let i = 0; i < span; i++) {
+    const at = first + i - 4 * lo;
+    const q = `q0 + ${lo + Math.floor(at / 4)}`;
+    lines.push(`let v${i} = select(0.0, quad${Math.floor(at / 4)}.${'xyzw'[at % 4]}, ${rowOk} && ${q} >= 0 && ${q} < quads);`);
+  }
+  return lines.join('\n      ');
+}

@@ -134,6 +134,11 @@ export function maxPool2d(x: Tensor, p: PoolOptions): Tensor {
   const OW = Math.floor((W + 2 * p.padding - p.kernel) / p.stride) + 1;
   const backend = x.backend;
   const out = empty([N, C, OH, OW], 'float32', backend);
+  // The argmax only where the backward pass will run (not in inference).
+  if (!isGradEnabled() || !x.requiresGrad) {
+    backend.maxPool2d(x, out, null, p);
+    return out;
+  }
   const argmax = empty([N, C, OH, OW], 'int32', backend);
   backend.maxPool2d(x, out, argmax, p);
   return record('max_pool2d', [x], out, (g) => {
