@@ -132,8 +132,8 @@ export class Gpu {
       ...profile,
       serialBatchNormUpTo: options.serialBatchNormUpTo ?? profile.serialBatchNormUpTo,
       windowQuads: options.windowQuads ?? profile.windowQuads,
+      directBlocks: options.directBlocks ?? profile.directBlocks,
     };
-    if (options.directBlocks) this.profile.directBlocks = options.directBlocks;
     this.maxGroups = Math.min(options.maxGroups ?? Infinity, device.limits.maxComputeWorkgroupsPerDimension);
     this.largestBinding = Math.min(options.largestBinding ?? Infinity, device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) - 256;
     this.uniformSlot = Math.max(256, device.limits.minUniformBufferOffsetAlignment);

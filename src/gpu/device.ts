@@ -48,13 +48,15 @@ function describe(adapter: GPUAdapter, backend: string, featureLevel: 'core' | '
   };
 }
 
+/** What an adapter says it is, lower-cased: the text the adapter tests below match. */
+const adapterText = (d: AdapterDescription): string => `${d.vendor} ${d.architecture} ${d.device} ${d.description}`.toLowerCase();
+
 export function isSoftware(d: AdapterDescription): boolean {
-  const text = `${d.vendor} ${d.architecture} ${d.device} ${d.description}`.toLowerCase();
-  return d.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|softpipe/.test(text);
+  return d.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|softpipe/.test(adapterText(d));
 }
 
-export const isSwiftShader = (d: AdapterDescription): boolean => /swiftshader/i.test(`${d.vendor} ${d.architecture} ${d.device} ${d.description}`);
-export const isLlvmpipe = (d: AdapterDescription): boolean => /llvmpipe/.test(`${d.vendor} ${d.architecture} ${d.device} ${d.description}`.toLowerCase());
+export const isSwiftShader = (d: AdapterDescription): boolean => adapterText(d).includes('swiftshader');
+export const isLlvmpipe = (d: AdapterDescription): boolean => adapterText(d).includes('llvmpipe');
 
 export function matchesFilter(d: AdapterDescription, filter: string): boolean {
   const needle = filter.toLowerCase();

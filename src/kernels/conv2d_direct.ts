@@ -9,9 +9,10 @@
 // epilogue vectors are read once per invocation, at addresses equal across the workgroup, and held
 // in named scalars; per run, each input row segment (KW + 3*stride values per channel and tap row)
 // is read once and feeds KB * 4 outputs, and on llvmpipe (DeviceProfile windowQuads), where the
-// output's layout allows, each channel's 4 outputs are stored as one quad. On llvmpipe, where every storage load or store is a loop over the
-// lanes, 12 channels a block and ~32 runs an invocation took the stem (x0_5, batch 8, 112x112) from
-// 13 ms of CPU time (im2col and the product) to 4-5; SwiftShader ~2.5x. Code generated unrolled
+// output's layout allows, each channel's 4 outputs are stored as one quad. On llvmpipe, where every
+// storage load or store is a loop over the lanes, 12 channels a block and ~32 runs an invocation took
+// the stem (x0_5, batch 8, 112x112) from 13 ms of CPU time (im2col and the product) to 4-5;
+// SwiftShader ~2.5x. Code generated unrolled
 // over named scalars (SwiftShader keeps per-invocation arrays in memory). Channels, kernel size,
 // stride and padding are baked in; input and output are strided views.
 
