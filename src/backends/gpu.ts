@@ -86,12 +86,12 @@ function outputPlanes(t: Tensor, op: string): View {
 /** The epilogue of group `group`'s output channels (kg per group). */
 function groupEpilogue(epi: EpilogueBindings, group: number, kg: number): EpilogueBindings {
   if (group === 0) return epi;
-  const shifted = (v?: { binding: Binding; off: number }) => v && { binding: v.binding, off: v.off + group * kg };
+  const shifted = (v?: View) => v && { ...v, offset: v.offset + group * kg };
   return new EpilogueBindings(shifted(epi.scale), shifted(epi.shift), epi.relu);
 }
 
 function epilogueBindings(e?: Epilogue): EpilogueBindings {
-  const vector = (t?: Tensor) => (t ? flat(t) : undefined);
+  const vector = (t?: Tensor) => (t ? flatRun(t) : undefined);
   return new EpilogueBindings(vector(e?.scale), vector(e?.shift), e?.relu ?? false);
 }
 

@@ -33,11 +33,6 @@ export interface ConvGeometry {
   y: View;
 }
 
-export interface ChannelVector {
-  binding: Binding;
-  off: number;
-}
-
 /** What an epilogue's code depends on: which vectors it applies, and the ReLU (a variant's key). */
 export interface EpilogueFlags {
   readonly scale?: unknown;
@@ -50,17 +45,17 @@ export class EpilogueBindings {
   readonly offsets = { scaleOff: 0, shiftOff: 0 };
 
   constructor(
-    readonly scale?: ChannelVector,
-    readonly shift?: ChannelVector,
+    readonly scale?: View,
+    readonly shift?: View,
     readonly relu = false,
   ) {
     if (scale) {
       this.bindings.push(scale.binding);
-      Object.assign(this.offsets, SCALE.values({ binding: scale.binding, offset: scale.off, strides: [1] }));
+      Object.assign(this.offsets, SCALE.values(scale));
     }
     if (shift) {
       this.bindings.push(shift.binding);
-      Object.assign(this.offsets, SHIFT.values({ binding: shift.binding, offset: shift.off, strides: [1] }));
+      Object.assign(this.offsets, SHIFT.values(shift));
     }
   }
 
