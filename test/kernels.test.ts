@@ -80,6 +80,11 @@ function viewChecks(s: CheckShapes): Check[] {
       inputs: stemSlice,
       run: (x) => noGrad(() => conv2dFused(narrow(x.x, 1, 1, 3), x.w, { stride: 2, padding: 1 }, { scale: x.scale, shift: x.shift })),
     },
+    {
+      name: 'conv2d.grouped.fused_epilogue',
+      inputs: { x: plain([N, 4, H, W]), w: plain([6, 2, 3, 3]), scale: plain([6]), shift: plain([6]) },
+      run: (x) => noGrad(() => conv2dFused(x.x, x.w, { padding: 1, groups: 2 }, { scale: x.scale, shift: x.shift, relu: true })),
+    },
     ...opChecks('maxpool.quads', { x: grad([N, C, 2 * H, 16]) }, (x) => maxPool2d(x.x, pool)),
     { name: 'maxpool.quads.no_grad', inputs: { x: plain([N, C, 2 * H, 16]) }, run: (x) => noGrad(() => maxPool2d(x.x, pool)) },
     { name: 'maxpool.no_grad', inputs: { x: plain([N, C, H, W]) }, run: (x) => noGrad(() => maxPool2d(x.x, pool)) },
