@@ -350,28 +350,33 @@ function inPlaceSum(a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
+/** Runs a check against the CPU reference, which it must pass; returns the keys (or names) of the kernels it dispatched. */
+async function passesRecording(check: Check, backend: GpuBackend): Promise<string[]> {
+  const gpu = backend.gpu;
+  const ran = new Set<string>();
+  const run = gpu.run.bind(gpu);
+  gpu.run = (...args) => {
+    ran.add(args[0].key ?? args[0].name);
+    run(...args);
+  };
+  try {
+    const result = await compareCheck(check, backend, cpu);
+    expect(result.error).toBeUndefined();
+    expect(result.ok, `max abs error ${result.maxAbsError}`).toBe(true);
+  } finally {
+    gpu.run = run;
+  }
+  return [...ran];
+}
+
 for (const target of TEST_TARGETS) {
   describe(`${target.label}: element-wise and reduction kernels in every rank, access and split vs CPU reference`, () => {
     for (const { check, variant } of GENERIC_CASES) {
       it(check.name, async () => {
-        const backend = (await targetBackend(target)) as GpuBackend;
-        const gpu = backend.gpu;
-        const ran = new Set<string>();
-        const run = gpu.run.bind(gpu);
-        gpu.run = (...args) => {
-          ran.add(args[0].key ?? args[0].name);
-          run(...args);
-        };
-        try {
-          const result = await compareCheck(check, backend, cpu);
-          expect(result.error).toBeUndefined();
-          expect(result.ok, `max abs error ${result.maxAbsError}`).toBe(true);
-        } finally {
-          gpu.run = run;
-        }
+        const ran = await passesRecording(check, (await targetBackend(target)) as GpuBackend);
         expect(
-          [...ran].some((key) => variant.test(key)),
-          [...ran].join('\n'),
+          ran.some((key) => variant.test(key)),
+          ran.join('\n'),
         ).toBe(true);
       });
     }
@@ -425,23 +430,10 @@ for (const target of TEST_TARGETS) {
         for (const check of productChecks(x, k)) {
           it(`${check.name} [${x}] -> ${k} (${mode}${vec4out ? ', vec4 stores' : ''}, ${blocksOf} blocks: ${what})`, async () => {
             const backend = (await targetBackend(target, directBlocks ? { directBlocks } : {})) as GpuBackend;
-            const gpu = backend.gpu;
-            const ran = new Set<string>();
-            const run = gpu.run.bind(gpu);
-            gpu.run = (...args) => {
-              ran.add(args[0].key ?? args[0].name);
-              run(...args);
-            };
-            try {
-              const result = await compareCheck(check, backend, cpu);
-              expect(result.error).toBeUndefined();
-              expect(result.ok, `max abs error ${result.maxAbsError}`).toBe(true);
-            } finally {
-              gpu.run = run;
-            }
+            const ran = await passesRecording(check, backend);
             if (target.profile !== 'software') return;
-            const block = mode === 'n' || mode === 'nk' ? (directBlocks ?? gpu.profile.directBlocks)[mode] : [4, 8];
-            expect([...ran].some((key) => key.startsWith(`matmul_direct_${mode}(${block.join(',')},${vec4out},`))).toBe(true);
+            const block = mode === 'n' || mode === 'nk' ? (directBlocks ?? backend.gpu.profile.directBlocks)[mode] : [4, 8];
+            expect(ran.some((key) => key.startsWith(`matmul_direct_${mode}(${block.join(',')},${vec4out},`))).toBe(true);
           });
         }
       }

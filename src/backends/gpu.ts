@@ -69,15 +69,8 @@ function planeStride(t: Tensor): number | null {
   return t.strides[2] === W * t.strides[3] ? t.strides[3] : null;
 }
 
-/** An NCHW view as [N, C, S] with H and W merged into S. */
+/** An NCHW view as [N, C, S] with H and W merged into S: also the matrix [channel][position] of each image. */
 function planeView(t: Tensor, op: string): View {
-  const p = planeStride(t);
-  if (p === null) throw new Error(`${op}: a view of shape [${t.shape}] with strides [${t.strides}] is not supported (height and width must merge)`);
-  return { binding: binding(t), offset: t.offset, strides: [t.strides[0], t.strides[1], p] };
-}
-
-/** An NCHW tensor as the matrix [channel][position] of each image (H and W must merge). */
-function outputPlanes(t: Tensor, op: string): View {
   const p = planeStride(t);
   if (p === null) throw new Error(`${op}: a view of shape [${t.shape}] with strides [${t.strides}] is not supported (height and width must merge)`);
   return matrix(binding(t), t.offset, t.strides[1], p, t.strides[0]);
@@ -299,7 +292,7 @@ export class GpuBackend implements Backend {
     }
     // Per group: out[n][k][pos] = sum over r of w[k][r] patches[n][r][pos].
     const kg = g.K / g.groups;
-    const c0 = outputPlanes(out, 'conv2d');
+    const c0 = planeView(out, 'conv2d');
     const transposed = g.groups === 1 ? () => this.transposedWeight(w) : undefined;
     this.forEachPatchMatrix(x, w, p, g, (group, patches, rows, cols, images) => {
       const a = matrix(binding(w), w.offset + group * kg * rows, rows, 1);
@@ -384,7 +377,7 @@ export class GpuBackend implements Backend {
     // come in several chunks of images, each chunk's sum goes to its own slice of a scratch buffer,
     // and the slices are added up afterwards.
     const kg = g.K / g.groups;
-    const a0 = outputPlanes(dy, 'conv2d backward');
+    const a0 = planeView(dy, 'conv2d backward');
     const R = dw.size / g.K;
     const chunks = isPointwise(dw, p) && planeStride(x) !== null ? 1 : Math.ceil(g.N / this.patchChunk(g, R, g.OH * g.OW));
     const sums = chunks > 1 ? this.gpu.pool.acquire(chunks * dw.size * 4) : null;
