@@ -27,7 +27,7 @@ import {
   type EpilogueBindings,
   epilogueDeclarations,
 } from './conv_common.js';
-import { quadRows, unrolled } from './window_common.js';
+import { quadRows, runColumns, runValues, tapRow, unrolled } from './window_common.js';
 
 const RUN = 4;
 /** Output channels per invocation. */
@@ -58,10 +58,8 @@ const kernel = memoKernel(
     for (let c = 0; c < C; c++)
       for (let kh = 0; kh < KH; kh++)
         rows.push(`{
-      let h = i32(oh * ${SH}u) + ${kh - PH};
-      let row = xBase(n, ${c}u, u32(clamp(h, 0, i32(P.H) - 1)));
-      let okRow = h >= 0 && h < i32(P.H);
-      ${unrolled(span, (i) => `let v${i} = select(0.0, x[xAt(row, col${i})], ok${i} && okRow);`)}
+      ${tapRow(`${c}u`, kh, SH, PH)}
+      ${runValues(span, 'okRow')}
       ${unrolled(KB * RUN * KW, (t) => {
         const [b, j, kw] = [Math.floor(t / (RUN * KW)), Math.floor(t / KW) % RUN, t % KW];
         return `acc${b}_${j} += v${j * SW + kw} * ${weight(b, c, kh, kw)};`;
@@ -109,8 +107,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
     let ow0 = (item % P.runs) * ${RUN}u;
     let oh = (item / P.runs) % P.OH;
     let n = item / (P.runs * P.OH);
-    let w0 = i32(ow0 * ${SW}u) - ${PW};
-    ${unrolled(span, (i) => `let ok${i} = w0 + ${i} >= 0 && w0 + ${i} < i32(P.W);\n    let col${i} = u32(clamp(w0 + ${i}, 0, i32(P.W) - 1));`, '\n    ')}
+    ${runColumns(span, SW, PW)}
     ${unrolled(KB * RUN, (t) => `var acc${Math.floor(t / RUN)}_${t % RUN} = 0.0;`, '\n    ')}
     ${rows.join('\n    ')}
     ${stores}

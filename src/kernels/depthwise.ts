@@ -27,7 +27,7 @@ import {
   epilogueCode,
   epilogueDeclarations,
 } from './conv_common.js';
-import { unrolled } from './window_common.js';
+import { runColumns, runValues, tapRow, unrolled } from './window_common.js';
 
 const RUN = 4;
 
@@ -54,10 +54,8 @@ const kernel = memoKernel(
     const product = (j: number, v: string, t: string) => (byChannel ? `acc${j} += ${v} * ${t};` : `acc${j} = fma(${v}, ${t}, acc${j});`);
     const products = (kh: number | string) =>
       Array.from({ length: RUN }, (_, j) => unrolled(KW, (kw) => product(j, `v${j * SW + kw}`, tap(kh, kw)))).join('\n      ');
-    const columns = `let w0 = i32(ow0 * ${SW}u) - ${PW};
-    ${unrolled(span, (i) => `let ok${i} = w0 + ${i} >= 0 && w0 + ${i} < i32(P.W);\n    let col${i} = u32(clamp(w0 + ${i}, 0, i32(P.W) - 1));`, '\n    ')}
+    const columns = `${runColumns(span, SW, PW)}
     ${unrolled(RUN, (j) => `var acc${j} = 0.0;`, '\n    ')}`;
-    const loads = (rowOk: string) => unrolled(span, (i) => `let v${i} = select(0.0, x[xAt(row, col${i})], ok${i}${rowOk});`);
     const store = (epilogue: (acc: string) => string) => `let out = yBase(n, c, oh);
     ${unrolled(RUN, (j) => `if (ow0 + ${j}u < P.OW) {\n      var v = acc${j};\n      ${epilogue('v')}\n      y[yAt(out, ow0 + ${j}u)] = v;\n    }`, '\n    ')}`;
     const main = byChannel
@@ -75,10 +73,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
     ${unrolled(
       KH,
       (kh) => `{
-      let h = i32(oh * ${SH}u) + ${kh - PH};
-      let row = xBase(n, c, u32(clamp(h, 0, i32(P.H) - 1)));
-      let okRow = h >= 0 && h < i32(P.H);
-      ${loads(' && okRow')}
+      ${tapRow('c', kh, SH, PH)}
+      ${runValues(span, 'okRow')}
       ${products(kh)}
     }`,
       '\n    ',
@@ -102,7 +98,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
       let row = xBase(n, c, u32(h));
       let tapRow = c * ${KH * KW}u + kh * ${KW}u;
       ${unrolled(KW, (kw) => `let ${tap('kh', kw)} = w[tapRow + ${kw}u];`)}
-      ${loads('')}
+      ${runValues(span)}
       ${products('kh')}
     }
     ${store((v) => epilogueCode(epi, v, 'c'))}

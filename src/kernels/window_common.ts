@@ -1,4 +1,4 @@
-// What the kernels over strided windows share (depthwise convolution, max pooling, their gradients):
+// What the kernels over strided windows share (depthwise convolution, the direct stem, max pooling, their gradients):
 // the geometry of a pooling, and for the gathers that run a window backwards (an input element
 // collecting from the outputs whose windows cover it) which taps each element of a run takes.
 //
@@ -67,6 +67,27 @@ export function tapRows(K: number, stride: number, padding: number, body: string
 /** `f(0) ... f(n - 1)`, one statement each, joined with `separator` (generated, unrolled code). */
 export function unrolled(n: number, f: (i: number) => string, separator = '\n      '): string {
   return Array.from({ length: n }, (_, i) => f(i)).join(separator);
+}
+
+/**
+ * WGSL of the input columns a run of outputs starting at output column ow0 reads (stride `stride`,
+ * padding `padding`, `span` columns): ok<i> (inside the row) and col<i> (clamped into it).
+ */
+export function runColumns(span: number, stride: number, padding: number): string {
+  return `let w0 = i32(ow0 * ${stride}u) - ${padding};
+    ${unrolled(span, (i) => `let ok${i} = w0 + ${i} >= 0 && w0 + ${i} < i32(P.W);\n    let col${i} = u32(clamp(w0 + ${i}, 0, i32(P.W) - 1));`, '\n    ')}`;
+}
+
+/** WGSL of the values v<i> of those columns in input row `row` (x's accessors), 0 outside it or where `rowOk` is false. */
+export function runValues(span: number, rowOk = ''): string {
+  return unrolled(span, (i) => `let v${i} = select(0.0, x[xAt(row, col${i})], ok${i}${rowOk ? ` && ${rowOk}` : ''});`);
+}
+
+/** WGSL of input row h for tap row kh of output row oh, its base `row` (clamped into the plane of image n, channel `channel`) and `okRow`. */
+export function tapRow(channel: string, kh: number, stride: number, padding: number): string {
+  return `let h = i32(oh * ${stride}u) + ${kh - padding};
+      let row = xBase(n, ${channel}, u32(clamp(h, 0, i32(P.H) - 1)));
+      let okRow = h >= 0 && h < i32(P.H);`;
 }
 
 /** A view's layout as window kernels address it: offset and strides per dimension, NCHW. */
