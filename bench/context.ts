@@ -18,7 +18,7 @@ export interface BenchContext {
 export async function openContext(adapter: string | undefined, timing: TimingOptions, smoke: boolean): Promise<BenchContext> {
   const open = async () => {
     const o = await openGpu(adapter);
-    const backend = new GpuBackend(new Gpu(o.device, o.adapter));
+    const backend = new GpuBackend(new Gpu(o));
     setBackend(backend);
     return backend;
   };

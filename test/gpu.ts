@@ -37,7 +37,7 @@ export function adapterBackend(filter: string, profile: ProfileName = TEST_PROFI
   const key = `${filter}/${profile}/${JSON.stringify(emulate)}`;
   let backend = opened.get(key);
   if (!backend) {
-    backend = openGpu(filter).then((o) => new GpuBackend(new Gpu(o.device, o.adapter, { profile, ...emulate })));
+    backend = openGpu(filter).then((o) => new GpuBackend(new Gpu(o, { profile, ...emulate })));
     opened.set(key, backend);
   }
   return backend;

@@ -19,7 +19,7 @@ export async function initBackend(adapter?: string): Promise<Backend> {
   if (filter?.toLowerCase() === 'cpu') current = new CpuBackend();
   else {
     const opened = await openGpu(filter);
-    current = new GpuBackend(new Gpu(opened.device, opened.adapter));
+    current = new GpuBackend(new Gpu(opened));
   }
   return current;
 }

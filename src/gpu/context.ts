@@ -4,7 +4,7 @@
 // buffer per submission, and many dispatches recorded into one compute pass and submitted together.
 
 import { BufferPool } from './pool.js';
-import type { AdapterDescription } from './device.js';
+import type { AdapterDescription, OpenedDevice, Settle } from './device.js';
 import { type DeviceProfile, type DirectBlocks, deviceProfile, type ProfileName, profileFromEnvironment } from './profile.js';
 
 /** A storage buffer bound to a kernel; offset and size in bytes (offset aligned to the device's storage alignment). */
@@ -78,6 +78,8 @@ export interface GpuOptions {
 }
 
 const UNIFORM_ARENA_BYTES = 1 << 18;
+/** Bind groups kept for reuse; a training step of x2_0 makes about 400. */
+const BIND_GROUP_CACHE = 8192;
 const MAP_READ = 0x0001;
 const COPY_DST = 0x0008;
 const UNIFORM = 0x0040;
@@ -110,6 +112,8 @@ export class Gpu {
   compileMs = 0;
   dispatches = 0;
   submissions = 0;
+  /** Bind groups created; flat once a repeated step finds all of its own in the cache. */
+  bindGroupsCreated = 0;
 
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -120,12 +124,20 @@ export class Gpu {
   private readonly staging: BufferPool;
   private errors: string[] = [];
   private profiler: Profiler | null = null;
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
+  private readonly ids = new WeakMap<object, number>();
+  private nextId = 0;
 
-  constructor(
-    readonly device: GPUDevice,
-    readonly adapter: AdapterDescription,
-    options: GpuOptions = {},
-  ) {
+  readonly device: GPUDevice;
+  readonly adapter: AdapterDescription;
+  private readonly settle: Settle;
+
+  constructor(opened: OpenedDevice, options: GpuOptions = {}) {
+    const { device, adapter } = opened;
+    this.device = device;
+    this.adapter = adapter;
+    this.settle = opened.settle ?? ((promise) => promise);
     this.limits = device.limits;
     const profile = deviceProfile(adapter, device.limits, options.profile ?? profileFromEnvironment());
     this.profile = {
@@ -190,14 +202,7 @@ export class Gpu {
     });
     this.uniformUsed += Math.ceil(slotBytes / this.uniformSlot) * this.uniformSlot;
 
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniforms, offset: uniformOffset, size: slotBytes } }];
-    bindings.forEach((b, i) => {
-      // dawn.node reads an explicit `size: undefined` as a size, so leave the key out when unset.
-      const resource: GPUBufferBinding = { buffer: b.buffer, offset: b.offset ?? 0 };
-      if (b.size !== undefined) resource.size = b.size;
-      entries.push({ binding: i + 1, resource });
-    });
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = this.bindGroup(pipeline, uniformOffset, slotBytes, bindings);
 
     const pass = this.computePass(kernel.name);
     pass.setPipeline(pipeline);
@@ -221,7 +226,7 @@ export class Gpu {
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(buffer, alignedStart, staging, 0, alignedLength);
     this.flush();
-    await staging.mapAsync(MAP_READ, 0, alignedLength);
+    await this.settle(staging.mapAsync(MAP_READ, 0, alignedLength));
     const out = staging.getMappedRange(0, alignedLength).slice(byteOffset - alignedStart, byteOffset - alignedStart + byteLength);
     staging.unmap();
     this.staging.release(staging);
@@ -246,7 +251,7 @@ export class Gpu {
   /** Resolves when the GPU has finished all submitted work; reports any GPU error met on the way. */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.settle(this.device.queue.onSubmittedWorkDone());
     this.throwErrors();
   }
 
@@ -272,6 +277,42 @@ export class Gpu {
     const message = this.errors.join('\n');
     this.errors = [];
     throw new Error(`WebGPU error: ${message}`);
+  }
+
+  /**
+   * The bind group of one dispatch, made once and reused for as long as the same buffers, ranges and
+   * uniform slot come back (a step repeats its dispatches: creating a bind group costs more than the
+   * rest of recording a dispatch). The cache is emptied when it grows past BIND_GROUP_CACHE entries.
+   */
+  private bindGroup(pipeline: GPUComputePipeline, uniformOffset: number, uniformBytes: number, bindings: Binding[]): GPUBindGroup {
+    let key = `${this.objectId(pipeline)}:${uniformOffset}:${uniformBytes}`;
+    for (const b of bindings) key += `:${this.objectId(b.buffer)}@${b.offset ?? 0}+${b.size ?? ''}`;
+    let group = this.bindGroups.get(key);
+    if (group) return group;
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.uniforms, offset: uniformOffset, size: uniformBytes } }];
+    bindings.forEach((b, i) => {
+      // dawn.node reads an explicit `size: undefined` as a size, so leave the key out when unset.
+      const resource: GPUBufferBinding = { buffer: b.buffer, offset: b.offset ?? 0 };
+      if (b.size !== undefined) resource.size = b.size;
+      entries.push({ binding: i + 1, resource });
+    });
+    group = this.device.createBindGroup({ layout: this.layoutOf(pipeline), entries });
+    this.bindGroupsCreated++;
+    if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
+    this.bindGroups.set(key, group);
+    return group;
+  }
+
+  private objectId(o: object): number {
+    let id = this.ids.get(o);
+    if (id === undefined) this.ids.set(o, (id = this.nextId++));
+    return id;
+  }
+
+  private layoutOf(pipeline: GPUComputePipeline): GPUBindGroupLayout {
+    let layout = this.layouts.get(pipeline);
+    if (!layout) this.layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
+    return layout;
   }
 
   private commandEncoder(): GPUCommandEncoder {
