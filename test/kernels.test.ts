@@ -68,6 +68,16 @@ function viewChecks(s: CheckShapes): Check[] {
   const stemQuads = { x: plain([N, 3, 2 * H, 16]), w: plain([C, 3, 3, 3]), scale: plain([C]), shift: plain([C]) };
   const stemSlice = { x: plain([N, 5, H, W]), w: plain([C, 3, 3, 3]), scale: plain([C]), shift: plain([C]) };
   const pool = { kernel: 3, stride: 2, padding: 1 };
+  // Depthwise forwards tall enough for 4 output rows per invocation (stride 1) and 2 (stride 2) in the
+  // channel tiling, each with a last block of rows cut short (30 = 7 * 4 + 2, 15 = 7 * 2 + 1).
+  const tall = { x: plain([N, C, 30, 30]), w: plain([C, 1, 3, 3]), scale: plain([C]), shift: plain([C]) };
+  const tallDepthwise = [1, 2].map(
+    (stride): Check => ({
+      name: `depthwise.stride${stride}.row_blocks.fused_epilogue`,
+      inputs: tall,
+      run: (x) => noGrad(() => conv2dFused(x.x, x.w, { stride, padding: 1, groups: C }, { scale: x.scale, shift: x.shift, relu: true })),
+    }),
+  );
   const quads: Check[] = [
     ...opChecks('conv2d.stem.quads', { x: grad([N, 3, 2 * H, 16]), w: grad([C, 3, 3, 3]) }, (x) => conv2d(x.x, x.w, { stride: 2, padding: 1 })),
     {
@@ -91,6 +101,7 @@ function viewChecks(s: CheckShapes): Check[] {
   ];
   return [
     ...quads,
+    ...tallDepthwise,
     ...depthwise(1),
     ...depthwise(2),
     ...manyPositions.filter((c) => c.wrt === 'w'),

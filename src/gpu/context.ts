@@ -262,7 +262,7 @@ export class Gpu {
   async timeDispatches(work: () => void | Promise<void>): Promise<DispatchTiming[] | null> {
     if (!this.device.features.has('timestamp-query')) return null;
     await this.sync();
-    const profiler = (this.profiler = new Profiler(this.device));
+    const profiler = (this.profiler = new Profiler(this.device, this.settle));
     try {
       await work();
       this.flush();
@@ -280,9 +280,10 @@ export class Gpu {
   }
 
   /**
-   * The bind group of one dispatch, made once and reused for as long as the same buffers, ranges and
-   * uniform slot come back (a step repeats its dispatches: creating a bind group costs more than the
-   * rest of recording a dispatch). The cache is emptied when it grows past BIND_GROUP_CACHE entries.
+   * The bind group of one dispatch, made once and reused for as long as the same pipeline, buffers,
+   * ranges and uniform slot come back: a repeated step takes its buffers from the pool in the same
+   * order, and creating a bind group was a third of the time spent recording a dispatch. The cache is
+   * emptied when it reaches BIND_GROUP_CACHE entries.
    */
   private bindGroup(pipeline: GPUComputePipeline, uniformOffset: number, uniformBytes: number, bindings: Binding[]): GPUBindGroup {
     let key = `${this.objectId(pipeline)}:${uniformOffset}:${uniformBytes}`;
@@ -354,7 +355,10 @@ class Profiler {
   private used = 0;
   private static readonly CAPACITY = 2048;
 
-  constructor(private device: GPUDevice) {}
+  constructor(
+    private device: GPUDevice,
+    private settle: Settle,
+  ) {}
 
   next(name: string): GPUComputePassTimestampWrites {
     if (!this.current || this.used + 2 > Profiler.CAPACITY) {
@@ -385,7 +389,7 @@ class Profiler {
       const encoder = this.device.createCommandEncoder();
       encoder.copyBufferToBuffer(set.result, 0, staging, 0, set.count * 8);
       this.device.queue.submit([encoder.finish()]);
-      await staging.mapAsync(MAP_READ);
+      await this.settle(staging.mapAsync(MAP_READ));
       const stamps = new BigUint64Array(staging.getMappedRange());
       for (let i = 0; i < set.count; i += 2) out.push({ name: this.names[index++], ns: Number(stamps[i + 1] - stamps[i]) });
       staging.destroy();

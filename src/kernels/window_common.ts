@@ -83,9 +83,12 @@ export function runValues(span: number, rowOk = ''): string {
   return unrolled(span, (i) => `let v${i} = select(0.0, x[xAt(row, col${i})], ok${i}${rowOk ? ` && ${rowOk}` : ''});`);
 }
 
-/** WGSL of input row h for tap row kh of output row oh, its base `row` (clamped into the plane of image n, channel `channel`) and `okRow`. */
-export function tapRow(channel: string, kh: number, stride: number, padding: number): string {
-  return `let h = i32(oh * ${stride}u) + ${kh - padding};
+/**
+ * WGSL of input row h for tap row kh of output row `outputRow` (a u32 variable), its base `row`
+ * (clamped into the plane of image n, channel `channel`) and `okRow`.
+ */
+export function tapRow(channel: string, kh: number, stride: number, padding: number, outputRow = 'oh'): string {
+  return `let h = i32(${outputRow} * ${stride}u) + ${kh - padding};
       let row = xBase(n, ${channel}, u32(clamp(h, 0, i32(P.H) - 1)));
       let okRow = h >= 0 && h < i32(P.H);`;
 }
