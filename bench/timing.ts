@@ -25,12 +25,16 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** Times `work` (which records GPU work; tensors it makes are freed after each run). */
+/** Times `work` (which records GPU work; tensors it makes synchronously are freed after each run). */
 export async function time(backend: Backend, work: () => void | Promise<void>, o: TimingOptions): Promise<Timing> {
   await backend.sync();
   const run = async () => {
     const start = performance.now();
-    const pending = tidy(() => work());
+    // Tensors the work makes before its first await are freed after it; async work keeps its own.
+    let pending: Promise<void> | undefined;
+    tidy(() => {
+      pending = work() ?? undefined;
+    });
     await pending;
     await backend.sync();
     return performance.now() - start;

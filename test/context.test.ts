@@ -1,15 +1,19 @@
 // The GPU runtime under the kernels: bind groups made once and reused across repeated steps (and
-// never reused for other buffers, ranges or uniform slots), and the Node opener's way of awaiting the
-// bindings' promises between pauses of the thread (it resolves and rejects as the promise does).
+// never reused for other buffers, ranges or uniform slots); recorded dispatches replayed (a
+// prediction's forward), their buffers kept from everyone else until discarded, and recorded again
+// when a weight changes; and the Node opener's way of awaiting the bindings' promises between pauses
+// of the thread (it resolves and rejects as the promise does).
 
 import { describe, expect, it } from 'vitest';
 import type { GpuBackend } from '../src/backends/gpu.js';
 import { setBackend } from '../src/autograd/default_backend.js';
-import { tensor } from '../src/autograd/ops/creation.js';
+import { full, tensor } from '../src/autograd/ops/creation.js';
+import { assign } from '../src/autograd/ops/plain.js';
 import { noGrad } from '../src/autograd/tape.js';
-import { tidy } from '../src/autograd/tensor.js';
+import { keep, type Tensor, tidy } from '../src/autograd/tensor.js';
 import { memoKernel } from '../src/gpu/context.js';
 import { openGpu } from '../src/gpu/device.js';
+import { discardRecordedForward, evaluateLogits } from '../src/model/predict.js';
 import { ShuffleNetV2 } from '../src/model/shufflenet.js';
 import { targetBackend, TEST_TARGETS } from './gpu.js';
 
@@ -84,6 +88,62 @@ for (const target of TEST_TARGETS) {
         await b.sync();
         expect(b.gpu.bindGroupsCreated).toBe(created);
       }
+    });
+  });
+}
+
+for (const target of TEST_TARGETS) {
+  describe(`recorded forwards (${target.label})`, () => {
+    const shape = [2, 3, 32, 32];
+    const images = (seed: number) => Float32Array.from({ length: 2 * 3 * 32 * 32 }, (_, i) => Math.sin(seed * 1000 + i));
+    const freshLogits = async (model: ShuffleNetV2, x: Float32Array) => {
+      model.eval();
+      const logits = tidy(() => noGrad(() => model.forward(tensor(x, shape))));
+      const values = await logits.data();
+      logits.dispose();
+      return Array.from(values);
+    };
+
+    it('replays a forward to the logits a fresh forward gives, and leaves the buffers other work took alone', async () => {
+      const b = (await targetBackend(target)) as GpuBackend;
+      setBackend(b);
+      const model = new ShuffleNetV2('x0_5', 3);
+      const pool = b.gpu.pool;
+      // A fresh forward first: the folded batch norms and transposed weights it caches stay.
+      await freshLogits(model, images(0));
+      expect(pool.pinnedBytes).toBe(0);
+      expect(Array.from(await evaluateLogits(model, images(1), shape))).toEqual(await freshLogits(model, images(1)));
+      expect(pool.pinnedBytes).toBeGreaterThan(0);
+      for (const seed of [2, 3]) {
+        // Tensors made between replays: the replay must write none of their buffers.
+        const others = [64, 4096, 24 * 16 * 16 * 2, 3 * 32 * 32 * 2].map((n) => keep(full([n], 7)));
+        expect(Array.from(await evaluateLogits(model, images(seed), shape))).toEqual(await freshLogits(model, images(seed)));
+        for (const t of others) {
+          expect(new Set(await t.data())).toEqual(new Set([7]));
+          t.dispose();
+        }
+      }
+      discardRecordedForward(model);
+      expect(pool.pinnedBytes).toBe(0);
+    });
+
+    it('records again when a weight or a running statistic changes', async () => {
+      const b = (await targetBackend(target)) as GpuBackend;
+      setBackend(b);
+      const model = new ShuffleNetV2('x0_5', 3);
+      // Folded batch norms cached before the recording: its replays read them, not recompute them.
+      await freshLogits(model, images(4));
+      await evaluateLogits(model, images(4), shape);
+      const state = new Map(model.namedState());
+      for (const [name, value] of [
+        ['stage3.0.branch2.0.weight', 0.01],
+        ['conv5.1.running_var', 2],
+      ] as const) {
+        const t = state.get(name) as Tensor;
+        tidy(() => assign(t, full(t.shape, value)));
+        expect(Array.from(await evaluateLogits(model, images(4), shape))).toEqual(await freshLogits(model, images(4)));
+      }
+      discardRecordedForward(model);
     });
   });
 }

@@ -62,6 +62,16 @@ export function memoKernel<A extends KeyPart[]>(name: string, build: (...variant
 
 export type Params = Record<string, number>;
 
+/**
+ * Dispatches recorded once (Gpu.record) to be issued again without the code that computed them: the
+ * kernels, bindings, workgroup counts and parameters of each, and the buffers they use that the
+ * recorded work took from the pool, pinned there until the recording is discarded.
+ */
+export interface Recording {
+  readonly calls: readonly Parameters<Gpu['run']>[];
+  readonly buffers: readonly GPUBuffer[];
+}
+
 /** How a Gpu is set up: the profile to force, and smaller limits to emulate a smaller device (tests). */
 export interface GpuOptions {
   profile?: ProfileName;
@@ -124,6 +134,7 @@ export class Gpu {
   private readonly staging: BufferPool;
   private errors: string[] = [];
   private profiler: Profiler | null = null;
+  private recorder: Parameters<Gpu['run']>[] | null = null;
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
   private readonly ids = new WeakMap<object, number>();
@@ -182,6 +193,7 @@ export class Gpu {
 
   /** Records one dispatch of `kernel` over `groups` workgroups, its bindings from @binding(1) on. */
   run(kernel: Kernel, bindings: Binding[], groups: [number, number?, number?], params: Params = {}): void {
+    this.recorder?.push([kernel, bindings, groups, params]);
     const pipeline = this.pipeline(kernel);
     const [x, y = 1, z = 1] = groups;
     if (x === 0 || y === 0 || z === 0) return;
@@ -210,6 +222,38 @@ export class Gpu {
     pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
     if (this.profiler) this.endPass();
+  }
+
+  /**
+   * Runs `work` (which records dispatches, and uploads nothing that differs from one run to the next)
+   * and keeps its dispatches for replay. Every buffer the work takes from the pool stays pinned, its
+   * contents for the replays alone, until discard; buffers from before it (weights, the input) are
+   * the caller's to keep alive and unchanged, or to refill before a replay.
+   */
+  record(work: () => void): Recording {
+    if (this.recorder) throw new Error('Gpu.record: already recording');
+    const calls: Parameters<Gpu['run']>[] = [];
+    const acquired = new Set<GPUBuffer>();
+    this.recorder = calls;
+    this.pool.acquiredLog = acquired;
+    try {
+      work();
+    } finally {
+      this.recorder = null;
+      this.pool.acquiredLog = null;
+    }
+    this.pool.pin(acquired);
+    return { calls, buffers: [...acquired] };
+  }
+
+  /** Issues a recording's dispatches again, in order. */
+  replay(recording: Recording): void {
+    for (const call of recording.calls) this.run(...call);
+  }
+
+  /** Gives a recording's buffers back to the pool (or to their tensors, where those still hold them). */
+  discard(recording: Recording): void {
+    this.pool.unpin(recording.buffers);
   }
 
   /** Copies `data` into `buffer` after all work recorded so far. */

@@ -3,7 +3,8 @@
 // step allocates no new GPU buffer once the first step has run.
 //
 // Reuse is safe without fences: a buffer is only ever written by work submitted to the one queue,
-// and the queue runs that work in order.
+// and the queue runs that work in order. A recording's buffers (Gpu.record) are pinned: its replays
+// write them, so none is handed out again until it is discarded.
 
 export const STORAGE_USAGE = 0x0080 /* STORAGE */ | 0x0004 /* COPY_SRC */ | 0x0008; /* COPY_DST */
 
@@ -22,6 +23,13 @@ export class BufferPool {
   inUseBytes = 0;
   /** Buffers created since construction; flat during steady-state training. */
   created = 0;
+  /** Bytes in buffers recordings hold pinned (in use by them or by tensors). */
+  pinnedBytes = 0;
+  /** Buffers a recording replays (Gpu.record): one released stays out of the free lists until unpinned. */
+  private readonly pinned = new Set<GPUBuffer>();
+  private readonly releasedWhilePinned = new Set<GPUBuffer>();
+  /** While set, every buffer handed out is added to it. */
+  acquiredLog: Set<GPUBuffer> | null = null;
 
   /** `bindable`: the largest storage binding, which a buffer that fits one must not outgrow by rounding. */
   constructor(
@@ -35,19 +43,50 @@ export class BufferPool {
     const size = rounded > this.bindable && bytes <= this.bindable ? this.bindable : rounded;
     const list = this.free.get(size);
     this.inUseBytes += size;
-    const reused = list?.pop();
-    if (reused) return reused;
-    this.created++;
-    this.heldBytes += size;
-    this.peakHeldBytes = Math.max(this.peakHeldBytes, this.heldBytes);
-    return this.device.createBuffer({ size, usage: this.usage });
+    const buffer = list?.pop() ?? this.create(size);
+    this.acquiredLog?.add(buffer);
+    return buffer;
   }
 
   release(buffer: GPUBuffer): void {
+    if (this.pinned.has(buffer)) {
+      this.releasedWhilePinned.add(buffer);
+      return;
+    }
     const size = buffer.size;
     this.inUseBytes -= size;
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = []));
     list.push(buffer);
+  }
+
+  /** Keeps `buffers` from being handed out again until unpinned, taking back those already free. */
+  pin(buffers: Iterable<GPUBuffer>): void {
+    for (const buffer of buffers) {
+      const list = this.free.get(buffer.size);
+      const at = list?.indexOf(buffer) ?? -1;
+      if (list && at >= 0) {
+        list.splice(at, 1);
+        this.inUseBytes += buffer.size;
+        this.releasedWhilePinned.add(buffer);
+      }
+      if (!this.pinned.has(buffer)) this.pinnedBytes += buffer.size;
+      this.pinned.add(buffer);
+    }
+  }
+
+  /** Lets `buffers` go back into use: those their tensors released meanwhile return to the free lists. */
+  unpin(buffers: Iterable<GPUBuffer>): void {
+    for (const buffer of buffers) {
+      if (this.pinned.delete(buffer)) this.pinnedBytes -= buffer.size;
+      if (this.releasedWhilePinned.delete(buffer)) this.release(buffer);
+    }
+  }
+
+  private create(size: number): GPUBuffer {
+    this.created++;
+    this.heldBytes += size;
+    this.peakHeldBytes = Math.max(this.peakHeldBytes, this.heldBytes);
+    return this.device.createBuffer({ size, usage: this.usage });
   }
 }
