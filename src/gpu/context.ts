@@ -1,7 +1,8 @@
 // The GPU runtime every kernel goes through: kernel variants generated once per explicit key
 // (memoKernel) and a compute-pipeline cache keyed by that key (or by the full WGSL text for a
 // kernel built without one), a buffer pool, per-dispatch shape parameters packed into one uniform
-// buffer per submission, and many dispatches recorded into one compute pass and submitted together.
+// buffer per submission, many dispatches recorded into one compute pass and submitted together,
+// each bind group made once while its buffers come back, and recordings of dispatches to replay.
 
 import { BufferPool } from './pool.js';
 import type { AdapterDescription, OpenedDevice, Settle } from './device.js';
