@@ -126,14 +126,17 @@ async function nodeCandidates(): Promise<Candidate[]> {
   ];
 }
 
-/** The longest sleep between two polls of Dawn's events while a promise is pending, milliseconds. */
+/** How long a pending promise is polled for without sleeping, and the longest sleep between polls after that, milliseconds. */
+const SPIN_MS = 0.3;
 const LONGEST_PAUSE_MS = 0.5;
 
 /**
  * Node: dawn.node resolves its promises by processing Dawn's events from setImmediate, again and
  * again while one is pending, a busy loop that takes a core from a software adapter's threads for as
- * long as the GPU works (40% of SwiftShader's inference on two cores). This lets it poll once between
- * sleeps of the thread (Atomics.wait, no CPU used), from 0.05 ms doubling to LONGEST_PAUSE_MS.
+ * long as the GPU works (40% of SwiftShader's inference on two cores). This polls as that loop does
+ * for SPIN_MS (work already done, as llvmpipe's is when submit returns, settles without a sleep's
+ * wake-up latency), then once between sleeps of the thread (Atomics.wait, no CPU used), from 0.05 ms
+ * doubling to LONGEST_PAUSE_MS.
  */
 async function settleBetweenPauses<T>(promise: Promise<T>): Promise<T> {
   let settled = false;
@@ -142,8 +145,12 @@ async function settleBetweenPauses<T>(promise: Promise<T>): Promise<T> {
   };
   promise.then(done, done);
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
-  for (let pause = 0.05; !settled; pause = Math.min(2 * pause, LONGEST_PAUSE_MS)) {
-    Atomics.wait(sleeper, 0, 0, pause);
+  const start = performance.now();
+  for (let pause = 0.05; !settled; ) {
+    if (performance.now() - start > SPIN_MS) {
+      Atomics.wait(sleeper, 0, 0, pause);
+      pause = Math.min(2 * pause, LONGEST_PAUSE_MS);
+    }
     await new Promise((resolve) => setImmediate(resolve));
   }
   return promise;
