@@ -27,7 +27,7 @@ import {
   type EpilogueBindings,
   epilogueDeclarations,
 } from './conv_common.js';
-import { quadRows, runColumns, runValues, tapRow, unrolled } from './window_common.js';
+import { quadRows, runColumns, runStores, runValues, tapRow, unrolled } from './window_common.js';
 
 const RUN = 4;
 /** Output channels per invocation. */
@@ -72,10 +72,10 @@ const kernel = memoKernel(
       ${
         quadsOut
           ? `var v = vec4(${unrolled(RUN, (j) => `acc${b}_${j}`, ', ')});\n      ${channelEpilogue(epi, 'v', 'vec4<f32>', `${b}`)}\n      y[yAt(out, ow0) / 4u] = v;`
-          : unrolled(
+          : runStores(
               RUN,
-              (j) =>
-                `if (ow0 + ${j}u < P.OW) {\n        var v = acc${b}_${j};\n        ${channelEpilogue(epi, 'v', 'f32', `${b}`)}\n        y[yAt(out, ow0 + ${j}u)] = v;\n      }`,
+              (j) => `acc${b}_${j}`,
+              (v) => channelEpilogue(epi, v, 'f32', `${b}`),
             )
       }
     }`,

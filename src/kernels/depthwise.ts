@@ -30,7 +30,7 @@ import {
   epilogueCode,
   epilogueDeclarations,
 } from './conv_common.js';
-import { runColumns, runValues, tapRow, unrolled } from './window_common.js';
+import { runColumns, runStores, runValues, tapRow, unrolled } from './window_common.js';
 
 const RUN = 4;
 
@@ -67,7 +67,11 @@ const kernel = memoKernel(
       });
     const rowStore = (r: number) => `if (oh0 + ${r}u < P.OH) {
       let out = yBase(n, c, oh0 + ${r}u);
-      ${unrolled(RUN, (j) => `if (ow0 + ${j}u < P.OW) {\n        var v = acc${r}_${j};\n        ${channelEpilogue(epi, 'v')}\n        y[yAt(out, ow0 + ${j}u)] = v;\n      }`)}
+      ${runStores(
+        RUN,
+        (j) => `acc${r}_${j}`,
+        (v) => channelEpilogue(epi, v),
+      )}
     }`;
     const main = byChannel
       ? /* wgsl */ `
@@ -115,7 +119,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
       ${Array.from({ length: RUN }, (_, j) => unrolled(KW, (kw) => `acc${j} = fma(v${j * SW + kw}, ${tap('kh', kw)}, acc${j});`)).join('\n      ')}
     }
     let out = yBase(n, c, oh);
-    ${unrolled(RUN, (j) => `if (ow0 + ${j}u < P.OW) {\n      var v = acc${j};\n      ${epilogueCode(epi, 'v', 'c')}\n      y[yAt(out, ow0 + ${j}u)] = v;\n    }`, '\n    ')}
+    ${runStores(
+      RUN,
+      (j) => `acc${j}`,
+      (v) => epilogueCode(epi, v, 'c'),
+    )}
   }
 }`;
     return {

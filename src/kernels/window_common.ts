@@ -93,6 +93,17 @@ export function tapRow(channel: string, kh: number, stride: number, padding: num
       let okRow = h >= 0 && h < i32(P.H);`;
 }
 
+/**
+ * WGSL storing a run's outputs `acc(j)`, j < `run`, into output row `out` (y's accessors) from
+ * column ow0, those inside the row, each through `epilogue` on the variable v.
+ */
+export function runStores(run: number, acc: (j: number) => string, epilogue: (v: string) => string): string {
+  return unrolled(
+    run,
+    (j) => `if (ow0 + ${j}u < P.OW) {\n        var v = ${acc(j)};\n        ${epilogue('v')}\n        y[yAt(out, ow0 + ${j}u)] = v;\n      }`,
+  );
+}
+
 /** A view's layout as window kernels address it: offset and strides per dimension, NCHW. */
 interface NchwLayout {
   offset: number;
