@@ -68,8 +68,10 @@ export type Params = Record<string, number>;
  * kernels, bindings, workgroup counts and parameters of each, and the buffers they use that the
  * recorded work took from the pool, pinned there until the recording is discarded.
  */
+export type RecordedCall = Parameters<Gpu['run']>;
+
 export interface Recording {
-  readonly calls: readonly Parameters<Gpu['run']>[];
+  readonly calls: readonly RecordedCall[];
   readonly buffers: readonly GPUBuffer[];
 }
 
@@ -135,7 +137,7 @@ export class Gpu {
   private readonly staging: BufferPool;
   private errors: string[] = [];
   private profiler: Profiler | null = null;
-  private recorder: Parameters<Gpu['run']>[] | null = null;
+  private recorder: RecordedCall[] | null = null;
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
   private readonly ids = new WeakMap<object, number>();
@@ -233,7 +235,7 @@ export class Gpu {
    */
   record(work: () => void): Recording {
     if (this.recorder) throw new Error('Gpu.record: already recording');
-    const calls: Parameters<Gpu['run']>[] = [];
+    const calls: RecordedCall[] = [];
     const acquired = new Set<GPUBuffer>();
     this.recorder = calls;
     this.pool.acquiredLog = acquired;
