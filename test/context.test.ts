@@ -127,6 +127,25 @@ for (const target of TEST_TARGETS) {
       expect(pool.pinnedBytes).toBe(0);
     });
 
+    it('derives the folded batch norms and transposed weights outside the recording: a replay issues only the forward’s own dispatches', async () => {
+      const b = (await targetBackend(target)) as GpuBackend;
+      setBackend(b);
+      const model = new ShuffleNetV2('x0_5', 3); // never run: nothing folded or transposed yet
+      await evaluateLogits(model, images(5), shape);
+      const dispatchesOf = async (work: () => Promise<unknown>) => {
+        const before = b.gpu.dispatches;
+        await work();
+        return b.gpu.dispatches - before;
+      };
+      let replayed: number[] = [];
+      const replayDispatches = await dispatchesOf(async () => (replayed = Array.from(await evaluateLogits(model, images(6), shape))));
+      let fresh: number[] = [];
+      expect(replayDispatches).toBe(await dispatchesOf(async () => (fresh = await freshLogits(model, images(6)))));
+      // The caches' buffers are none of the recording's, which its replays write.
+      expect(replayed).toEqual(fresh);
+      discardRecordedForward(model);
+    });
+
     it('records again when a weight or a running statistic changes', async () => {
       const b = (await targetBackend(target)) as GpuBackend;
       setBackend(b);
@@ -147,6 +166,24 @@ for (const target of TEST_TARGETS) {
     });
   });
 }
+
+describe('work outside a recording (Gpu.unrecorded)', () => {
+  it('is not recorded, and takes none of the buffers the recording took, even those it gave back', async () => {
+    const { gpu } = (await targetBackend(TEST_TARGETS[0])) as GpuBackend;
+    let inside: GPUBuffer | undefined;
+    let outside: GPUBuffer | undefined;
+    const recording = gpu.record(() => {
+      inside = gpu.pool.acquire(4096);
+      gpu.pool.release(inside);
+      outside = gpu.unrecorded(() => gpu.pool.acquire(4096));
+    });
+    expect(outside).toBeDefined();
+    expect(outside).not.toBe(inside);
+    expect(recording.buffers).toEqual([inside]);
+    gpu.pool.release(outside as GPUBuffer);
+    gpu.discard(recording);
+  });
+});
 
 describe('settling the bindings’ promises (Node)', () => {
   it('resolves with the value and rejects with the error of the promise', async () => {

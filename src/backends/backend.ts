@@ -42,6 +42,12 @@ export interface Backend {
   write(t: Tensor, data: Float32Array): void;
   /** Waits until all work recorded so far has finished. */
   sync(): Promise<void>;
+  /**
+   * Runs `work`, which derives from weights what a cache keeps until they change (a folded batch
+   * norm, a transposed weight): on a GPU outside any recorded forward, which replays only what
+   * follows from its input.
+   */
+  cached<T>(work: () => T): T;
 
   /** out = expr(inputs), all of out's shape (inputs broadcast by stride-0 views). */
   map(expr: Expr, inputs: Tensor[], out: Tensor, floats?: number[]): void;

@@ -64,6 +64,10 @@ export class CpuBackend implements Backend {
 
   free(): void {}
 
+  cached<T>(work: () => T): T {
+    return work();
+  }
+
   async read(t: Tensor): Promise<Float32Array | Int32Array> {
     const flat = values(t);
     return t.dtype === 'int32' ? Int32Array.from(flat) : Float32Array.from(flat);

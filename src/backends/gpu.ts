@@ -126,6 +126,10 @@ export class GpuBackend implements Backend {
     return this.gpu.adapter;
   }
 
+  cached<T>(work: () => T): T {
+    return this.gpu.unrecorded(work);
+  }
+
   alloc(elements: number, _dtype: DType): Storage {
     return new Storage(this, this.gpu.pool.acquire(Math.max(elements, 1) * 4), elements);
   }
@@ -262,17 +266,20 @@ export class GpuBackend implements Backend {
 
   /** A convolution's weight as the matrix [K, R] transposed to [R, K], kept while the weight is unchanged. */
   private transposedWeight(w: Tensor): View {
-    let cached = this.transposedWeights.get(w);
-    if (cached?.version !== w.version) {
-      cached?.t.dispose();
+    let transposedWeight = this.transposedWeights.get(w);
+    if (transposedWeight?.version !== w.version) {
+      transposedWeight?.t.dispose();
       const K = w.shape[0];
       const R = w.size / K;
-      const t = keep(new Tensor(this.alloc(K * R, 'float32'), [R, K]));
-      this.map(E.in(0), [w.view([R, K], [1, w.strides[0]], flat(w).off)], t);
-      cached = { version: w.version, t };
-      this.transposedWeights.set(w, cached);
+      const t = this.cached(() => {
+        const copy = keep(new Tensor(this.alloc(K * R, 'float32'), [R, K]));
+        this.map(E.in(0), [w.view([R, K], [1, w.strides[0]], flat(w).off)], copy);
+        return copy;
+      });
+      transposedWeight = { version: w.version, t };
+      this.transposedWeights.set(w, transposedWeight);
     }
-    return matrix(binding(cached.t), 0, cached.t.shape[1], 1);
+    return matrix(binding(transposedWeight.t), 0, transposedWeight.t.shape[1], 1);
   }
 
   private weight(w: Tensor): Binding {

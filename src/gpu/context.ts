@@ -249,6 +249,27 @@ export class Gpu {
     return { calls, buffers: [...acquired] };
   }
 
+  /**
+   * Runs `work` outside the recording under way, if any: its dispatches run now and are not replayed,
+   * and the buffers it takes are none of the recording's and stay unpinned. For what a forward derives
+   * from the weights and caches (folded batch norms, transposed weights), which a recording keyed by
+   * the weights' versions reads and need not redo.
+   */
+  unrecorded<T>(work: () => T): T {
+    const calls = this.recorder;
+    const acquired = this.pool.acquiredLog;
+    this.recorder = null;
+    this.pool.acquiredLog = null;
+    this.pool.avoid = acquired;
+    try {
+      return work();
+    } finally {
+      this.recorder = calls;
+      this.pool.acquiredLog = acquired;
+      this.pool.avoid = null;
+    }
+  }
+
   /** Issues a recording's dispatches again, in order. */
   replay(recording: Recording): void {
     for (const call of recording.calls) this.run(...call);

@@ -4,7 +4,8 @@
 //
 // Reuse is safe without fences: a buffer is only ever written by work submitted to the one queue,
 // and the queue runs that work in order. A recording's buffers (Gpu.record) are pinned: its replays
-// write them, so none is handed out again until it is discarded.
+// write them, so none is handed out again until it is discarded; nor, while one is being recorded, are
+// its buffers handed to the work outside it (Gpu.unrecorded), whose results outlive its replays.
 
 export const STORAGE_USAGE = 0x0080 /* STORAGE */ | 0x0004 /* COPY_SRC */ | 0x0008; /* COPY_DST */
 
@@ -30,6 +31,8 @@ export class BufferPool {
   private readonly releasedWhilePinned = new Set<GPUBuffer>();
   /** While set, every buffer handed out is added to it. */
   acquiredLog: Set<GPUBuffer> | null = null;
+  /** While set, no buffer in it is handed out (those of a recording under way, to work outside it). */
+  avoid: Set<GPUBuffer> | null = null;
 
   /** `bindable`: the largest storage binding, which a buffer that fits one must not outgrow by rounding. */
   constructor(
@@ -43,9 +46,15 @@ export class BufferPool {
     const size = rounded > this.bindable && bytes <= this.bindable ? this.bindable : rounded;
     const list = this.free.get(size);
     this.inUseBytes += size;
-    const buffer = list?.pop() ?? this.create(size);
+    const buffer = this.takeFree(list) ?? this.create(size);
     this.acquiredLog?.add(buffer);
     return buffer;
+  }
+
+  private takeFree(list: GPUBuffer[] | undefined): GPUBuffer | undefined {
+    if (!list || !this.avoid) return list?.pop();
+    for (let at = list.length - 1; at >= 0; at--) if (!this.avoid.has(list[at])) return list.splice(at, 1)[0];
+    return undefined;
   }
 
   release(buffer: GPUBuffer): void {

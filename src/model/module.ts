@@ -142,10 +142,13 @@ export class BatchNorm2d extends Module {
       this.folded?.shift.dispose();
       const backend = this.weight.backend;
       const C = this.channels;
-      const stats = empty([4, C], 'float32', backend);
-      backend.batchNormStats(null, this.weight, this.bias, this.runningMean, this.runningVar, stats, { momentum: this.momentum, eps: this.eps });
-      this.folded = { key, scale: keep(stats.view([C], [1], 2 * C)), shift: keep(stats.view([C], [1], 3 * C)) };
-      stats.dispose();
+      this.folded = backend.cached(() => {
+        const stats = empty([4, C], 'float32', backend);
+        backend.batchNormStats(null, this.weight, this.bias, this.runningMean, this.runningVar, stats, { momentum: this.momentum, eps: this.eps });
+        const folded = { key, scale: keep(stats.view([C], [1], 2 * C)), shift: keep(stats.view([C], [1], 3 * C)) };
+        stats.dispose();
+        return folded;
+      });
     }
     return this.folded;
   }

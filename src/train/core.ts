@@ -9,7 +9,7 @@ import { getBackend } from '../autograd/default_backend.js';
 import { Adam, AdamW, type Optimizer, SGD } from '../autograd/optim.js';
 import { intTensor, tensor } from '../autograd/ops/creation.js';
 import { crossEntropy } from '../autograd/ops/nn.js';
-import { backward, noGrad } from '../autograd/tape.js';
+import { backward } from '../autograd/tape.js';
 import { tidy } from '../autograd/tensor.js';
 import type { Batch, BatchLoader, Failure } from '../data/batches.js';
 import { checkClassCount, classCounts, classesWithout, DatasetError, type Sample } from '../data/dataset.js';
@@ -18,7 +18,7 @@ import { type StateDict, writePth } from '../model/checkpoint/index.js';
 import { checkBatchFits } from '../model/fits.js';
 import { modelInfo } from '../model/info.js';
 import { evalBatchNorms } from '../model/module.js';
-import { softmax } from '../model/predict.js';
+import { discardRecordedForward, evaluateLogits, softmax } from '../model/predict.js';
 import { ShuffleNetV2, type Width } from '../model/shufflenet.js';
 import { checkFinite, loadStateDictLogged, stateDict } from '../model/state.js';
 import { BEST_METRICS, type BestMetric, type ConfusionMatrix, confusionMatrix, type EpochMetrics, epochMetrics, meanCrossEntropy } from './metrics.js';
@@ -385,24 +385,27 @@ async function trainEpoch(
 
 async function evaluate(ctx: Context, model: ShuffleNetV2, loader: BatchLoader, samples: Sample[], epoch: number): Promise<PassResult> {
   const { config: c, classes } = ctx;
-  model.eval();
   const bar = ctx.sink.progress(`epoch ${epoch} val`, samples.length);
   const rows: PredictionRow[] = [];
   let lossSum = 0;
   let batches = 0;
-  for await (const batch of loader.batches(samples, { batchSize: c.batch_size, epoch, shuffle: false, augment: false })) {
-    const logits = tidy(() => noGrad(() => model.forward(tensor(batch.images, [batch.size, 3, c.img_size, c.img_size]))));
-    const logitValues = await logits.data();
-    logits.dispose();
-    const loss = meanCrossEntropy(logitValues, batch.labels, classes.length);
-    if (!Number.isFinite(loss))
-      throw new TrainingStopped(`the validation loss became ${loss} at epoch ${epoch}; training stopped (try a lower --lr): ${keptWeights(ctx, epoch)}`);
-    lossSum += loss;
-    batches++;
-    for (let i = 0; i < batch.size; i++) {
-      rows.push({ file: batch.files[i], label: batch.labels[i], probabilities: softmax(logitValues.subarray(i * classes.length, (i + 1) * classes.length)) });
+  // The forward is recorded at the first batch (and at a smaller last one) and replayed for the rest;
+  // its buffers go back to the pool before training goes on.
+  try {
+    for await (const batch of loader.batches(samples, { batchSize: c.batch_size, epoch, shuffle: false, augment: false })) {
+      const logitValues = await evaluateLogits(model, batch.images, [batch.size, 3, c.img_size, c.img_size]);
+      const loss = meanCrossEntropy(logitValues, batch.labels, classes.length);
+      if (!Number.isFinite(loss))
+        throw new TrainingStopped(`the validation loss became ${loss} at epoch ${epoch}; training stopped (try a lower --lr): ${keptWeights(ctx, epoch)}`);
+      lossSum += loss;
+      batches++;
+      for (let i = 0; i < batch.size; i++) {
+        rows.push({ file: batch.files[i], label: batch.labels[i], probabilities: softmax(logitValues.subarray(i * classes.length, (i + 1) * classes.length)) });
+      }
+      bar.tick(batch.size);
     }
-    bar.tick(batch.size);
+  } finally {
+    discardRecordedForward(model);
   }
   bar.finish();
   const predicted = rows.map((r) => r.probabilities.indexOf(Math.max(...r.probabilities)));
