@@ -168,14 +168,14 @@ for (const target of TEST_TARGETS) {
 }
 
 describe('work outside a recording (Gpu.unrecorded)', () => {
-  it('is not recorded, and takes none of the buffers the recording took, even those it gave back', async () => {
+  it('is not recorded, and takes none of the buffers the recording took, even those it gave back, nested too', async () => {
     const { gpu } = (await targetBackend(TEST_TARGETS[0])) as GpuBackend;
     let inside: GPUBuffer | undefined;
     let outside: GPUBuffer | undefined;
     const recording = gpu.record(() => {
       inside = gpu.pool.acquire(4096);
       gpu.pool.release(inside);
-      outside = gpu.unrecorded(() => gpu.pool.acquire(4096));
+      outside = gpu.unrecorded(() => gpu.unrecorded(() => gpu.pool.acquire(4096)));
     });
     expect(outside).toBeDefined();
     expect(outside).not.toBe(inside);

@@ -258,15 +258,16 @@ export class Gpu {
   unrecorded<T>(work: () => T): T {
     const calls = this.recorder;
     const acquired = this.pool.acquiredLog;
+    const avoided = this.pool.avoid; // set when nested in other work outside the recording
     this.recorder = null;
     this.pool.acquiredLog = null;
-    this.pool.avoid = acquired;
+    this.pool.avoid = acquired ?? avoided;
     try {
       return work();
     } finally {
       this.recorder = calls;
       this.pool.acquiredLog = acquired;
-      this.pool.avoid = null;
+      this.pool.avoid = avoided;
     }
   }
 
