@@ -400,7 +400,8 @@ for (const target of TEST_TARGETS) {
 // input (a non-zero view offset), and the plain convolution's forward and backward. Edge blocks:
 // M and N not multiples of the register block. In the software profile each check runs with every
 // adapter's register blocks (DIRECT_BLOCKS) and also checks that the named mode ran, with that
-// block and those stores, so each variant stays covered on both adapters.
+// block and those stores (and the weight gradient mode 'k' with its block), so each variant stays
+// covered on both adapters.
 const PRODUCT_CASES: { mode: 'n' | 'nk' | 'folded' | 'scalar'; vec4out: boolean; x: number[]; k: number; what: string }[] = [
   { mode: 'nk', vec4out: true, x: [2, 9, 4, 17], k: 7, what: 'N = 68 columns, vec4 along N and (K = 8) along K' },
   { mode: 'n', vec4out: true, x: [2, 10, 4, 17], k: 7, what: 'K = 9: vec4 along N only' },
@@ -443,8 +444,12 @@ for (const target of TEST_TARGETS) {
             const backend = (await targetBackend(target, directBlocks ? { directBlocks } : {})) as GpuBackend;
             const ran = await passesRecording(check, backend);
             if (target.profile !== 'software') return;
-            const block = mode === 'n' || mode === 'nk' ? (directBlocks ?? backend.gpu.profile.directBlocks)[mode] : [4, 8];
+            const blocks = directBlocks ?? backend.gpu.profile.directBlocks;
+            const block = mode === 'n' || mode === 'nk' ? blocks[mode] : [4, 8];
             expect(ran.some((key) => key.startsWith(`matmul_direct_${mode}(${block.join(',')},${vec4out},`))).toBe(true);
+            // The weight gradient sums over the H x W pixels: mode 'k' (both operands vec4 along them) when they come in whole quads.
+            if (check.name.endsWith('.backward.w'))
+              expect(ran.some((key) => key.startsWith(`matmul_direct_k(${blocks.k.join(',')},`))).toBe((x[2] * x[3]) % 4 === 0);
           });
         }
       }

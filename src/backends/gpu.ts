@@ -266,9 +266,9 @@ export class GpuBackend implements Backend {
 
   /** A convolution's weight as the matrix [K, R] transposed to [R, K], kept while the weight is unchanged. */
   private transposedWeight(w: Tensor): View {
-    let transposedWeight = this.transposedWeights.get(w);
-    if (transposedWeight?.version !== w.version) {
-      transposedWeight?.t.dispose();
+    let entry = this.transposedWeights.get(w);
+    if (entry?.version !== w.version) {
+      entry?.t.dispose();
       const K = w.shape[0];
       const R = w.size / K;
       const t = this.cached(() => {
@@ -276,10 +276,10 @@ export class GpuBackend implements Backend {
         this.map(E.in(0), [w.view([R, K], [1, w.strides[0]], flat(w).off)], copy);
         return copy;
       });
-      transposedWeight = { version: w.version, t };
-      this.transposedWeights.set(w, transposedWeight);
+      entry = { version: w.version, t };
+      this.transposedWeights.set(w, entry);
     }
-    return matrix(binding(transposedWeight.t), 0, transposedWeight.t.shape[1], 1);
+    return matrix(binding(entry.t), 0, entry.t.shape[1], 1);
   }
 
   private weight(w: Tensor): Binding {

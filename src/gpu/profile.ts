@@ -22,16 +22,17 @@ export interface MatmulTiling {
   RN: number;
 }
 
-/** Register blocks (rows x columns of C per invocation) of the direct kernel's vec4 modes: 'n' (B along N), 'nk' (A along K too). */
+/** Register blocks (rows x columns of C per invocation) of the direct kernel's vec4 modes: 'n' (B along N), 'nk' (A along K too), 'k' (both along K). */
 export interface DirectBlocks {
   n: [number, number];
   nk: [number, number];
+  k: [number, number];
 }
 
 /** Each software adapter's blocks (measured on ShuffleNet's 1x1 products; see directBlocks). */
 export const DIRECT_BLOCKS: Record<'llvmpipe' | 'swiftshader', DirectBlocks> = {
-  llvmpipe: { n: [8, 16], nk: [24, 16] },
-  swiftshader: { n: [8, 16], nk: [8, 8] },
+  llvmpipe: { n: [8, 16], nk: [24, 16], k: [16, 16] },
+  swiftshader: { n: [8, 16], nk: [8, 8], k: [8, 8] },
 };
 
 /** How the depthwise forward hands out its runs of outputs: one flat range, or a workgroup per channel (depthwise.ts). */
@@ -49,7 +50,8 @@ export interface DeviceProfile {
   /**
    * The direct kernel's register blocks, by adapter: 8x16 on llvmpipe (1.2-1.45x 4x8 on ShuffleNet's
    * 1x1 products: fewer storage loads per multiply-add, more accumulators spilled), 24x16 in 'nk'
-   * (1.15-1.25x 8x16); 'nk' 8x8 on SwiftShader (8x16 spills too much there: slower than 4x8).
+   * (1.15-1.25x 8x16); 'nk' 8x8 on SwiftShader (8x16 spills too much there: slower than 4x8). The
+   * weight gradients ('k'): 16x16 on llvmpipe (2.4x 4x4), 8x8 on SwiftShader (1.4x 4x4).
    */
   directBlocks: DirectBlocks;
   /**
