@@ -445,7 +445,7 @@ for (const target of TEST_TARGETS) {
             const ran = await passesRecording(check, backend);
             if (target.profile !== 'software') return;
             const blocks = directBlocks ?? backend.gpu.profile.directBlocks;
-            const block = mode === 'n' || mode === 'nk' ? blocks[mode] : [4, 8];
+            const block = mode === 'folded' ? [4, 8] : blocks[mode];
             expect(ran.some((key) => key.startsWith(`matmul_direct_${mode}(${block.join(',')},${vec4out},`))).toBe(true);
             // The weight gradient sums over the H x W pixels: mode 'k' (both operands vec4 along them) when they come in whole quads.
             if (check.name.endsWith('.backward.w'))

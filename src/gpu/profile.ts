@@ -22,17 +22,18 @@ export interface MatmulTiling {
   RN: number;
 }
 
-/** Register blocks (rows x columns of C per invocation) of the direct kernel's vec4 modes: 'n' (B along N), 'nk' (A along K too), 'k' (both along K). */
+/** Register blocks (rows x columns of C per invocation) of the direct kernel's modes: 'n' (B vec4 along N), 'nk' (A along K too), 'k' (both along K), 'scalar' (no vec4 side). */
 export interface DirectBlocks {
   n: [number, number];
   nk: [number, number];
   k: [number, number];
+  scalar: [number, number];
 }
 
 /** Each software adapter's blocks (measured on ShuffleNet's 1x1 products; see directBlocks). */
 export const DIRECT_BLOCKS: Record<'llvmpipe' | 'swiftshader', DirectBlocks> = {
-  llvmpipe: { n: [8, 16], nk: [24, 16], k: [16, 16] },
-  swiftshader: { n: [8, 16], nk: [8, 8], k: [8, 8] },
+  llvmpipe: { n: [16, 16], nk: [24, 16], k: [16, 16], scalar: [24, 24] },
+  swiftshader: { n: [8, 16], nk: [8, 8], k: [8, 8], scalar: [8, 8] },
 };
 
 /** How the depthwise forward hands out its runs of outputs: one flat range, or a workgroup per channel (depthwise.ts). */
@@ -50,8 +51,10 @@ export interface DeviceProfile {
   /**
    * The direct kernel's register blocks, by adapter: 8x16 on llvmpipe (1.2-1.45x 4x8 on ShuffleNet's
    * 1x1 products: fewer storage loads per multiply-add, more accumulators spilled), 24x16 in 'nk'
-   * (1.15-1.25x 8x16); 'nk' 8x8 on SwiftShader (8x16 spills too much there: slower than 4x8). The
-   * weight gradients ('k'): 16x16 on llvmpipe (2.4x 4x4), 8x8 on SwiftShader (1.4x 4x4).
+   * (1.15-1.25x 8x16); 'nk' 8x8 on SwiftShader (8x16 spills too much there: slower than 4x8). In
+   * training (DEVELOPERS.md has the numbers), llvmpipe's 'n' went to 16x16; the weight gradients
+   * ('k', 'scalar' where the maps are 7x7) take 16x16 and 24x24 there (2.4x and 2.3-3.3x 4x4 and
+   * 4x8), 8x8 on SwiftShader (1.4x).
    */
   directBlocks: DirectBlocks;
   /**

@@ -3,10 +3,9 @@
 // context switch, while reads straight from the operands hit the CPU's caches. Same contract as
 // matmul.ts: C[z] = epilogue(sum over b in batches(z) of A[b] . B[b]), operands as views.
 //
-// Tiling: one invocation per RM x RN block of C (for the vec4 modes 'n', 'nk' and 'k' the profile's
-// block by adapter, DeviceProfile.directBlocks; 4x8 otherwise), the blocks of every
-// split in one flat range (so that products with few columns still fill whole workgroups), walked
-// grid-stride. The K loop is vectorised along whichever dimension has unit stride:
+// Tiling: one invocation per RM x RN block of C (the profile's block by adapter and mode,
+// DeviceProfile.directBlocks; 4x8 in mode 'folded'), the blocks of every split in one flat range
+// (so that products with few columns still fill whole workgroups), walked grid-stride. The K loop is vectorised along whichever dimension has unit stride:
 //   'n': B is unit-stride along N (forward and input-gradient convolutions): per k, RN/4 vec4 of B,
 //        RM scalars of A, RM x RN/4 vec4 multiply-adds;
 //   'nk': as 'n', A also unit-stride along K (the weights of a forward convolution, K a multiple of
@@ -31,9 +30,9 @@ import { A, B, C, type MatmulArgs, matmulParams, PARAMS, quadsAlongColumns, tran
 
 type Mode = 'n' | 'nk' | 'k' | 'folded' | 'scalar';
 
-/** The register block of each mode: the profile's for the vec4 modes, fixed for the others. */
+/** The register block of each mode: the profile's, fixed in mode 'folded'. */
 function block(mode: Mode, blocks: DirectBlocks): [number, number] {
-  return mode === 'folded' || mode === 'scalar' ? [4, 8] : blocks[mode];
+  return mode === 'folded' ? [4, 8] : blocks[mode];
 }
 
 /** The modes whose B loads and accumulators are vec4 along N. */
