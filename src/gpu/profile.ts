@@ -49,12 +49,11 @@ export interface DeviceProfile {
   transposeNarrowProducts: boolean;
   narrowColumns: number;
   /**
-   * The direct kernel's register blocks, by adapter: 8x16 on llvmpipe (1.2-1.45x 4x8 on ShuffleNet's
-   * 1x1 products: fewer storage loads per multiply-add, more accumulators spilled), 24x16 in 'nk'
-   * (1.15-1.25x 8x16); 'nk' 8x8 on SwiftShader (8x16 spills too much there: slower than 4x8). In
-   * training (DEVELOPERS.md has the numbers), llvmpipe's 'n' went to 16x16; the weight gradients
-   * ('k', 'scalar' where the maps are 7x7) take 16x16 and 24x24 there (2.4x and 2.3-3.3x 4x4 and
-   * 4x8), 8x8 on SwiftShader (1.4x).
+   * The direct kernel's register blocks, by adapter and mode (DEVELOPERS.md has the measurements):
+   * larger blocks on llvmpipe, whose storage loads are a loop over the lanes (fewer loads per
+   * multiply-add, more accumulators spilled): 'n' 16x16, 'nk' 24x16, and for the weight gradients
+   * 'k' 16x16 and 'scalar' (the 7x7 maps) 24x24, 2.4x and 2.3-3.3x the 4x4 and 4x8 they had; on
+   * SwiftShader, where 8x16 spills too much outside 'n', 8x8 (1.15-1.4x 4x4 or 4x8).
    */
   directBlocks: DirectBlocks;
   /**

@@ -5,7 +5,8 @@
 //
 // Tiling: one invocation per RM x RN block of C (the profile's block by adapter and mode,
 // DeviceProfile.directBlocks; 4x8 in mode 'folded'), the blocks of every split in one flat range
-// (so that products with few columns still fill whole workgroups), walked grid-stride. The K loop is vectorised along whichever dimension has unit stride:
+// (so that products with few columns still fill whole workgroups), walked grid-stride. The K loop
+// is vectorised along whichever dimension has unit stride:
 //   'n': B is unit-stride along N (forward and input-gradient convolutions): per k, RN/4 vec4 of B,
 //        RM scalars of A, RM x RN/4 vec4 multiply-adds;
 //   'nk': as 'n', A also unit-stride along K (the weights of a forward convolution, K a multiple of
